@@ -1,0 +1,32 @@
+# Two commands for a new machine: `make demo` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+TORCH   ?= torch==2.13.0
+STAMP   := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch is installed first when missing: resolving it through the project's requirements would
+# pull the registry's CUDA build (several GB).
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install $(TORCH)
+	$(PIP) install -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m scatter.demo --out out
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/filters.py
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,6 @@
+"""Analytic filter banks (Morlet, Gabor, log-Gabor, curvelets, discrete wavelets) as first-class
+objects: designed in float64 NumPy, sampled in the Fourier domain, convertible to torch once.
+
+Every constructor returns a :class:`FilterBank`.
+"""
+from .bank import FilterBank

@@ -1,0 +1,1 @@
+"""What scattering is compared with and completed by: CNNs, sparse coding, hybrids, datasets."""
