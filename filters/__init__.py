@@ -4,3 +4,4 @@ objects: designed in float64 NumPy, sampled in the Fourier domain, convertible t
 Every constructor returns a :class:`FilterBank`.
 """
 from .bank import FilterBank
+from .morlet import morlet_2d
