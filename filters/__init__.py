@@ -5,3 +5,4 @@ Every constructor returns a :class:`FilterBank`.
 """
 from .bank import FilterBank
 from .morlet import morlet_2d
+from .gabor_fit import GaborFit, fit_gabor, gabor_2d
