@@ -7,3 +7,4 @@ from .bank import FilterBank
 from .morlet import morlet_2d
 from .morlet1d import kymatio_padding_1d, morlet_1d, morlet_1d_params
 from .gabor_fit import GaborFit, fit_gabor, gabor_2d
+from .plotting import plot_bank
