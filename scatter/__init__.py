@@ -1,3 +1,5 @@
 """Differentiable scattering transforms in PyTorch, fed by any filter bank from :mod:`filters`."""
 
 __version__ = "0.1.0"
+
+from .scattering2d import Scattering2D, padded_shape_2d

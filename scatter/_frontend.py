@@ -1,0 +1,106 @@
+"""Input checks and conversions shared by the scattering modules (1D and 2D)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_tensor(x, dtype: torch.dtype, device: torch.device, ndim: int, name: str = "x"):
+    """Validate a signal batch and return it as a real tensor.
+
+    Parameters
+    ----------
+    x : torch.Tensor or numpy.ndarray, shape (..., *grid) with ``len(grid) == ndim``
+        Real floating-point input. A NumPy array is converted to ``dtype`` (the module's
+        precision) on ``device``; a tensor must already have ``dtype``.
+    dtype, device
+        The module's filter dtype and device.
+    ndim : int
+        Number of trailing grid dimensions (1 or 2).
+
+    Returns
+    -------
+    tensor : torch.Tensor
+    from_numpy : bool
+        Whether the input was a NumPy array (the caller returns NumPy then).
+    """
+    from_numpy = isinstance(x, np.ndarray)
+    if from_numpy:
+        if not (np.issubdtype(x.dtype, np.floating)):
+            raise TypeError(f"{name} must hold real floating-point values (float32 or float64), "
+                            f"got a NumPy array of dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype)
+    elif not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or a numpy.ndarray, got {type(x).__name__}")
+    if x.is_complex() or not x.is_floating_point():
+        raise TypeError(f"{name} must be a real floating-point tensor (float32 or float64), got {x.dtype}")
+    if x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the scattering filters are {dtype}: "
+                        f"convert the module (e.g. S.double() / S.float()) or the input")
+    if x.device != device:
+        raise ValueError(f"{name} is on {x.device} but the scattering filters are on {device}: "
+                         f"move the module with S.to({str(x.device)!r}) or the input")
+    if x.ndim < ndim:
+        raise ValueError(f"{name} must have at least {ndim} dimensions (..., "
+                         f"{', '.join('HW'[:ndim] if ndim == 2 else 'N')}), got shape {tuple(x.shape)}")
+    return x, from_numpy
+
+
+def check_finite(x: torch.Tensor, name: str = "x") -> None:
+    """Raise if ``x`` holds NaN or inf (one device-to-host sync; modules let users skip it)."""
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf values")
+
+
+def reflect_indices(size: int, before: int, after: int) -> torch.Tensor:
+    """Indices that pad an axis of length ``size`` by reflection (NumPy's ``mode='reflect'``).
+
+    Works for pads longer than the axis (reflecting repeatedly), which ``torch.nn.functional.pad``
+    refuses; padding is then one ``index_select`` per axis.
+    """
+    idx = np.pad(np.arange(size), (before, after), mode="reflect") if size > 1 else \
+        np.zeros(size + before + after, dtype=np.int64)
+    return torch.from_numpy(idx.astype(np.int64))
+
+
+def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
+    """The low-frequency block of Fourier filters, for use at a resolution ``factor`` times lower.
+
+    Keeps frequencies ``|k| < n / (2 factor)`` on each of the last two axes, as Kymatio's
+    ``periodize_filter_fft`` does (its mask zeroes every other alias before summing).
+
+    Parameters
+    ----------
+    filters : ndarray, shape (..., M, N)
+    factor : int, a power of two dividing M and N
+
+    Returns
+    -------
+    ndarray, shape (..., M // factor, N // factor)
+    """
+    if factor == 1:
+        return filters
+    out = filters
+    for axis in (-2, -1):
+        n = filters.shape[axis]
+        half = n // (2 * factor)
+        keep = np.concatenate([np.arange(half), np.arange(n - half, n)])
+        out = np.take(out, keep, axis=axis)
+    return out
+
+
+def subsample_fourier(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Subsample in space by ``factor`` on the last two axes, acting on Fourier coefficients.
+
+    The mean of the ``factor**2`` aliases of each frequency: the DFT at the lower resolution of
+    the signal sampled every ``factor`` pixels.
+    """
+    if factor == 1:
+        return x
+    *lead, m, n = x.shape
+    return x.reshape(*lead, factor, m // factor, factor, n // factor).mean(dim=(-4, -2))
+
+
+def to_output(x: torch.Tensor, from_numpy: bool):
+    """Return NumPy when the input was NumPy."""
+    return x.detach().cpu().numpy() if from_numpy else x

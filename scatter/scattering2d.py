@@ -1,0 +1,275 @@
+"""The 2D scattering network: a batched cascade of wavelet modulus operators in PyTorch."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from filters import FilterBank, morlet_2d
+from filters._validation import check_choice, check_int, check_scales_fit, check_shape
+
+from ._frontend import (check_finite, crop_fourier, reflect_indices, subsample_fourier, to_output,
+                        to_tensor)
+
+
+def padded_shape_2d(shape, J: int) -> tuple[int, int]:
+    """Kymatio's padded grid for an ``(M, N)`` input and ``J`` scales.
+
+    ``M_p = (floor((M + 2**J) / 2**J) + 1) * 2**J`` (and the same for ``N``): a multiple of ``2**J``
+    with at least ``2**J`` pixels of reflection padding in total. Filters for a network on
+    ``shape`` are designed on this grid.
+    """
+    M, N = check_shape("shape", shape, 2)
+    step = 2 ** check_int("J", J, minimum=0)
+    return ((M + step) // step + 1) * step, ((N + step) // step + 1) * step
+
+
+class Scattering2D(nn.Module):
+    r"""2D scattering transform, as in Kymatio 0.3 but fed by any 2D filter bank.
+
+    Computes ``S0 = x * phi_J``, ``S1 = |x * psi_l1| * phi_J`` and
+    ``S2 = ||x * psi_l1| * psi_l2| * phi_J`` (``j2 > j1``), each subsampled by ``2**J``
+    (Bruna & Mallat, IEEE TPAMI 2013). Convolutions are products in the Fourier domain on a
+    reflection-padded grid; each wavelet modulus map is computed at the resolution its scale allows.
+
+    Parameters
+    ----------
+    J : int >= 1
+        Number of scales: the output is averaged over and subsampled by ``2**J``.
+    shape : tuple (M, N)
+        Spatial size of the input. ``2**J <= min(M, N)``.
+    L : int
+        Number of orientations of the default Morlet bank (ignored when ``bank`` is given).
+    max_order : {1, 2}
+        Highest scattering order.
+    pre_pad : bool
+        The input is already padded to :func:`padded_shape_2d` ``(shape, J)`` (no padding here).
+    out_type : {'array', 'list'}
+        ``'array'``: one tensor ``(..., C, M_p / 2**J - 2, N_p / 2**J - 2)``; ``'list'``: one dict per
+        path with ``'coef'`` (``(..., h, w)``), ``'j'``, ``'theta'``, ``'n'``, ``'order'``.
+    bank : FilterBank or callable, optional
+        The filters. A :class:`filters.FilterBank` on the padded grid (see below), or a callable
+        ``bank(padded_shape) -> FilterBank``. Default: ``filters.morlet_2d(padded, J, L)``, which
+        gives Kymatio's numbers.
+    check_input : bool
+        Check the input for NaN/inf (one device-to-host sync per call).
+
+    What a bank must provide
+    ------------------------
+    ``bank.ndim == 2`` and ``bank.shape`` equal to the padded grid :func:`padded_shape_2d`
+    (or to ``shape`` with ``pre_pad=True``); a low-pass ``phi`` of scale ``2**J``; an integer
+    ``meta['j']`` in ``[0, J)`` for every band-pass, where ``psi`` with scale ``j`` is
+    (essentially) supported at frequencies ``|w| < pi / 2**j`` so that its modulus may be
+    subsampled by ``2**j``; optionally ``meta['theta']`` (orientation index). Fourier filters may
+    be real or complex. Filters are grouped by ``j``; groups may differ in size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> S = Scattering2D(J=2, shape=(32, 32))
+    >>> S(torch.randn(5, 3, 32, 32)).shape
+    torch.Size([5, 3, 81, 8, 8])
+    """
+
+    def __init__(self, J: int, shape, L: int = 8, max_order: int = 2, pre_pad: bool = False,
+                 out_type: str = "array", bank: FilterBank | Callable | None = None,
+                 check_input: bool = True) -> None:
+        super().__init__()
+        self.J = check_int("J", J, minimum=1)
+        self.shape = check_shape("shape", shape, 2)
+        check_scales_fit(self.J, self.shape)
+        self.L = check_int("L", L, minimum=1)
+        self.max_order = check_choice("max_order", max_order, (1, 2))
+        self.pre_pad = bool(pre_pad)
+        self.out_type = check_choice("out_type", out_type, ("array", "list"))
+        self.check_input = bool(check_input)
+
+        self.padded_shape = padded_shape_2d(self.shape, self.J)
+        grid = self.padded_shape
+        if bank is None:
+            bank = morlet_2d(grid, self.J, self.L)
+        elif callable(bank) and not isinstance(bank, FilterBank):
+            bank = bank(grid)
+        self.bank = self._check_bank(bank, grid)
+
+        M, N = self.shape
+        Mp, Np = grid
+        self.register_buffer("_pad_rows", reflect_indices(M, (Mp - M) // 2, (Mp - M + 1) // 2), persistent=False)
+        self.register_buffer("_pad_cols", reflect_indices(N, (Np - N) // 2, (Np - N + 1) // 2), persistent=False)
+        self._build_filters()
+
+    # ------------------------------------------------------------------------ construction
+    def _check_bank(self, bank, grid) -> FilterBank:
+        if not isinstance(bank, FilterBank):
+            raise TypeError(f"bank must be a filters.FilterBank or a callable returning one, "
+                            f"got {type(bank).__name__}")
+        if bank.ndim != 2 or bank.shape != tuple(grid):
+            raise ValueError(f"bank is sampled on a grid of shape {bank.shape}, but this network "
+                             f"needs the padded grid {tuple(grid)} (padded_shape_2d({self.shape}, "
+                             f"J={self.J})); pass a callable bank(shape) to have it built there")
+        if bank.phi is None:
+            raise ValueError("bank has no low-pass filter phi; scattering needs one")
+        if "j" not in bank.meta:
+            raise ValueError("bank.meta must give an integer scale 'j' for every filter")
+        js = bank.meta["j"]
+        if not np.issubdtype(js.dtype, np.integer) or js.min() < 0 or js.max() >= self.J:
+            raise ValueError(f"bank.meta['j'] must hold integers in [0, J={self.J}), got "
+                             f"{sorted(set(js.tolist()))}")
+        return bank
+
+    def _build_filters(self) -> None:
+        """Crop each filter to every resolution it is used at and register it as a buffer."""
+        bank, J = self.bank, self.J
+        self._complex = {name for name, complex_ in (("psi", np.iscomplexobj(bank.psi)),
+                                                     ("phi", np.iscomplexobj(bank.phi))) if complex_}
+        js = bank.meta["j"]
+        thetas = bank.meta.get("theta", np.zeros(len(bank), dtype=int))
+        self._groups: list[tuple[int, np.ndarray]] = [(j, np.flatnonzero(js == j)) for j in range(J)
+                                                       if np.any(js == j)]
+        self._designs: dict[str, np.ndarray] = {}
+        for j, index in self._groups:
+            self._add_filter(f"_psi1_{j}", bank.psi[index])
+            # second order: psi_j2 applied to |x * psi_j1| at resolution 2**j1, for j1 < j2
+            for j1, _ in self._groups:
+                if j1 < j and self.max_order == 2:
+                    self._add_filter(f"_psi2_{j1}_{j}", crop_fourier(bank.psi[index], 2 ** j1))
+        for res in range(J):
+            self._add_filter(f"_phi_{res}", crop_fourier(bank.phi, 2 ** res))
+        self._meta = self._path_meta(js, thetas)
+
+    def _add_filter(self, name: str, design: np.ndarray) -> None:
+        """Register a float32 buffer and keep its float64 design (complex as a real pair axis).
+
+        ``Module.double()``/``.float()`` convert only floating-point buffers, so complex filters
+        are stored as real pairs and viewed as complex when used (see ``_filter``).
+        """
+        design = np.ascontiguousarray(design)
+        if np.iscomplexobj(design):
+            design = np.stack([design.real, design.imag], axis=-1)
+        self._designs[name] = design
+        self.register_buffer(name, torch.from_numpy(design).to(torch.float32), persistent=False)
+
+    def _apply(self, fn, *args, **kwargs):
+        # Convert filters from their float64 design, not from the current buffer: float32 -> float64
+        # through .double() would otherwise keep float32 rounding (1e-7) in a float64 network.
+        super()._apply(fn, *args, **kwargs)
+        for name, design in self._designs.items():
+            current = getattr(self, name)
+            self._buffers[name] = torch.from_numpy(design).to(device=current.device, dtype=current.dtype)
+        return self
+
+    def _path_meta(self, js, thetas) -> dict:
+        rows = [(0, (), (), ())]
+        for j1, index1 in self._groups:
+            rows += [(1, (j1,), (int(thetas[n1]),), (int(n1),)) for n1 in index1]
+        if self.max_order == 2:
+            for j1, index1 in self._groups:
+                for n1 in index1:
+                    for j2, index2 in self._groups:
+                        if j2 > j1:
+                            rows += [(2, (j1, j2), (int(thetas[n1]), int(thetas[n2])), (int(n1), int(n2)))
+                                     for n2 in index2]
+        return {"rows": rows}
+
+    # -------------------------------------------------------------------------------- info
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """Spatial size ``(h, w)`` of the coefficients."""
+        step = 2 ** self.J
+        return self.padded_shape[0] // step - 2, self.padded_shape[1] // step - 2
+
+    def meta(self) -> dict:
+        """Describe every output channel, in output order.
+
+        Returns
+        -------
+        dict of ndarray, each of length C (the number of channels)
+            ``'order'`` (int), ``'j'`` (C, 2) and ``'theta'`` (C, 2) of the first and second
+            wavelet (NaN where the order has none), ``'n'`` (C, 2) the filter indices in the bank,
+            ``'key'`` a list of ``(j, theta)`` tuples like Kymatio's ``(j1, j2)`` keys.
+        """
+        rows = self._meta["rows"]
+        out = {"order": np.array([r[0] for r in rows])}
+        for pos, name in ((1, "j"), (2, "theta"), (3, "n")):
+            arr = np.full((len(rows), 2), np.nan)
+            for i, r in enumerate(rows):
+                arr[i, :len(r[pos])] = r[pos]
+            out[name] = arr
+        out["key"] = [tuple(zip(r[1], r[2])) for r in rows]
+        return out
+
+    def extra_repr(self) -> str:
+        return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, "
+                f"bank={self.bank.name!r} ({len(self.bank)} filters), out_type={self.out_type!r}")
+
+    # ------------------------------------------------------------------------------ compute
+    def forward(self, x):
+        """Scattering coefficients of ``x``.
+
+        Parameters
+        ----------
+        x : Tensor or ndarray, shape (..., M, N), real float32/float64 (the module's dtype)
+
+        Returns
+        -------
+        Tensor or ndarray, shape (..., C, h, w) (``out_type='array'``), or a list of dicts.
+        """
+        phi0 = self._phi_0
+        x, from_numpy = to_tensor(x, phi0.dtype, phi0.device, ndim=2)
+        expected = self.padded_shape if self.pre_pad else self.shape
+        if tuple(x.shape[-2:]) != tuple(expected):
+            raise ValueError(f"x has spatial shape {tuple(x.shape[-2:])}, expected {tuple(expected)}"
+                             + (" (pre_pad=True: the padded shape)" if self.pre_pad else ""))
+        if self.check_input:
+            check_finite(x)
+        lead = x.shape[:-2]
+        x = x.reshape(-1, *x.shape[-2:])
+        if not self.pre_pad:
+            x = x.index_select(-2, self._pad_rows).index_select(-1, self._pad_cols)
+        blocks = self._cascade(x)
+        if self.out_type == "list":
+            out, c = [], 0
+            for (order, js, thetas, ns) in self._meta["rows"]:
+                coef = blocks[:, c].reshape(*lead, *blocks.shape[-2:])
+                out.append({"coef": to_output(coef, from_numpy), "j": js, "theta": thetas, "n": ns,
+                            "order": order})
+                c += 1
+            return out
+        return to_output(blocks.reshape(*lead, *blocks.shape[1:]), from_numpy)
+
+    def _filter(self, name: str) -> torch.Tensor:
+        t = getattr(self, name)
+        kind = "phi" if name.startswith("_phi") else "psi"
+        return torch.view_as_complex(t) if kind in self._complex else t
+
+    def _lowpass(self, u_hat: torch.Tensor, res: int) -> torch.Tensor:
+        """``|.| * phi_J`` at resolution ``2**res``, subsampled to ``2**J`` and unpadded."""
+        s = subsample_fourier(u_hat * self._filter(f"_phi_{res}"), 2 ** (self.J - res))
+        return torch.fft.ifft2(s).real[..., 1:-1, 1:-1]
+
+    def _cascade(self, x: torch.Tensor) -> torch.Tensor:
+        """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``."""
+        B = x.shape[0]
+        x_hat = torch.fft.fft2(x)
+        out = [self._lowpass(x_hat, 0)[:, None]]
+        second = []
+        for j1, _ in self._groups:
+            psi = self._filter(f"_psi1_{j1}")
+            u1 = torch.fft.ifft2(subsample_fourier(x_hat[:, None] * psi, 2 ** j1)).abs()
+            u1_hat = torch.fft.fft2(u1)                                       # (B, L1, m, n)
+            out.append(self._lowpass(u1_hat, j1))
+            if self.max_order < 2:
+                continue
+            per_j2 = []
+            for j2, _ in self._groups:
+                if j2 <= j1:
+                    continue
+                psi2 = self._filter(f"_psi2_{j1}_{j2}")
+                u2 = torch.fft.ifft2(subsample_fourier(u1_hat[:, :, None] * psi2, 2 ** (j2 - j1))).abs()
+                per_j2.append(self._lowpass(torch.fft.fft2(u2), j2))           # (B, L1, L2, h, w)
+            if per_j2:
+                s2 = torch.cat(per_j2, dim=2)
+                second.append(s2.reshape(B, -1, *s2.shape[-2:]))
+        return torch.cat(out + second, dim=1)
