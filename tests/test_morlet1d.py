@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from filters import FilterBank, kymatio_padding_1d, morlet_1d, morlet_1d_params
 
@@ -81,6 +82,16 @@ def test_matches_kymatio_scattering1d(n, J, Q, T):
 def test_matches_kymatio_factory(N, J, Q, T, design):
     phi_f, psi1_f, psi2_f = kymatio_fb.scattering_filter_factory(N, J, Q, T, **design)
     assert_matches(morlet_1d(N, J, Q, T, **design), phi_f, psi1_f, psi2_f)
+
+
+@settings(max_examples=25, deadline=None)
+@given(J=st.integers(1, 9), Q1=st.integers(1, 16), Q2=st.integers(1, 4),
+       T=st.one_of(st.none(), st.floats(1.0, 1024.0)))
+def test_matches_kymatio_factory_random(J, Q1, Q2, T):
+    N = 1024
+    T_kymatio = 2 ** J if T is None else T
+    phi_f, psi1_f, psi2_f = kymatio_fb.scattering_filter_factory(N, J, (Q1, Q2), T_kymatio)
+    assert_matches(morlet_1d(N, J, (Q1, Q2), T), phi_f, psi1_f, psi2_f)
 
 
 @pytest.mark.parametrize("P_max, eps", [(3, 1e-7), (5, 1e-3), (5, 1.0)])
