@@ -1,0 +1,428 @@
+"""Discrete wavelet transforms on PyWavelets' filters: batched, differentiable torch DWT/IDWT.
+
+The filters always come from :class:`pywt.Wavelet` (never retyped). The transforms use
+periodic extension (PyWavelets' ``mode='periodization'``) and reproduce ``pywt.wavedec``,
+``pywt.waverec``, ``pywt.wavedec2`` and ``pywt.waverec2`` in that mode. :func:`dwt_filter_bank`
+views the transform as a :class:`~filters.FilterBank` of its equivalent Fourier filters.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pywt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validation import check_choice, check_int, check_shape
+from .bank import FilterBank
+
+MODES = ("periodization",)
+
+# theta index of the three 2D detail bands, in PyWavelets' order (cH, cV, cD); the keys are those
+# of pywt.dwtn: first letter for axis -2 (rows), second for axis -1 (columns), 'a' low-pass,
+# 'd' high-pass.
+DETAIL_KEYS_2D = ("da", "ad", "dd")
+
+
+def as_wavelet(wavelet) -> pywt.Wavelet:
+    """A :class:`pywt.Wavelet` from a name or a ``pywt.Wavelet``; errors list the accepted names."""
+    if isinstance(wavelet, pywt.Wavelet):
+        return wavelet
+    accepted = pywt.wavelist(kind="discrete")
+    if not isinstance(wavelet, str) or wavelet not in accepted:
+        raise ValueError(f"wavelet must be a pywt.Wavelet or one of the discrete wavelets of "
+                         f"PyWavelets, pywt.wavelist(kind='discrete') = {accepted}; got {wavelet!r}")
+    return pywt.Wavelet(wavelet)
+
+
+@dataclass(frozen=True)
+class DWTFilters:
+    """A wavelet's filters as torch convolution weights (see :func:`dwt_bank`).
+
+    Attributes
+    ----------
+    wavelet : pywt.Wavelet
+        The source of every coefficient.
+    dec_lo, dec_hi, rec_lo, rec_hi : Tensor, shape (F,)
+        PyWavelets' filters, in its order.
+    analysis_1d : Tensor, shape (2, 1, F)
+        ``torch.nn.functional.conv1d`` weights (cross-correlation, hence the reversed
+        ``dec_lo``, ``dec_hi``): channel 0 low-pass, 1 high-pass.
+    synthesis_1d : Tensor, shape (1, 2, F)
+        ``conv1d`` weights (reversed ``rec_lo``, ``rec_hi``) mapping the zero-upsampled
+        (low, high) pair back to one channel.
+    analysis_2d : Tensor, shape (4, 1, F, F)
+        Separable ``conv2d`` weights, outer products of the 1D ones, in the channel order
+        ``('aa', 'da', 'ad', 'dd')`` = (approximation, pywt's cH, cV, cD).
+    synthesis_2d : Tensor, shape (1, 4, F, F)
+        The 2D synthesis weights in the same channel order.
+    """
+
+    wavelet: pywt.Wavelet
+    dec_lo: torch.Tensor
+    dec_hi: torch.Tensor
+    rec_lo: torch.Tensor
+    rec_hi: torch.Tensor
+    analysis_1d: torch.Tensor
+    synthesis_1d: torch.Tensor
+    analysis_2d: torch.Tensor
+    synthesis_2d: torch.Tensor
+
+    @property
+    def length(self) -> int:
+        """Filter length ``F``."""
+        return int(self.dec_lo.shape[0])
+
+
+def dwt_bank(wavelet, dtype: torch.dtype = torch.float64, device=None) -> DWTFilters:
+    """Turn a PyWavelets wavelet's decomposition/reconstruction filters into torch conv weights.
+
+    Parameters
+    ----------
+    wavelet : str or pywt.Wavelet
+        A discrete wavelet, e.g. ``'haar'``, ``'db4'``, ``'sym8'``, ``'coif3'``, ``'bior4.4'``.
+    dtype : torch.dtype
+        Floating dtype of the weights (float64 by default: the design precision).
+    device : str or torch.device, optional
+        Defaults to the CPU.
+
+    Returns
+    -------
+    DWTFilters
+
+    Notes
+    -----
+    With these weights, one level of the periodised DWT along an axis of even length ``N`` is
+    ``c[o] = sum_j h[j] x[(2 o + F // 2 - j) mod N]`` (``h`` = ``dec_lo`` or ``dec_hi``), the
+    convention of PyWavelets' ``mode='periodization'``; odd lengths are first extended by
+    repeating the last sample, as PyWavelets does.
+    """
+    w = as_wavelet(wavelet)
+    if w.dec_len != w.rec_len:
+        raise ValueError(f"wavelet {w.name!r} has decomposition and reconstruction filters of "
+                         f"different lengths ({w.dec_len}, {w.rec_len})")
+    dec_lo, dec_hi, rec_lo, rec_hi = (np.asarray(f, dtype=np.float64) for f in w.filter_bank)
+    analysis = np.stack([dec_lo[::-1], dec_hi[::-1]])  # (2, F): [lo, hi]
+    synthesis = np.stack([rec_lo[::-1], rec_hi[::-1]])
+    # 2D channels (aa, da, ad, dd): (row filter, column filter) = (lo,lo), (hi,lo), (lo,hi), (hi,hi)
+    pairs = ((0, 0), (1, 0), (0, 1), (1, 1))
+    analysis_2d = np.stack([np.outer(analysis[r], analysis[c]) for r, c in pairs])
+    synthesis_2d = np.stack([np.outer(synthesis[r], synthesis[c]) for r, c in pairs])
+
+    def t(a):
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+
+    return DWTFilters(w, t(dec_lo), t(dec_hi), t(rec_lo), t(rec_hi), t(analysis[:, None]),
+                      t(synthesis[None]), t(analysis_2d[:, None]), t(synthesis_2d[None]))
+
+
+# ----------------------------------------------------------------------------- one axis, one level
+def _extend_even(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Repeat the last slice along ``dim`` when its length is odd (PyWavelets' periodization)."""
+    if x.shape[dim] % 2:
+        x = torch.cat([x, x.narrow(dim, x.shape[dim] - 1, 1)], dim=dim)
+    return x
+
+
+def _periodize(x: torch.Tensor, dim: int, left: int, total: int) -> torch.Tensor:
+    """``total`` samples along ``dim`` of the periodic extension of ``x``, from index ``-left``."""
+    n = x.shape[dim]
+    idx = torch.remainder(torch.arange(-left, total - left, device=x.device), n)
+    return x.index_select(dim, idx)
+
+
+def _analysis_step(x: torch.Tensor, weight: torch.Tensor, dim: int) -> torch.Tensor:
+    """One level along ``dim`` (-1 or -2) of ``x`` (B, C, ..., N): (B, 2C, ..., ceil(N/2)).
+
+    ``weight`` is the (2, 1, F) analysis weight; output channels are (c lo, c hi) per input c.
+    """
+    x = _extend_even(x, dim)
+    n, length, channels = x.shape[dim], weight.shape[-1], x.shape[1]
+    x = _periodize(x, dim, length - 1 - length // 2, n + length - 2)
+    if x.dim() == 3:
+        return F.conv1d(x, weight.repeat(channels, 1, 1), stride=2, groups=channels)
+    shape = (length, 1) if dim == -2 else (1, length)
+    stride = (2, 1) if dim == -2 else (1, 2)
+    return F.conv2d(x, weight.reshape(2, 1, *shape).repeat(channels, 1, 1, 1), stride=stride,
+                    groups=channels)
+
+
+def _synthesis_step(c: torch.Tensor, weight: torch.Tensor, dim: int) -> torch.Tensor:
+    """Inverse of :func:`_analysis_step`: (B, 2C, ..., n) pairs (lo, hi) -> (B, C, ..., 2n).
+
+    ``weight`` is the (1, 2, F) synthesis weight.
+    """
+    n, length, groups = c.shape[dim], weight.shape[-1], c.shape[1] // 2
+    # zero-upsample along dim: coefficients at even positions
+    up = torch.stack([c, torch.zeros_like(c)], dim=c.dim() if dim == -1 else c.dim() - 1)
+    up = up.flatten(dim - 1, dim) if dim == -1 else up.flatten(-3, -2)
+    up = _periodize(up, dim, length // 2, 2 * n + length - 1)
+    if c.dim() == 3:
+        return F.conv1d(up, weight.repeat(groups, 1, 1), groups=groups)
+    shape = (length, 1) if dim == -2 else (1, length)
+    return F.conv2d(up, weight.reshape(1, 2, *shape).repeat(groups, 1, 1, 1), groups=groups)
+
+
+def _weight(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return buffer.to(device=like.device, dtype=like.dtype)
+
+
+def _check_input(x, ndim: int, name: str = "x") -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{name} must be a real floating tensor (float32/float64), got {x.dtype}")
+    if x.dim() < ndim:
+        raise ValueError(f"{name} must have at least {ndim} dimension(s) (..., "
+                         f"{'M, N' if ndim == 2 else 'N'}), got shape {tuple(x.shape)}")
+
+
+# ----------------------------------------------------------------------------------- modules
+class _DWTBase(nn.Module):
+    def __init__(self, wavelet, mode: str = "periodization") -> None:
+        super().__init__()
+        check_choice("mode", mode, MODES)
+        filters = dwt_bank(wavelet)
+        self.wavelet = filters.wavelet
+        self.mode = mode
+        self.register_buffer("analysis", filters.analysis_1d, persistent=False)
+        self.register_buffer("synthesis", filters.synthesis_1d, persistent=False)
+
+    def extra_repr(self) -> str:
+        level = f", level={self.level}" if hasattr(self, "level") else ""
+        return f"wavelet={self.wavelet.name!r}{level}, mode={self.mode!r}"
+
+
+class DWT1d(_DWTBase):
+    """Multi-level 1D DWT along the last axis, equal to ``pywt.wavedec(x, wavelet, mode, level)``.
+
+    Parameters
+    ----------
+    wavelet : str or pywt.Wavelet
+        A discrete wavelet (see :func:`dwt_bank`).
+    level : int >= 1
+        Number of levels. Unlike PyWavelets there is no default and no warning when ``level``
+        exceeds ``pywt.dwt_max_level``: periodization works at any level.
+    mode : {'periodization'}
+        Boundary handling.
+
+    Forward
+    -------
+    x : Tensor, float32/float64, shape (..., N), any device
+    returns list of Tensors ``[cA_level, cD_level, ..., cD_1]`` of shapes (..., n_j), as pywt.
+    """
+
+    def __init__(self, wavelet, level: int = 1, mode: str = "periodization") -> None:
+        super().__init__(wavelet, mode)
+        self.level = check_int("level", level, minimum=1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        _check_input(x, 1)
+        lead = x.shape[:-1]
+        weight = _weight(self.analysis, x)
+        a = x.reshape(-1, 1, x.shape[-1])
+        details = []
+        for _ in range(self.level):
+            y = _analysis_step(a, weight, -1)
+            a, d = y[:, :1], y[:, 1:]
+            details.append(d.reshape(*lead, d.shape[-1]))
+        return [a.reshape(*lead, a.shape[-1])] + details[::-1]
+
+
+class IDWT1d(_DWTBase):
+    """Inverse of :class:`DWT1d`, equal to ``pywt.waverec(coeffs, wavelet, mode)``.
+
+    Forward
+    -------
+    coeffs : list of Tensors ``[cA_n, cD_n, ..., cD_1]``, shapes (..., n_j)
+    output_size : int, optional
+        Length of the signal to return: ``2 * len(cD_1)`` (what pywt returns) or one less (to
+        recover an odd-length input).
+    returns Tensor (..., output_size)
+    """
+
+    def forward(self, coeffs: list[torch.Tensor], output_size: int | None = None) -> torch.Tensor:
+        if not isinstance(coeffs, (list, tuple)) or len(coeffs) < 2:
+            raise ValueError("coeffs must be a list [cA_n, cD_n, ..., cD_1] of at least two tensors")
+        for i, c in enumerate(coeffs):
+            _check_input(c, 1, f"coeffs[{i}]")
+        a = coeffs[0]
+        lead = a.shape[:-1]
+        weight = _weight(self.synthesis, a)
+        a = a.reshape(-1, 1, a.shape[-1])
+        for i, d in enumerate(coeffs[1:], start=1):
+            if d.shape[:-1] != lead:
+                raise ValueError(f"coeffs[{i}] has leading shape {tuple(d.shape[:-1])}, "
+                                 f"expected {tuple(lead)}")
+            a = _match_length(a, d.shape[-1], -1, i)
+            a = _synthesis_step(torch.cat([a, d.reshape(-1, 1, d.shape[-1])], dim=1), weight, -1)
+        a = _trim(a, output_size, -1, "output_size")
+        return a.reshape(*lead, a.shape[-1])
+
+
+class DWT2d(_DWTBase):
+    """Multi-level separable 2D DWT over the last two axes, equal to
+    ``pywt.wavedec2(x, wavelet, mode, level)``.
+
+    Parameters
+    ----------
+    wavelet, level, mode
+        As in :class:`DWT1d`.
+
+    Forward
+    -------
+    x : Tensor, float32/float64, shape (..., M, N), any device
+    returns list ``[cA_level, D_level, ..., D_1]``: ``cA`` of shape (..., m, n) and each ``D_j``
+    of shape (..., 3, m_j, n_j) stacking pywt's ``(cH, cV, cD)`` (theta 0, 1, 2 of
+    :func:`dwt_filter_bank`).
+    """
+
+    def __init__(self, wavelet, level: int = 1, mode: str = "periodization") -> None:
+        super().__init__(wavelet, mode)
+        self.level = check_int("level", level, minimum=1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        _check_input(x, 2)
+        lead = x.shape[:-2]
+        weight = _weight(self.analysis, x)
+        a = x.reshape(-1, 1, *x.shape[-2:])
+        details = []
+        for _ in range(self.level):
+            y = _analysis_step(a, weight, -2)  # (B, 2, m, N): row lo, row hi
+            y = _analysis_step(y, weight, -1)  # (B, 4, m, n): aa, ad, da, dd
+            a = y[:, :1]
+            d = y[:, [2, 1, 3]]  # pywt's (cH, cV, cD) = (da, ad, dd)
+            details.append(d.reshape(*lead, 3, *d.shape[-2:]))
+        return [a.reshape(*lead, *a.shape[-2:])] + details[::-1]
+
+
+class IDWT2d(_DWTBase):
+    """Inverse of :class:`DWT2d`, equal to ``pywt.waverec2(coeffs, wavelet, mode)``.
+
+    Forward
+    -------
+    coeffs : list ``[cA_n, D_n, ..., D_1]``, ``cA`` (..., m, n), ``D_j`` (..., 3, m_j, n_j)
+    output_size : (int, int), optional
+        Size to return: ``2 * D_1.shape[-2:]`` (what pywt returns) or one less on an axis (to
+        recover an odd-sized input).
+    returns Tensor (..., M, N)
+    """
+
+    def forward(self, coeffs: list[torch.Tensor], output_size=None) -> torch.Tensor:
+        if not isinstance(coeffs, (list, tuple)) or len(coeffs) < 2:
+            raise ValueError("coeffs must be a list [cA_n, D_n, ..., D_1] of at least two tensors")
+        for i, c in enumerate(coeffs):
+            _check_input(c, 2 if i == 0 else 3, f"coeffs[{i}]")
+        a = coeffs[0]
+        lead = a.shape[:-2]
+        weight = _weight(self.synthesis, a)
+        a = a.reshape(-1, 1, *a.shape[-2:])
+        for i, d in enumerate(coeffs[1:], start=1):
+            if d.shape[:-3] != lead or d.shape[-3] != 3:
+                raise ValueError(f"coeffs[{i}] has shape {tuple(d.shape)}, expected "
+                                 f"{tuple(lead)} + (3, m, n)")
+            a = _match_length(a, d.shape[-2], -2, i)
+            a = _match_length(a, d.shape[-1], -1, i)
+            d = d.reshape(-1, 3, *d.shape[-2:])
+            # (aa, ad, da, dd): pairs (column lo, column hi) for row lo, then for row hi
+            y = torch.cat([a, d[:, 1:2], d[:, 0:1], d[:, 2:3]], dim=1)
+            y = _synthesis_step(y, weight, -1)  # (B, 2, m, 2n): row lo, row hi
+            a = _synthesis_step(y, weight, -2)  # (B, 1, 2m, 2n)
+        if output_size is not None:
+            output_size = check_shape("output_size", output_size, 2)
+            a = _trim(_trim(a, output_size[0], -2, "output_size[0]"), output_size[1], -1,
+                      "output_size[1]")
+        return a.reshape(*lead, *a.shape[-2:])
+
+
+def _match_length(a: torch.Tensor, n: int, dim: int, i: int) -> torch.Tensor:
+    """Drop the extra sample pywt's waverec drops when the approximation is one longer."""
+    if a.shape[dim] == n + 1:
+        return a.narrow(dim, 0, n)
+    if a.shape[dim] != n:
+        raise ValueError(f"coeffs[{i}] has length {n} along axis {dim}, which does not match the "
+                         f"approximation's length {a.shape[dim]} (equal or one less expected)")
+    return a
+
+
+def _trim(a: torch.Tensor, size, dim: int, name: str) -> torch.Tensor:
+    if size is None:
+        return a
+    size = check_int(name, size, minimum=1)
+    if size not in (a.shape[dim], a.shape[dim] - 1):
+        raise ValueError(f"{name} must be {a.shape[dim]} or {a.shape[dim] - 1}, got {size}")
+    return a.narrow(dim, 0, size)
+
+
+# ------------------------------------------------------------------------------ FilterBank view
+def dwt_filter_bank(wavelet, shape, level: int) -> FilterBank:
+    """The DWT's equivalent (undecimated) Fourier-domain filters on a grid, as a FilterBank.
+
+    The detail band of level ``j + 1`` (``j = 0`` finest) along an axis is
+    ``G_hi(2^j w) prod_{i<j} G_lo(2^i w) / 2^((j+1)/2)`` (``/ 2^(j+1)`` in 2D) with
+    ``G(w) = sum_k h[k] exp(-i w (k - F // 2))`` the transfer function of PyWavelets' filters
+    aligned as :func:`dwt_bank` describes them; in 2D the three bands are products of such
+    factors along rows and columns. Without the normalisation, the DWT coefficients of a signal
+    on a grid divisible by ``2**level`` are the samples at multiples of ``2^(j+1)`` of its
+    circular convolution with these filters. With it, the bank is the undecimated (stationary)
+    wavelet transform averaged over shifts: for an orthogonal wavelet its Littlewood-Paley sum is
+    exactly 1 (a Parseval frame), for a biorthogonal one it is not.
+
+    Parameters
+    ----------
+    wavelet : str or pywt.Wavelet
+    shape : int or tuple of 1 or 2 ints
+    level : int >= 1
+
+    Returns
+    -------
+    FilterBank
+        ``psi`` complex128 of shape ``(level, N)`` in 1D or ``(3 * level, M, N)`` in 2D, ordered by
+        ``(j, theta)``; ``phi`` the approximation filter at ``level``; meta ``'j'``, ``'theta'``
+        (2D: 0, 1, 2 for pywt's cH, cV, cD; 1D: 0), ``'kind'`` (pywt's dwtn keys ``'da'``,
+        ``'ad'``, ``'dd'``, or ``'d'`` in 1D), ``'xi'`` (nominal centre frequency
+        ``0.75 / 2^(j+1)`` cycles/sample of the ideal band along a high-pass axis),
+        ``'decimation'`` (``2^(j+1)``).
+    """
+    w = as_wavelet(wavelet)
+    shape = check_shape("shape", shape, (1, 2))
+    level = check_int("level", level, minimum=1)
+    dec_lo, dec_hi = (np.asarray(f, dtype=np.float64) for f in (w.dec_lo, w.dec_hi))
+    taps = np.arange(dec_lo.size) - dec_lo.size // 2
+
+    def factors(n):
+        """(lo, hi) of shape (level + 1, n): per-level cascade factors along an axis."""
+        # G on the DFT grid is the FFT of the taps wrapped onto the grid; G(2^i w_k) = G(w_(2^i k))
+        g_lo, g_hi = (np.fft.fft(np.bincount(taps % n, weights=h, minlength=n)) / math.sqrt(2)
+                      for h in (dec_lo, dec_hi))
+        index = (2 ** np.arange(level)[:, None] * np.arange(n)[None, :]) % n  # (level, n)
+        g_lo, g_hi = g_lo[index], g_hi[index]
+        lo_cum = np.cumprod(np.vstack([np.ones((1, n)), g_lo]), axis=0)  # prod_{i<j} G_lo(2^i w)
+        return lo_cum, lo_cum[:-1] * g_hi  # lo_cum[j] for j = 0..level; band j = 0..level-1
+
+    js = np.arange(level)
+    if len(shape) == 1:
+        lo, hi = factors(shape[0])
+        psi, phi = hi, lo[level]
+        meta = {"j": js, "theta": np.zeros(level, dtype=int), "kind": np.array(["d"] * level)}
+        xi = 0.75 / 2.0 ** (js + 1)
+    else:
+        lo0, hi0 = factors(shape[0])
+        lo1, hi1 = factors(shape[1])
+        # a detail band of level j is high-pass at 2^j on one axis, low-pass at 2^j on the other
+        rows = np.stack([hi0[js], lo0[js + 1], hi0[js]], axis=1)  # (level, 3, M): da, ad, dd
+        cols = np.stack([lo1[js + 1], hi1[js], hi1[js]], axis=1)
+        psi = (rows[..., :, None] * cols[..., None, :]).reshape((3 * level,) + shape)
+        phi = np.outer(lo0[level], lo1[level])
+        js = np.repeat(js, 3)
+        meta = {"j": js, "theta": np.tile(np.arange(3), level),
+                "kind": np.array(list(DETAIL_KEYS_2D) * level)}
+        xi = 0.75 / 2.0 ** (js + 1)
+    meta.update(xi=xi, decimation=2 ** (meta["j"] + 1))
+    params = {"wavelet": w.name, "shape": shape, "level": level,
+              "orthogonal": bool(w.orthogonal), "biorthogonal": bool(w.biorthogonal)}
+    return FilterBank(psi, phi, meta, name="dwt", params=params,
+                      phi_meta={"j": level, "decimation": 2 ** level})
