@@ -29,6 +29,9 @@ _MAX_CURVES = 256
 _MAX_COLUMNS = 8
 # Columns of the 1D spatial grid.
 _COLUMNS_1D = 4
+# Height in inches of one Fourier panel.
+_PANEL_HEIGHT_2D = 3.6
+_PANEL_HEIGHT_1D = 2.6
 
 
 # ------------------------------------------------------------------------------ selection
@@ -116,6 +119,8 @@ def _label(bank: FilterBank, k: int) -> str:
         parts.append(f"j={_fmt(bank.meta['j'][k])}")
     if "theta" in bank.meta:
         parts.append(f"θ={_fmt(bank.meta['theta'][k])}")
+    if "kind" in bank.meta and isinstance(bank.meta["kind"][k], (str, np.str_)):
+        parts.append(str(bank.meta["kind"][k]))
     if not parts and "xi" in bank.meta:
         parts.append(f"ξ={_fmt(bank.meta['xi'][k])}")
     return " ".join(parts) if parts else f"#{k}"
@@ -130,20 +135,24 @@ def _colour_values(bank: FilterBank) -> tuple[np.ndarray, str]:
 
 
 # ------------------------------------------------------------------------------ geometry
-def _crop_halfwidth(arrays: list[np.ndarray], threshold: float, axis_len: int, axis: int) -> int:
-    """Half-width (samples) around the centre holding every value above ``threshold * peak``."""
+def _crop_halfwidth(arrays: list[np.ndarray], outside: float, axis_len: int, axis: int) -> int:
+    """Smallest half-width (samples) around the centre that leaves at most ``outside`` of each
+    array's energy out, along ``axis`` (energy, not amplitude: heavy-tailed filters such as
+    log-Gabors would otherwise get a window far larger than what one sees)."""
     centre = axis_len // 2
+    distance = np.abs(np.arange(axis_len) - centre)
     half = 0
     for array in arrays:
-        magnitude = np.abs(array)
-        peak = magnitude.max()
-        if peak == 0:
+        energy = np.abs(array) ** 2
+        other = tuple(a for a in range(energy.ndim) if a != axis)
+        profile = energy.sum(axis=other) if other else energy
+        total = profile.sum()
+        if total == 0:
             continue
-        other = tuple(a for a in range(magnitude.ndim) if a != axis)
-        profile = magnitude.max(axis=other) if other else magnitude
-        where = np.flatnonzero(profile >= threshold * peak)
-        half = max(half, int(np.abs(where - centre).max()))
-    return min(axis_len // 2, half + 2)
+        by_distance = np.bincount(distance, weights=profile)
+        inside = np.cumsum(by_distance)
+        half = max(half, int(np.searchsorted(inside, (1.0 - outside) * total)))
+    return min(axis_len // 2, half + 1)
 
 
 def _window(arrays, shape, crop):
@@ -170,10 +179,24 @@ def _edges(freqs: np.ndarray) -> tuple[float, float]:
     return float(freqs[0] - step / 2), float(freqs[-1] + step / 2)
 
 
+def _stacked_axes(fig, n: int, panel_height: float, sharex: bool = False) -> list:
+    """``n`` axes stacked at the top of ``fig``, each about ``panel_height`` inches tall: when the
+    spatial grid beside them is taller, an empty row below keeps them from stretching."""
+    height = fig.bbox.height / fig.dpi
+    filler = height / panel_height - n
+    if filler < 0.25:
+        return list(fig.subplots(n, 1, squeeze=False, sharex=sharex)[:, 0])
+    grid = fig.add_gridspec(n + 1, 1, height_ratios=[1.0] * n + [filler])
+    axes = [fig.add_subplot(grid[0])]
+    for i in range(1, n):
+        axes.append(fig.add_subplot(grid[i], sharex=axes[0] if sharex else None))
+    return axes
+
+
 # ------------------------------------------------------------------------------ drawing
 def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
               fourier: bool = True, crop: float | None = 1e-3, freq_scale: str = "auto",
-              figsize=None, title: str | None = None) -> "Figure":
+              figsize=None, title: str | None = None, fig=None) -> "Figure":
     """Draw a filter bank: some spatial filters and the Fourier tiling with its frame bounds.
 
     Parameters
@@ -196,8 +219,9 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         ``|psi_hat|^2`` curves and the Littlewood-Paley sum. Banks holding two scattering orders
         get one sum per order.
     crop : float in (0, 1) or None
-        Spatial panels show the centred window holding every sample above ``crop`` times the
-        filter's peak (one window per scale in 2D, per panel in 1D); ``None`` shows the whole grid.
+        Spatial panels show the centred window that leaves out at most this fraction of each
+        filter's energy along each axis (one window per scale in 2D, per panel in 1D); ``None``
+        shows the whole grid.
     freq_scale : {'auto', 'linear', 'log'}
         Frequency axis of the 1D Fourier panels: ``'log'`` draws the positive half on a log axis
         (constant-Q banks), ``'linear'`` the whole axis, ``'auto'`` picks ``'log'`` when at most
@@ -206,11 +230,15 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         Figure size in inches (default: from the number of panels).
     title : str, optional
         Figure title (default: name, grid and number of filters).
+    fig : matplotlib Figure or SubFigure, optional
+        Draw into this (empty) figure instead of a new one, e.g. one cell of a gallery made with
+        ``Figure.subfigures``; ``figsize`` is then ignored.
 
     Returns
     -------
-    matplotlib.figure.Figure
-        A figure not registered with ``pyplot``: save it with ``fig.savefig(path)``.
+    matplotlib.figure.Figure or SubFigure
+        ``fig`` when given, else a new figure not registered with ``pyplot``: save it with
+        ``fig.savefig(path)``.
 
     Raises
     ------
@@ -220,7 +248,7 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         ``max_filters < 1``, ``crop`` outside ``(0, 1)``, unknown ``freq_scale``, or both
         ``spatial`` and ``fourier`` off.
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, FigureBase
 
     if not isinstance(bank, FilterBank):
         raise TypeError(f"bank must be a filters.FilterBank, got {type(bank).__name__}")
@@ -230,6 +258,8 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         if crop >= 1:
             raise ValueError(f"crop must be in (0, 1) or None, got {crop}")
     check_choice("freq_scale", freq_scale, ("auto", "linear", "log"))
+    if fig is not None and not isinstance(fig, FigureBase):
+        raise TypeError(f"fig must be a matplotlib Figure or SubFigure, got {type(fig).__name__}")
     if not (spatial or fourier):
         raise ValueError("spatial and fourier are both False: nothing to draw")
 
@@ -241,19 +271,20 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         parts = 3 if show_imag else 2
         n_cols = max(row.size for row in rows) + (bank.phi is not None)
         left_w, left_h = 1.15 * n_cols, 1.15 * parts * len(rows) + 0.6
-        right_w, right_h = 4.2, 3.6 * (1 + len(groups))
+        right_w, right_h = 4.2, _PANEL_HEIGHT_2D * (1 + len(groups))
     else:
         psi_space, phi_space = bank.spatial(centered=True) if spatial else (None, None)
         show_imag = True
         n_cells = n_shown + (bank.phi is not None)
         n_cols = min(n_cells, _COLUMNS_1D)
         left_w, left_h = 2.3 * n_cols, 1.7 * math.ceil(n_cells / n_cols) + 0.6
-        right_w, right_h = 6.0, 2.6 * (1 + len(groups))
+        right_w, right_h = 6.0, _PANEL_HEIGHT_1D * (1 + len(groups))
     if figsize is None:
         width = (left_w if spatial else 0) + (right_w if fourier else 0)
         height = max(left_h if spatial else 0, right_h if fourier else 0)
         figsize = (min(width, 40), min(max(height, 3.0), 40))
-    fig = Figure(figsize=figsize, layout="constrained")
+    if fig is None:
+        fig = Figure(figsize=figsize, layout="constrained")
     if spatial and fourier:
         left, right = fig.subfigures(1, 2, width_ratios=[left_w, right_w], wspace=0.02)
     else:
@@ -335,7 +366,7 @@ def _fourier_2d(fig, bank, groups) -> None:
     magnitude = np.abs(np.fft.fftshift(bank.psi, axes=(1, 2)))
     peaks = magnitude.reshape(len(bank), -1).max(axis=1)
     normalised = magnitude / np.where(peaks > 0, peaks, 1.0)[:, None, None]
-    axes = fig.subplots(1 + len(groups), 1, squeeze=False)[:, 0]
+    axes = _stacked_axes(fig, 1 + len(groups), _PANEL_HEIGHT_2D)
 
     ax = axes[0]
     ax.imshow(normalised.max(axis=0), cmap="Greys", vmin=0, vmax=1, origin="lower", extent=extent,
@@ -370,8 +401,10 @@ def _fourier_2d(fig, bank, groups) -> None:
 
     for ax, (name, sub) in zip(axes[1:], groups):
         lp = np.fft.fftshift(sub.littlewood_paley())
-        image = ax.imshow(lp, cmap="viridis", origin="lower", extent=extent,
-                          interpolation="nearest")
+        # from 0: an absolute scale shows holes in the tiling, and a constant sum (a Parseval
+        # frame) a uniform image rather than magnified rounding noise
+        image = ax.imshow(lp, cmap="viridis", origin="lower", extent=extent, vmin=min(0.0, lp.min()),
+                          vmax=max(lp.max(), 1e-300), interpolation="nearest")
         fig.colorbar(image, ax=ax, shrink=0.85)
         low, high = float(lp.min()), float(lp.max())
         ax.set_title(f"Littlewood-Paley sum{' (' + name + ')' if name else ''}, real signals"
@@ -410,7 +443,7 @@ def _fourier_1d(fig, bank, groups, freq_scale) -> None:
         freq_scale = "log" if np.median(negative) <= 1e-2 else "linear"
     log = freq_scale == "log"
     keep = freqs > 0 if log else np.ones(n, bool)
-    axes = fig.subplots(1 + len(groups), 1, squeeze=False, sharex=True)[:, 0]
+    axes = _stacked_axes(fig, 1 + len(groups), _PANEL_HEIGHT_1D, sharex=True)
 
     ax = axes[0]
     values, key = _colour_values(bank)

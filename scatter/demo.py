@@ -1,0 +1,253 @@
+"""The library's demonstration, run by ``make demo`` as ``python -m scatter.demo --out out``.
+
+Steps, one function each, called in order by :func:`main`:
+
+1. :func:`build_banks` builds the default filter banks that :mod:`filters` provides (families that
+   are not importable are skipped with a message);
+2. :func:`frame_bounds_table` prints each bank's Littlewood-Paley frame bounds;
+3. :func:`save_gallery` saves one PNG per bank and a combined Fourier-tiling gallery under the
+   output folder, each written atomically.
+
+Later steps (a scattering transform of bundled images) add a function here and a call in
+:func:`main`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+import filters
+from filters import FilterBank, plot_bank
+
+
+@dataclass(frozen=True)
+class BankRecipe:
+    """How the demo builds one family's default bank.
+
+    Attributes
+    ----------
+    label : str
+        Short name, also the PNG's file name.
+    names : tuple of str
+        Candidate constructors, tried in order: ``'name'`` in :mod:`filters` or ``'module:name'``
+        in a submodule ``filters.module`` not yet exported (families are being added and renamed:
+        the first that exists and returns a :class:`FilterBank` is used).
+    build : callable ``(constructor, size) -> FilterBank``
+        Calls the constructor with the demo's parameters for a ``size`` x ``size`` grid.
+    description : str
+        The parameters, for the table.
+    """
+
+    label: str
+    names: tuple[str, ...]
+    build: Callable[[Callable, int], FilterBank]
+    description: str
+
+
+DEFAULT_RECIPES: tuple[BankRecipe, ...] = (
+    BankRecipe("morlet_2d", ("morlet_2d",), lambda f, n: f((n, n), J=3, L=8), "J=3, L=8"),
+    BankRecipe("morlet_1d", ("morlet_1d",), lambda f, n: f(8 * n, J=6, Q=8),
+               "N=8*size, J=6, Q=(8, 1)"),
+    BankRecipe("gabor_2d", ("gabor_bank_2d", "gabor_2d"),
+               lambda f, n: f((n, n), frequencies=(0.25, 0.125, 0.0625), thetas=8, remove_dc=True),
+               "f=1/4,1/8,1/16, 8 angles, DC removed"),
+    BankRecipe("log_gabor_2d", ("log_gabor_2d",), lambda f, n: f((n, n)), "defaults"),
+    BankRecipe("dwt_db4", ("dwt_filter_bank",), lambda f, n: f("db4", (n, n), level=3),
+               "db4, 3 levels (undecimated)"),
+    BankRecipe("curvelet_2d", ("curvelet_2d", "curvelet:curvelet_2d"), lambda f, n: f((n, n), scales=4, angles=16),
+               "4 scales, 16 angles"),
+)
+
+
+# ------------------------------------------------------------------------------ step 1
+def build_banks(size: int = 128, recipes: Sequence[BankRecipe] | None = None,
+                log: Callable[[str], None] = print) -> dict[str, tuple[BankRecipe, FilterBank]]:
+    """Build every default bank whose constructor :mod:`filters` provides.
+
+    Parameters
+    ----------
+    size : int
+        Side of the 2D grids (1D banks use ``8 * size`` samples).
+    recipes : sequence of BankRecipe, optional
+        Default: :data:`DEFAULT_RECIPES`.
+    log : callable
+        Receives one line per skipped family, with the reason (missing, or the error raised).
+
+    Returns
+    -------
+    dict
+        ``{label: (recipe, bank)}`` in the order of ``recipes``.
+    """
+    banks = {}
+    for recipe in DEFAULT_RECIPES if recipes is None else recipes:
+        reasons = []
+        for name in recipe.names:
+            constructor = _find(name)
+            if constructor is None:
+                reasons.append(f"filters.{name.replace(':', '.')} not found")
+                continue
+            try:
+                bank = recipe.build(constructor, size)
+            except Exception as error:  # noqa: BLE001  e.g. a same-named function, other signature
+                reasons.append(f"filters.{name.replace(':', '.')} failed: "
+                               f"{type(error).__name__}: {error}")
+                continue
+            if isinstance(bank, FilterBank):
+                banks[recipe.label] = (recipe, bank)
+                break
+            reasons.append(f"filters.{name} returned {type(bank).__name__}, not a FilterBank")
+        else:
+            log(f"skipped {recipe.label}: " + "; ".join(reasons))
+    return banks
+
+
+def _find(name: str):
+    """``filters.name``, or ``filters.module.name`` for ``'module:name'``; None when absent."""
+    module_name, _, attribute = name.rpartition(":")
+    if not module_name:
+        return getattr(filters, attribute, None)
+    try:
+        module = importlib.import_module(f"filters.{module_name}")
+    except ImportError:
+        return None
+    return getattr(module, attribute, None)
+
+
+# ------------------------------------------------------------------------------ step 2
+def frame_bounds_rows(banks: dict[str, tuple[BankRecipe, FilterBank]]) -> list[dict]:
+    """One row per bank (per scattering order for banks holding two): frame bounds for real signals.
+
+    Returns
+    -------
+    list of dict
+        Keys ``'bank'``, ``'grid'``, ``'filters'``, ``'lowpass'``, ``'A'``, ``'B'``, ``'params'``.
+    """
+    from filters.plotting import order_groups
+
+    rows = []
+    for label, (recipe, bank) in banks.items():
+        for group, sub in order_groups(bank):
+            low, high = sub.frame_bounds()
+            rows.append({"bank": label + (f" ({group})" if group else ""),
+                         "grid": "x".join(map(str, sub.shape)), "filters": len(sub),
+                         "lowpass": sub.phi is not None, "A": low, "B": high,
+                         "params": recipe.description})
+    return rows
+
+
+def frame_bounds_table(banks: dict[str, tuple[BankRecipe, FilterBank]]) -> str:
+    """The frame bounds of :func:`frame_bounds_rows` as a fixed-width text table."""
+    header = ("bank", "grid", "K", "phi", "A (min LP)", "B (max LP)", "B/A", "parameters")
+    lines = []
+    for row in frame_bounds_rows(banks):
+        ratio = row["B"] / row["A"] if row["A"] > 0 else math.inf
+        lines.append((row["bank"], row["grid"], str(row["filters"]), "yes" if row["lowpass"] else "no",
+                      f"{row['A']:.4g}", f"{row['B']:.4g}", f"{ratio:.4g}", row["params"]))
+    widths = [max(len(line[i]) for line in [header] + lines) for i in range(len(header))]
+    text = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in [header] + lines]
+    text.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+# ------------------------------------------------------------------------------ step 3
+def save_figure(fig, path: Path, dpi: int = 100) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically: a reader never sees a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            fig.savefig(stream, format="png", dpi=dpi)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def save_gallery(banks: dict[str, tuple[BankRecipe, FilterBank]], out: Path,
+                 max_filters: int = 16, dpi: int = 100,
+                 log: Callable[[str], None] = print) -> list[Path]:
+    """One PNG per bank (``out/filters/<label>.png``) and the Fourier tilings of all banks side by
+    side (``out/filter_gallery.png``).
+
+    Parameters
+    ----------
+    banks : dict
+        From :func:`build_banks`.
+    out : Path
+        Output folder (created if missing).
+    max_filters, dpi : int
+        Filters drawn in space per bank; resolution of the PNGs.
+    log : callable
+        Receives a line when a bank's own ``plot`` fails and the generic figure is used.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from matplotlib.figure import Figure
+
+    out = Path(out)
+    written = []
+    for label, (_, bank) in banks.items():
+        try:  # a family may draw itself its own way (FilterBank subclasses override plot)
+            fig = bank.plot(max_filters=max_filters)
+        except Exception as error:  # noqa: BLE001  the demo goes on with the generic figure
+            log(f"{label}: {type(bank).__name__}.plot failed ({type(error).__name__}: {error}); "
+                f"drawn with filters.plot_bank")
+            fig = plot_bank(bank, max_filters=max_filters)
+        written.append(save_figure(fig, out / "filters" / f"{label}.png", dpi=dpi))
+    if banks:
+        n = len(banks)
+        cols = min(n, 3)
+        rows = math.ceil(n / cols)
+        gallery = Figure(figsize=(4.6 * cols, 7.8 * rows), layout="constrained")
+        cells = np.atleast_1d(gallery.subfigures(rows, cols, squeeze=False).ravel())
+        for cell, (label, (_, bank)) in zip(cells, banks.items()):
+            plot_bank(bank, spatial=False, fig=cell, title=f"{label}: {len(bank)} filters, "
+                                                     f"{'x'.join(map(str, bank.shape))}")
+        gallery.suptitle("Fourier tilings and Littlewood-Paley sums of the default banks")
+        written.append(save_figure(gallery, out / "filter_gallery.png", dpi=dpi))
+    return written
+
+
+# ------------------------------------------------------------------------------ main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demonstration; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m scatter.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    parser.add_argument("--size", type=int, default=128, help="side of the 2D grids (default: 128)")
+    parser.add_argument("--max-filters", type=int, default=16,
+                        help="filters drawn in space per bank (default: 16)")
+    parser.add_argument("--dpi", type=int, default=100, help="resolution of the PNGs (default: 100)")
+    args = parser.parse_args(argv)
+    if args.size < 16:
+        parser.error(f"--size must be >= 16, got {args.size}")
+
+    banks = build_banks(args.size)
+    if not banks:
+        print("no filter bank could be built", file=sys.stderr)
+        return 1
+    print(f"\nFrame bounds for real signals (Littlewood-Paley sum with the low-pass, min and max "
+          f"over the grid):\n")
+    print(frame_bounds_table(banks))
+    print()
+    for path in save_gallery(banks, args.out, max_filters=args.max_filters, dpi=args.dpi):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
