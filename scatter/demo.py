@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 import filters
 from filters import FilterBank, plot_bank
+from filters.plotting import order_groups
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,6 @@ def frame_bounds_rows(banks: dict[str, tuple[BankRecipe, FilterBank]]) -> list[d
     list of dict
         Keys ``'bank'``, ``'grid'``, ``'filters'``, ``'lowpass'``, ``'A'``, ``'B'``, ``'params'``.
     """
-    from filters.plotting import order_groups
-
     rows = []
     for label, (recipe, bank) in banks.items():
         for group, sub in order_groups(bank):
@@ -214,7 +211,7 @@ def save_gallery(banks: dict[str, tuple[BankRecipe, FilterBank]], out: Path,
         cols = min(n, 3)
         rows = math.ceil(n / cols)
         gallery = Figure(figsize=(4.6 * cols, 7.8 * rows), layout="constrained")
-        cells = np.atleast_1d(gallery.subfigures(rows, cols, squeeze=False).ravel())
+        cells = gallery.subfigures(rows, cols, squeeze=False).ravel()
         for cell, (label, (_, bank)) in zip(cells, banks.items()):
             plot_bank(bank, spatial=False, fig=cell, title=f"{label}: {len(bank)} filters, "
                                                      f"{'x'.join(map(str, bank.shape))}")
@@ -235,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.size < 16:
         parser.error(f"--size must be >= 16, got {args.size}")
+    if args.max_filters < 1:
+        parser.error(f"--max-filters must be >= 1, got {args.max_filters}")
+    if args.dpi < 10:
+        parser.error(f"--dpi must be >= 10, got {args.dpi}")
 
     banks = build_banks(args.size)
     if not banks:
@@ -243,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nFrame bounds for real signals (Littlewood-Paley sum with the low-pass, min and max "
           f"over the grid):\n")
     print(frame_bounds_table(banks))
-    print()
+    print("A = 0 (or nearly) means part of the frequency grid is left uncovered, e.g. beyond the\n"
+          "highest Gabor band: the bank is not a frame there and cannot be inverted stably.\n")
     for path in save_gallery(banks, args.out, max_filters=args.max_filters, dpi=args.dpi):
         print(f"wrote {path}")
     return 0

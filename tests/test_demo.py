@@ -55,7 +55,9 @@ def test_save_figure_is_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png"]
 
 
-def test_bad_size(capsys):
+@pytest.mark.parametrize("argv,name", [(["--size", "4"], "--size"), (["--max-filters", "0"], "--max-filters"),
+                                       (["--dpi", "1"], "--dpi")])
+def test_bad_arguments(argv, name, capsys):
     with pytest.raises(SystemExit):
-        demo.main(["--size", "4"])
-    assert "--size" in capsys.readouterr().err
+        demo.main(argv)
+    assert name in capsys.readouterr().err

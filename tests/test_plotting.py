@@ -143,3 +143,32 @@ def test_bad_input(kwargs, error, match):
 def test_not_a_bank():
     with pytest.raises(TypeError, match="bank"):
         plot_bank(np.zeros((3, 16)))
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+@pytest.mark.parametrize("complex_", [False, True])
+@pytest.mark.parametrize("lowpass", [False, True])
+def test_any_bank_builds(ndim, complex_, lowpass):
+    if ndim == 1:
+        bank = gaussian_bank_1d(n=64, lowpass=lowpass, meta={"theta": [0.1, 0.2, 0.3, 0.4]})
+        if complex_:
+            bank = FilterBank(bank.psi * np.exp(2j * np.pi * np.fft.fftfreq(64) * 5), bank.phi, bank.meta)
+    else:
+        bank = gaussian_bank_2d(complex_=complex_, lowpass=lowpass,
+                                meta={"kind": ["a", "b", "c", "d", "e"]})
+    assert bank.is_real != complex_
+    fig = plot_bank(bank, max_filters=3)
+    assert any("Littlewood-Paley" in t for t in titles(fig))
+    assert any(t.startswith("φ") for t in titles(fig)) == lowpass
+
+
+def test_draws_into_a_subfigure():
+    from matplotlib.figure import Figure
+
+    outer = Figure(figsize=(8, 4), layout="constrained")
+    left, right = outer.subfigures(1, 2)
+    assert plot_bank(gaussian_bank_1d(), spatial=False, fig=left, title="left") is left
+    plot_bank(gaussian_bank_2d(), spatial=False, fig=right)
+    assert len(outer.get_axes()) == 3 + 2  # 1D: spectra + LP; 2D: tiling + LP (+ colour bar)
+    with pytest.raises(TypeError, match="fig"):
+        plot_bank(gaussian_bank_1d(), fig="figure")
