@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pywt
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._validation import check_choice, check_int, check_shape
@@ -134,40 +133,76 @@ def _periodize(x: torch.Tensor, dim: int, left: int, total: int) -> torch.Tensor
     return x.index_select(dim, idx)
 
 
-def _analysis_step(x: torch.Tensor, weight: torch.Tensor, dim: int) -> torch.Tensor:
+def _every_other(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x[..., ::2] if dim == -1 else x[..., ::2, :]
+
+
+def _analysis_step(x: torch.Tensor, taps: tuple, dim: int) -> torch.Tensor:
     """One level along ``dim`` (-1 or -2) of ``x`` (B, C, ..., N): (B, 2C, ..., ceil(N/2)).
 
-    ``weight`` is the (2, 1, F) analysis weight; output channels are (c lo, c hi) per input c.
+    ``taps[t] = (lo, hi)`` are the reversed ``dec_lo`` and ``dec_hi`` (Python floats), so that
+    ``out[o] = sum_t taps[t] x_p[2 o + t]`` on the periodised signal ``x_p``; output channels are
+    (c lo, c hi) per input channel c. One in-place multiply-add per tap on strided views: on a
+    CPU this is 3-4x faster than ``conv1d``/``unfold`` in float64, and it runs on any device.
     """
     x = _extend_even(x, dim)
-    n, length, channels = x.shape[dim], weight.shape[-1], x.shape[1]
+    n, length = x.shape[dim], len(taps)
     x = _periodize(x, dim, length - 1 - length // 2, n + length - 2)
-    if x.dim() == 3:
-        return F.conv1d(x, weight.repeat(channels, 1, 1), stride=2, groups=channels)
-    shape = (length, 1) if dim == -2 else (1, length)
-    stride = (2, 1) if dim == -2 else (1, 2)
-    return F.conv2d(x, weight.reshape(2, 1, *shape).repeat(channels, 1, 1, 1), stride=stride,
-                    groups=channels)
+    lo = hi = None
+    for t, (w_lo, w_hi) in enumerate(taps):
+        if w_lo == 0 and w_hi == 0:  # PyWavelets pads biorthogonal filters with zeros
+            continue
+        view = _every_other(x.narrow(dim, t, n - 1), dim)  # samples t, t + 2, ..., t + n - 2
+        if lo is None:
+            lo, hi = view * w_lo, view * w_hi
+        else:
+            lo.add_(view, alpha=w_lo)
+            hi.add_(view, alpha=w_hi)
+    return torch.stack([lo, hi], dim=2).flatten(1, 2)
 
 
-def _synthesis_step(c: torch.Tensor, weight: torch.Tensor, dim: int) -> torch.Tensor:
+def _synthesis_step(c: torch.Tensor, phases: tuple, dim: int) -> torch.Tensor:
     """Inverse of :func:`_analysis_step`: (B, 2C, ..., n) pairs (lo, hi) -> (B, C, ..., 2n).
 
-    ``weight`` is the (1, 2, F) synthesis weight.
+    Polyphase form of the periodised synthesis, ``x[2 p + e] = sum w c_ch[p + s - offset]`` over
+    the ``(ch, s, w)`` of ``phases[e]`` (see :func:`_polyphase`), ``phases[2]`` = (offset, K).
     """
-    n, length, groups = c.shape[dim], weight.shape[-1], c.shape[1] // 2
-    # zero-upsample along dim: coefficients at even positions
-    up = torch.stack([c, torch.zeros_like(c)], dim=c.dim() if dim == -1 else c.dim() - 1)
-    up = up.flatten(dim - 1, dim) if dim == -1 else up.flatten(-3, -2)
-    up = _periodize(up, dim, length // 2, 2 * n + length - 1)
-    if c.dim() == 3:
-        return F.conv1d(up, weight.repeat(groups, 1, 1), groups=groups)
-    shape = (length, 1) if dim == -2 else (1, length)
-    return F.conv2d(up, weight.reshape(1, 2, *shape).repeat(groups, 1, 1, 1), groups=groups)
+    n = c.shape[dim]
+    offset, span = phases[2]
+    c = c.reshape(c.shape[0], c.shape[1] // 2, 2, *c.shape[2:])
+    c = _periodize(c, dim, offset, n + span - 1)
+    out = []
+    for terms in phases[:2]:
+        acc = None
+        for ch, shift, weight in terms:
+            view = c.select(2, ch).narrow(dim, shift, n)
+            acc = view * weight if acc is None else acc.add_(view, alpha=weight)
+        out.append(acc)
+    if dim == -1:
+        return torch.stack(out, dim=-1).flatten(-2, -1)
+    return torch.stack(out, dim=-2).flatten(-3, -2)
 
 
-def _weight(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return buffer.to(device=like.device, dtype=like.dtype)
+def _polyphase(rec_lo: np.ndarray, rec_hi: np.ndarray) -> tuple:
+    """The terms of :func:`_synthesis_step`: ``(even terms, odd terms, (offset, K))``.
+
+    The periodised synthesis is ``x[m] = sum_t q[t] u[m - F // 2 + t]`` with ``q`` the reversed
+    reconstruction filter and ``u`` the zero-upsampled coefficients (``u[2 o] = c[o]``): output
+    ``m = 2 p + e`` only sees the taps ``t`` that make ``e - F // 2 + t`` even, at coefficient
+    ``p + (e - F // 2 + t) / 2``. Exact zeros (PyWavelets pads biorthogonal filters) are skipped.
+    """
+    length = rec_lo.size
+    q = np.stack([rec_lo[::-1], rec_hi[::-1]])
+    entries = [(e, t, (e - length // 2 + t) // 2) for e in (0, 1) for t in range(length)
+               if (e - length // 2 + t) % 2 == 0]
+    s_min = min(s for _, _, s in entries)
+    s_max = max(s for _, _, s in entries)
+    phases = ([], [])
+    for e, t, s in entries:
+        for ch in (0, 1):
+            if q[ch, t] != 0:
+                phases[e].append((ch, s - s_min, float(q[ch, t])))
+    return tuple(phases[0]), tuple(phases[1]), (-s_min, s_max - s_min + 1)
 
 
 def _check_input(x, ndim: int, name: str = "x") -> None:
@@ -188,8 +223,10 @@ class _DWTBase(nn.Module):
         filters = dwt_bank(wavelet)
         self.wavelet = filters.wavelet
         self.mode = mode
-        self.register_buffer("analysis", filters.analysis_1d, persistent=False)
-        self.register_buffer("synthesis", filters.synthesis_1d, persistent=False)
+        lo, hi = filters.analysis_1d[:, 0].tolist()  # reversed dec_lo, dec_hi
+        # design constants as Python floats: the transforms follow the input's device and dtype
+        self._taps = tuple(zip(lo, hi))
+        self._phases = _polyphase(filters.rec_lo.numpy(), filters.rec_hi.numpy())
 
     def extra_repr(self) -> str:
         level = f", level={self.level}" if hasattr(self, "level") else ""
@@ -222,11 +259,10 @@ class DWT1d(_DWTBase):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _check_input(x, 1)
         lead = x.shape[:-1]
-        weight = _weight(self.analysis, x)
         a = x.reshape(-1, 1, x.shape[-1])
         details = []
         for _ in range(self.level):
-            y = _analysis_step(a, weight, -1)
+            y = _analysis_step(a, self._taps, -1)
             a, d = y[:, :1], y[:, 1:]
             details.append(d.reshape(*lead, d.shape[-1]))
         return [a.reshape(*lead, a.shape[-1])] + details[::-1]
@@ -251,14 +287,14 @@ class IDWT1d(_DWTBase):
             _check_input(c, 1, f"coeffs[{i}]")
         a = coeffs[0]
         lead = a.shape[:-1]
-        weight = _weight(self.synthesis, a)
         a = a.reshape(-1, 1, a.shape[-1])
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-1] != lead:
                 raise ValueError(f"coeffs[{i}] has leading shape {tuple(d.shape[:-1])}, "
                                  f"expected {tuple(lead)}")
             a = _match_length(a, d.shape[-1], -1, i)
-            a = _synthesis_step(torch.cat([a, d.reshape(-1, 1, d.shape[-1])], dim=1), weight, -1)
+            a = _synthesis_step(torch.cat([a, d.reshape(-1, 1, d.shape[-1])], dim=1),
+                                self._phases, -1)
         a = _trim(a, output_size, -1, "output_size")
         return a.reshape(*lead, a.shape[-1])
 
@@ -287,12 +323,11 @@ class DWT2d(_DWTBase):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _check_input(x, 2)
         lead = x.shape[:-2]
-        weight = _weight(self.analysis, x)
         a = x.reshape(-1, 1, *x.shape[-2:])
         details = []
         for _ in range(self.level):
-            y = _analysis_step(a, weight, -2)  # (B, 2, m, N): row lo, row hi
-            y = _analysis_step(y, weight, -1)  # (B, 4, m, n): aa, ad, da, dd
+            y = _analysis_step(a, self._taps, -2)  # (B, 2, m, N): row lo, row hi
+            y = _analysis_step(y, self._taps, -1)  # (B, 4, m, n): aa, ad, da, dd
             a = y[:, :1]
             d = y[:, [2, 1, 3]]  # pywt's (cH, cV, cD) = (da, ad, dd)
             details.append(d.reshape(*lead, 3, *d.shape[-2:]))
@@ -318,7 +353,6 @@ class IDWT2d(_DWTBase):
             _check_input(c, 2 if i == 0 else 3, f"coeffs[{i}]")
         a = coeffs[0]
         lead = a.shape[:-2]
-        weight = _weight(self.synthesis, a)
         a = a.reshape(-1, 1, *a.shape[-2:])
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-3] != lead or d.shape[-3] != 3:
@@ -329,8 +363,8 @@ class IDWT2d(_DWTBase):
             d = d.reshape(-1, 3, *d.shape[-2:])
             # (aa, ad, da, dd): pairs (column lo, column hi) for row lo, then for row hi
             y = torch.cat([a, d[:, 1:2], d[:, 0:1], d[:, 2:3]], dim=1)
-            y = _synthesis_step(y, weight, -1)  # (B, 2, m, 2n): row lo, row hi
-            a = _synthesis_step(y, weight, -2)  # (B, 1, 2m, 2n)
+            y = _synthesis_step(y, self._phases, -1)  # (B, 2, m, 2n): row lo, row hi
+            a = _synthesis_step(y, self._phases, -2)  # (B, 1, 2m, 2n)
         if output_size is not None:
             output_size = check_shape("output_size", output_size, 2)
             a = _trim(_trim(a, output_size[0], -2, "output_size[0]"), output_size[1], -1,

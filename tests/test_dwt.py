@@ -111,9 +111,13 @@ def test_leading_batch_dims_float32_and_single_signal():
     assert torch.allclose(IDWT1d("haar")(out1, output_size=7), y, atol=1e-14)
 
 
-def test_module_to_dtype_and_repr():
-    m = DWT1d("sym8", 3).to(torch.float32)
-    assert m.analysis.dtype == torch.float32
+def test_float32_and_repr():
+    x = torch.randn(3, 64, dtype=torch.float32)
+    m = DWT1d("sym8", 3)
+    out = m(x)
+    assert all(o.dtype == torch.float32 for o in out)
+    ref = pywt.wavedec(x.double().numpy(), "sym8", mode="periodization", level=3)
+    assert max(np.abs(o.double().numpy() - r).max() for o, r in zip(out, ref)) < 1e-5
     assert "sym8" in repr(m) and "level=3" in repr(m)
 
 
