@@ -5,11 +5,11 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
 from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
+from ._buffers import FilterBuffers
 from ._frontend import (check_finite, crop_fourier, reflect_indices, subsample_fourier, to_output,
                         to_tensor)
 
@@ -26,7 +26,7 @@ def padded_shape_2d(shape, J: int) -> tuple[int, int]:
     return ((M + step) // step + 1) * step, ((N + step) // step + 1) * step
 
 
-class Scattering2D(nn.Module):
+class Scattering2D(FilterBuffers):
     r"""2D scattering transform, as in Kymatio 0.3 but fed by any 2D filter bank.
 
     Computes ``S0 = x * phi_J``, ``S1 = |x * psi_l1| * phi_J`` and
@@ -122,13 +122,10 @@ class Scattering2D(nn.Module):
     def _build_filters(self) -> None:
         """Crop each filter to every resolution it is used at and register it as a buffer."""
         bank, J = self.bank, self.J
-        self._complex = {name for name, complex_ in (("psi", np.iscomplexobj(bank.psi)),
-                                                     ("phi", np.iscomplexobj(bank.phi))) if complex_}
         js = bank.meta["j"]
         thetas = bank.meta.get("theta", np.zeros(len(bank), dtype=int))
         self._groups: list[tuple[int, np.ndarray]] = [(j, np.flatnonzero(js == j)) for j in range(J)
                                                        if np.any(js == j)]
-        self._designs: dict[str, np.ndarray] = {}
         for j, index in self._groups:
             self._add_filter(f"_psi1_{j}", bank.psi[index])
             # second order: psi_j2 applied to |x * psi_j1| at resolution 2**j1, for j1 < j2
@@ -138,27 +135,6 @@ class Scattering2D(nn.Module):
         for res in range(J):
             self._add_filter(f"_phi_{res}", crop_fourier(bank.phi, 2 ** res))
         self._meta = self._path_meta(js, thetas)
-
-    def _add_filter(self, name: str, design: np.ndarray) -> None:
-        """Register a float32 buffer and keep its float64 design (complex as a real pair axis).
-
-        ``Module.double()``/``.float()`` convert only floating-point buffers, so complex filters
-        are stored as real pairs and viewed as complex when used (see ``_filter``).
-        """
-        design = np.ascontiguousarray(design)
-        if np.iscomplexobj(design):
-            design = np.stack([design.real, design.imag], axis=-1)
-        self._designs[name] = design
-        self.register_buffer(name, torch.from_numpy(design).to(torch.float32), persistent=False)
-
-    def _apply(self, fn, *args, **kwargs):
-        # Convert filters from their float64 design, not from the current buffer: float32 -> float64
-        # through .double() would otherwise keep float32 rounding (1e-7) in a float64 network.
-        super()._apply(fn, *args, **kwargs)
-        for name, design in self._designs.items():
-            current = getattr(self, name)
-            self._buffers[name] = torch.from_numpy(design).to(device=current.device, dtype=current.dtype)
-        return self
 
     def _path_meta(self, js, thetas) -> dict:
         rows = [(0, (), (), ())]
@@ -238,11 +214,6 @@ class Scattering2D(nn.Module):
                 c += 1
             return out
         return to_output(blocks.reshape(*lead, *blocks.shape[1:]), from_numpy)
-
-    def _filter(self, name: str) -> torch.Tensor:
-        t = getattr(self, name)
-        kind = "phi" if name.startswith("_phi") else "psi"
-        return torch.view_as_complex(t) if kind in self._complex else t
 
     def _lowpass(self, u_hat: torch.Tensor, res: int) -> torch.Tensor:
         """``|.| * phi_J`` at resolution ``2**res``, subsampled to ``2**J`` and unpadded."""
