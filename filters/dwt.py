@@ -4,6 +4,9 @@ The filters always come from :class:`pywt.Wavelet` (never retyped). The transfor
 periodic extension (PyWavelets' ``mode='periodization'``) and reproduce ``pywt.wavedec``,
 ``pywt.waverec``, ``pywt.wavedec2`` and ``pywt.waverec2`` in that mode. :func:`dwt_filter_bank`
 views the transform as a :class:`~filters.FilterBank` of its equivalent Fourier filters.
+
+The modules hold the filter taps as Python floats and no tensors: they run on the input's device
+(CPU or CUDA) and dtype, with any leading batch dimensions, and are differentiable.
 """
 from __future__ import annotations
 
@@ -58,6 +61,18 @@ class DWTFilters:
         ``('aa', 'da', 'ad', 'dd')`` = (approximation, pywt's cH, cV, cD).
     synthesis_2d : Tensor, shape (1, 4, F, F)
         The 2D synthesis weights in the same channel order.
+
+    Notes
+    -----
+    One periodised level with these weights (``N`` even, ``x`` of shape (B, 1, N))::
+
+        xp = x[..., (torch.arange(N + F - 2) - (F - 1 - F // 2)) % N]
+        lo_hi = conv1d(xp, analysis_1d, stride=2)             # (B, 2, N / 2)
+        u = zero-upsampled lo_hi (u[..., 2 o] = lo_hi[..., o])  # (B, 2, N)
+        x = conv1d(u[..., (torch.arange(N + F - 1) - F // 2) % N], synthesis_1d)
+
+    and likewise per axis with the 2D weights. :class:`DWT1d` and friends compute the same sums
+    with a polyphase loop, which is faster in float64.
     """
 
     wavelet: pywt.Wavelet

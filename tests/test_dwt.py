@@ -159,6 +159,30 @@ def test_dwt_bank_uses_pywt_coefficients():
     assert dwt_bank(pywt.Wavelet("db2"), dtype=torch.float32).dec_lo.dtype == torch.float32
 
 
+@pytest.mark.parametrize("wavelet", ["db4", "bior4.4"])
+def test_dwt_bank_conv_weights_as_documented(wavelet):
+    """The conv recipe of DWTFilters' docstring gives pywt's dwt/idwt and dwt2."""
+    import torch.nn.functional as F
+
+    bank = dwt_bank(wavelet)
+    L, n = bank.length, 24
+    x = torch.randn(3, 1, n, dtype=torch.float64)
+    xp = x[..., (torch.arange(n + L - 2) - (L - 1 - L // 2)) % n]
+    lo_hi = F.conv1d(xp, bank.analysis_1d, stride=2)
+    cA, cD = pywt.dwt(x.numpy(), wavelet, mode="periodization")
+    assert np.abs(lo_hi[:, :1].numpy() - cA).max() <= 1e-12
+    assert np.abs(lo_hi[:, 1:].numpy() - cD).max() <= 1e-12
+    u = torch.stack([lo_hi, torch.zeros_like(lo_hi)], dim=-1).flatten(-2)
+    rec = F.conv1d(u[..., (torch.arange(n + L - 1) - L // 2) % n], bank.synthesis_1d)
+    assert np.abs(rec.numpy() - pywt.idwt(cA, cD, wavelet, mode="periodization")).max() <= 1e-12
+    img = torch.randn(2, 1, n, n, dtype=torch.float64)
+    idx = (torch.arange(n + L - 2) - (L - 1 - L // 2)) % n
+    out = F.conv2d(img[..., idx, :][..., idx], bank.analysis_2d, stride=2)
+    cA2, details = pywt.dwt2(img.numpy()[:, 0], wavelet, mode="periodization")
+    ref = np.stack([cA2, *details], axis=1)  # (aa, da, ad, dd) = (cA, cH, cV, cD)
+    assert np.abs(out.numpy() - ref).max() <= 1e-12
+
+
 # ------------------------------------------------------------------------------ FilterBank view
 @pytest.mark.parametrize("wavelet", WAVELETS)
 def test_filter_bank_view_samples_the_dwt(wavelet):
