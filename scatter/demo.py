@@ -164,12 +164,19 @@ def save_figure(fig, path: Path, dpi: int = 100) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             fig.savefig(stream, format="png", dpi=dpi)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would outlive the rename
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_gallery(banks: dict[str, tuple[BankRecipe, FilterBank]], out: Path,

@@ -1,4 +1,6 @@
 """scatter.demo: banks found or skipped, frame-bound table, PNGs written atomically."""
+import os
+
 import pytest
 
 from scatter import demo
@@ -26,6 +28,7 @@ def test_main_writes_gallery_and_prints_bounds(tmp_path, monkeypatch, capsys):
     for path in expected:
         assert f"wrote {path}" in printed
         assert path.read_bytes()[:8] == PNG
+        assert path.stat().st_mode & 0o044 == 0o044 & ~os.umask(os.umask(0))  # umask, not 0600
     leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and p not in expected]
     assert leftovers == []
 
