@@ -20,29 +20,35 @@ from torch import nn
 from .curvelet import curvelet_windows, validate_curvelet_args
 
 
-def _wrap_plan(index: np.ndarray, shape: tuple[int, int], centre: tuple[int, int]):
-    """Box ``(L0, L1)`` and destination of each support point for an injective wrap.
+def _next_fast(n: int) -> int:
+    """Smallest integer ``>= n`` whose prime factors are in {2, 3, 5, 7} (fast FFT sizes)."""
+    while True:
+        m = n
+        for p in (2, 3, 5, 7):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
 
-    Parameters
-    ----------
-    index : ndarray, int64, shape (P,)
-        Flat (row-major) grid indices of the support.
-    shape : (M, N)
-    centre : (c0, c1)
-        Integer frequency near the wedge centre, to lift indices to a contiguous range.
 
-    Returns
-    -------
-    box : (int, int)
-    dst : ndarray, int64, shape (P,)
-        Flat index in the box of each support point.
-    """
+def _lift(index: np.ndarray, shape: tuple[int, int], centre: tuple[int, int]):
+    """Integer frequencies ``(k0, k1)`` of flat grid indices, lifted to the range nearest ``centre``."""
     M, N = shape
     k0, k1 = np.divmod(index, N)
     k0 = (k0 - centre[0] + M // 2) % M - M // 2 + centre[0]
     k1 = (k1 - centre[1] + N // 2) % N - N // 2 + centre[1]
+    return k0, k1
 
-    def runs(a, b):  # span of a, and the longest span of b at fixed a
+
+def _min_boxes(k0: np.ndarray, k1: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The two minimal injective wrap boxes of a support.
+
+    ``(span of k0, longest run of k1 at fixed k0)`` and ``(longest run of k0 at fixed k1,
+    span of k1)``: points that agree modulo such a box agree on the spanned axis, hence lie on
+    one run of the other axis, shorter than the box: the wrap is injective.
+    """
+    def runs(a, b):
         order = np.lexsort((b, a))
         a_s, b_s = a[order], b[order]
         starts = np.flatnonzero(np.r_[True, a_s[1:] != a_s[:-1]])
@@ -51,11 +57,7 @@ def _wrap_plan(index: np.ndarray, shape: tuple[int, int], centre: tuple[int, int
 
     span0, run1 = runs(k0, k1)
     span1, run0 = runs(k1, k0)
-    box = (span0, run1) if span0 * run1 <= span1 * run0 else (run0, span1)
-    dst = (k0 % box[0]) * box[1] + (k1 % box[1])
-    if np.unique(dst).size != dst.size:  # cannot happen by construction; guard the invariant
-        raise RuntimeError("curvelet wrap is not injective")
-    return box, dst
+    return (span0, run1), (run0, span1)
 
 
 class CurveletTransform(nn.Module):
@@ -130,9 +132,23 @@ class CurveletTransform(nn.Module):
         self.is_complex: list[list[bool]] = [[] for _ in range(scales)]
         self.angle = [np.asarray(win.angle[j])[:self.counts[j]] for j in range(J)]
         self.xi = [np.asarray(win.xi[j])[:self.counts[j]] for j in range(J)]
-        plans = []
+        # per wedge the smaller of its two minimal boxes; wedges of one scale whose boxes are
+        # both tall (or both wide) share the elementwise-largest box, rounded up to a fast FFT size
+        lifted, choice = [], []
         for j, l, index, value, centre, cplx in wedges:
-            box, dst = _wrap_plan(index, shape, centre)
+            k0, k1 = _lift(index, shape, centre)
+            a, b = _min_boxes(k0, k1)
+            lifted.append((k0, k1))
+            box = a if a[0] * a[1] <= b[0] * b[1] else b
+            choice.append((j, box[0] >= box[1], box))
+        common: dict = {}
+        for j, flip, box in choice:
+            old = common.get((j, flip), (0, 0))
+            common[(j, flip)] = (max(old[0], box[0]), max(old[1], box[1]))
+        plans = []
+        for (j, l, index, value, centre, cplx), (k0, k1), (_, flip, _) in zip(wedges, lifted, choice):
+            box = tuple(min(_next_fast(n), s) if n < s else s for n, s in zip(common[(j, flip)], shape))
+            dst = (k0 % box[0]) * box[1] + (k1 % box[1])
             self.coefficient_shapes[j].append(box)
             self.is_complex[j].append(cplx)
             plans.append((j, l, box, index, dst, value, cplx))
@@ -201,7 +217,7 @@ class CurveletTransform(nn.Module):
         for g, t in zip(self._groups, self._tensors(x.device, real_dtype)):
             (L0, L1), n = g["box"], len(g["where"])
             vals = spectrum.index_select(-1, t["src"]) * t["win"]
-            box = vals.new_zeros(*lead, n * L0 * L1).index_copy(-1, t["dst"], vals)
+            box = vals.new_zeros(*lead, n * L0 * L1).index_copy_(-1, t["dst"], vals)
             out = torch.fft.ifft2(box.reshape(*lead, n, L0, L1), norm="ortho")
             if not g["complex"]:
                 out = out.real
@@ -228,7 +244,7 @@ class CurveletTransform(nn.Module):
         for g, t in zip(self._groups, self._tensors(device, real_dtype)):
             stacked = torch.stack([coeffs[j][l] for j, l in g["where"]], dim=-3)
             boxes = torch.fft.fft2(stacked, norm="ortho").reshape(*lead, -1)
-            spectrum = spectrum.index_add(-1, t["src"], boxes.index_select(-1, t["dst"]) * t["win"])
+            spectrum.index_add_(-1, t["src"], boxes.index_select(-1, t["dst"]) * t["win"])
         x = torch.fft.ifft2(spectrum.reshape(*lead, *self.shape), norm="ortho")
         return x.real if self.real else x
 
