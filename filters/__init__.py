@@ -11,3 +11,5 @@ from .plotting import plot_bank
 from .gabor import gabor_2d as gabor_bank_2d
 from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
+from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows
+from .curvelet_transform import CurveletTransform
