@@ -36,7 +36,8 @@ def as_wavelet(wavelet) -> pywt.Wavelet:
     accepted = pywt.wavelist(kind="discrete")
     if not isinstance(wavelet, str) or wavelet not in accepted:
         raise ValueError(f"wavelet must be a pywt.Wavelet or one of the discrete wavelets of "
-                         f"PyWavelets, pywt.wavelist(kind='discrete') = {accepted}; got {wavelet!r}")
+                         f"PyWavelets, pywt.wavelist(kind='discrete') = {accepted}; "
+                         f"got {wavelet!r}")
     return pywt.Wavelet(wavelet)
 
 
@@ -297,7 +298,8 @@ class IDWT1d(_DWTBase):
 
     def forward(self, coeffs: list[torch.Tensor], output_size: int | None = None) -> torch.Tensor:
         if not isinstance(coeffs, (list, tuple)) or len(coeffs) < 2:
-            raise ValueError("coeffs must be a list [cA_n, cD_n, ..., cD_1] of at least two tensors")
+            raise ValueError("coeffs must be a list [cA_n, cD_n, ..., cD_1] of at least two "
+                             "tensors")
         for i, c in enumerate(coeffs):
             _check_input(c, 1, f"coeffs[{i}]")
         a = coeffs[0]

@@ -1,4 +1,4 @@
-"""Classic 2D Gabor filter bank (skimage / Daugman parametrisation), sampled in the Fourier domain."""
+"""Classic 2D Gabor filter bank (skimage / Daugman parametrisation) in the Fourier domain."""
 from __future__ import annotations
 
 import math
@@ -199,7 +199,8 @@ def _float_array(name: str, value) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
+        raise TypeError(f"{name} must be a number or a sequence of numbers, "
+                        f"got {value!r}") from None
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"{name} must be a number or a non-empty 1D sequence, got {value!r}")
     if not np.all(np.isfinite(array)):
@@ -210,7 +211,8 @@ def _float_array(name: str, value) -> np.ndarray:
 def _angles(thetas) -> np.ndarray:
     """Angles in radians from a count ``L`` (``pi l / L``) or an explicit sequence."""
     if isinstance(thetas, (bool, np.bool_)):
-        raise TypeError(f"thetas must be a number of angles or a sequence of angles, got {thetas!r}")
+        raise TypeError(f"thetas must be a number of angles or a sequence of angles, "
+                        f"got {thetas!r}")
     if isinstance(thetas, numbers.Integral):
         L = check_int("thetas", thetas, minimum=1)
         return np.arange(L) * math.pi / L

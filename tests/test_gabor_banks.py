@@ -47,7 +47,8 @@ def test_gabor_meta_order_and_real_design():
     np.testing.assert_allclose(bank.meta["xi"][::4], [0.4, 0.2, 0.1])  # high to low
     np.testing.assert_allclose(bank.meta["angle"][:4], np.arange(4) * math.pi / 4)
     # skimage's rule: sigma = sqrt(ln 2 / 2) / pi * 3 / f for one octave
-    np.testing.assert_allclose(bank.meta["sigma"], math.sqrt(math.log(2) / 2) / math.pi * 3 / bank.meta["xi"])
+    prefactor = math.sqrt(math.log(2) / 2) / math.pi * 3
+    np.testing.assert_allclose(bank.meta["sigma"], prefactor / bank.meta["xi"])
     np.testing.assert_allclose(bank.meta["bandwidth"], 1.0)
     # the Fourier peak sits at (f sin(angle), f cos(angle)) in (row, column) cycles/pixel
     k = 5  # f = 0.2, angle = pi / 4
