@@ -3,3 +3,4 @@
 __version__ = "0.1.0"
 
 from .scattering2d import Scattering2D, padded_shape_2d
+from .transformer import ScatteringTransformer

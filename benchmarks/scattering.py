@@ -1,0 +1,236 @@
+"""Scattering speed: Kymatio 0.3 (torch frontend) against ours, in one process, same inputs.
+
+For each case the script builds both transforms, checks that their outputs agree (relative
+max-abs error <= 1e-5 in float32), then times them alternately and prints the median time per
+batch, images per second, peak memory, the ratio Kymatio / ours, and ours against the "FFT floor":
+the bare batched real FFTs an optimal cascade needs (one forward FFT of the input; per order-1
+path one inverse and one forward at its subsampled size; per order-2 path one inverse and one
+forward; the final inverse FFTs of the low-passed maps).
+
+Usage::
+
+    python benchmarks/scattering.py                  # CPU, the issue's cases
+    python benchmarks/scattering.py --device cuda --gpu-sizes
+    python benchmarks/scattering.py --cases a b --repeat 5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+# the repository root first: benchmarks/ (the script's folder) holds filters.py, which would
+# otherwise shadow the `filters` package
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+
+@dataclass
+class Case:
+    key: str
+    batch: tuple      # leading dims, e.g. (128, 1)
+    size: tuple       # (H, W) or (N,)
+    J: int
+    L: int = 8
+    Q: int = 8
+
+    @property
+    def dim(self) -> int:
+        return len(self.size)
+
+    def label(self) -> str:
+        dims = "x".join(map(str, self.batch + self.size))
+        return f"({self.key}) {dims} J={self.J}" + (f" L={self.L}" if self.dim == 2 else f" Q={self.Q}")
+
+
+CPU_CASES = [Case("a", (128, 1), (32, 32), 2), Case("b", (16, 1), (128, 128), 3),
+             Case("c", (4, 1), (256, 256), 4), Case("d", (16,), (65536,), 10),
+             Case("e", (128, 3), (32, 32), 2)]
+GPU_CASES = [Case("a", (1024, 1), (32, 32), 2), Case("b", (256, 1), (128, 128), 3),
+             Case("c", (64, 1), (256, 256), 4), Case("d", (256,), (65536,), 10),
+             Case("e", (1024, 3), (32, 32), 2)]
+
+
+def build(case: Case, device: str):
+    """Kymatio's and our transform for ``case``, on ``device``."""
+    import kymatio
+
+    if case.dim == 2:
+        from scatter import Scattering2D
+
+        theirs = kymatio.Scattering2D(case.J, case.size, L=case.L, frontend="torch").to(device)
+        ours = Scattering2D(case.J, case.size, L=case.L).to(device)
+    else:
+        from scatter import Scattering1D
+
+        theirs = kymatio.Scattering1D(case.J, case.size[0], Q=case.Q, frontend="torch").to(device)
+        ours = Scattering1D(case.J, case.size[0], Q=case.Q).to(device)
+    return theirs, ours
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def median_time(fn, device: str, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fft_floor_ops(case: Case, ours) -> list:
+    """(shape, kind) of every batched FFT an optimal cascade needs for ``case``."""
+    B = int(np.prod(case.batch))
+    if case.dim == 1:
+        return ours.fft_floor_shapes(B)
+    Mp, Np = ours.padded_shape
+    J, L = case.J, case.L
+    ops = [((B, Mp, Np), "rfft")]
+    for j1 in range(J):
+        m, n = Mp // 2 ** j1, Np // 2 ** j1
+        ops += [((B * L, m, n), "irfft"), ((B * L, m, n), "rfft")]
+        for j2 in range(j1 + 1, J):
+            m2, n2 = Mp // 2 ** j2, Np // 2 ** j2
+            ops += [((B * L * L, m2, n2), "irfft"), ((B * L * L, m2, n2), "rfft")]
+    channels = 1 + J * L + L * L * J * (J - 1) // 2
+    ops.append(((B * channels, Mp // 2 ** J, Np // 2 ** J), "irfft"))
+    return ops
+
+
+def fft_floor(case: Case, ours, device: str, repeat: int) -> float:
+    tensors = []
+    for shape, kind in fft_floor_ops(case, ours):
+        dims = tuple(range(-(len(shape) - 1), 0))
+        if kind == "rfft":
+            tensors.append((torch.randn(shape, device=device), kind, dims, None))
+        else:
+            half = shape[:-1] + (shape[-1] // 2 + 1,)
+            tensors.append((torch.randn(half, dtype=torch.complex64, device=device), kind, dims, shape[-len(dims):]))
+
+    def run():
+        for t, kind, dims, s in tensors:
+            torch.fft.rfftn(t, dim=dims) if kind == "rfft" else torch.fft.irfftn(t, s=s, dim=dims)
+
+    run()
+    return median_time(run, device, repeat)
+
+
+def peak_memory_mb(fn, device: str) -> float:
+    """Peak memory of one call: CUDA allocator peak, or peak resident set growth on the CPU."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+    return float("nan")
+
+
+def cpu_peak_rss_mb(case_key: str, impl: str, gpu_sizes: bool) -> float:
+    """Peak resident memory growth of one forward pass, measured in a fresh process."""
+    import subprocess
+
+    # load this file by path: putting benchmarks/ on sys.path would shadow the `filters` package
+    # with benchmarks/filters.py
+    code = ("import importlib.util as u; "
+            f"s = u.spec_from_file_location('bench_scattering', {os.path.abspath(__file__)!r}); "
+            "b = u.module_from_spec(s); s.loader.exec_module(b); "
+            f"b._rss_child({case_key!r}, {impl!r}, {gpu_sizes})")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    try:
+        return float(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return float("nan")
+
+
+def _rss_child(case_key: str, impl: str, gpu_sizes: bool) -> None:
+    import resource
+
+    case = next(c for c in (GPU_CASES if gpu_sizes else CPU_CASES) if c.key == case_key)
+    theirs, ours = build(case, "cpu")
+    x = torch.randn(case.batch + case.size)
+    fn = theirs if impl == "kymatio" else ours
+    with torch.no_grad():
+        small = fn(x[:1])  # warm up allocator and plans on one image
+    del small
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with torch.no_grad():
+        fn(x)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((after - before) / 1024)
+
+
+def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool) -> dict:
+    torch.manual_seed(0)
+    theirs, ours = build(case, device)
+    x = torch.randn(case.batch + case.size, device=device)
+    with torch.no_grad():
+        ref, out = theirs(x), ours(x)
+        error = float((out - ref).abs().max() / ref.abs().max())
+        if not error <= 1e-5:
+            raise AssertionError(f"{case.label()}: outputs differ, relative error {error:.2e}")
+        times_k, times_o = [], []
+        for _ in range(repeat):  # alternate so that both see the same machine state
+            times_k.append(median_time(lambda: theirs(x), device, 1))
+            times_o.append(median_time(lambda: ours(x), device, 1))
+        floor = fft_floor(case, ours, device, repeat)
+        if memory and device.startswith("cuda"):
+            mem_k, mem_o = peak_memory_mb(lambda: theirs(x), device), peak_memory_mb(lambda: ours(x), device)
+        elif memory:
+            mem_k, mem_o = (cpu_peak_rss_mb(case.key, impl, gpu_sizes) for impl in ("kymatio", "ours"))
+        else:
+            mem_k = mem_o = float("nan")
+    tk, to = statistics.median(times_k), statistics.median(times_o)
+    images = int(np.prod(case.batch))
+    return dict(case=case.label(), error=error, kymatio=tk, ours=to, ratio=tk / to,
+                ips_kymatio=images / tk, ips_ours=images / to, floor=floor, over_floor=to / floor,
+                mem_kymatio=mem_k, mem_ours=mem_o)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cases", nargs="*", default=None, help="subset of case keys (a b c d e)")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--gpu-sizes", action="store_true", help="the larger batches meant for a GPU")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    cases = GPU_CASES if args.gpu_sizes else CPU_CASES
+    if args.cases:
+        cases = [c for c in cases if c.key in args.cases]
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    print(f"# device={args.device} ({device_name}), threads={args.threads}, torch {torch.__version__}, "
+          f"repeat={args.repeat}, float32")
+    header = ("| case | rel. error | Kymatio ms | ours ms | Kymatio/ours | ours img/s | FFT floor ms | "
+              "ours/floor | peak MB Kymatio | peak MB ours |")
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for case in cases:
+        try:
+            r = run_case(case, args.device, args.repeat, args.gpu_sizes, not args.no_memory)
+        except ImportError as exc:
+            print(f"| {case.label()} | skipped: {exc} |")
+            continue
+        print(f"| {r['case']} | {r['error']:.1e} | {1e3 * r['kymatio']:.1f} | {1e3 * r['ours']:.1f} | "
+              f"{r['ratio']:.2f} | {r['ips_ours']:.0f} | {1e3 * r['floor']:.1f} | {r['over_floor']:.2f} | "
+              f"{r['mem_kymatio']:.0f} | {r['mem_ours']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
