@@ -64,11 +64,13 @@ def bench_morlet_2d(repeat: int, cases) -> list[tuple]:
     rows = []
     for size, J in cases:
         (t_kymatio, t_ours), (ref, bank) = best_of(
-            repeat, lambda: filter_bank(size, size, J, 8), lambda: filters.morlet_2d((size, size), J, 8))
+            repeat, lambda: filter_bank(size, size, J, 8),
+            lambda: filters.morlet_2d((size, size), J, 8))
         errors = [rel_err(bank.psi[k], f["levels"][0]) for k, f in enumerate(ref["psi"])]
         errors.append(rel_err(bank.phi, ref["phi"]["levels"][0]))
         if len(ref["psi"]) != len(bank) or max(errors) > TOLERANCE:
-            raise AssertionError(f"morlet_2d({size}, J={J}) differs from Kymatio: {max(errors):.2e}")
+            raise AssertionError(f"morlet_2d({size}, J={J}) differs from Kymatio: "
+                                 f"{max(errors):.2e}")
         rows.append((f"{size}x{size}", J, len(bank), *t_kymatio, *t_ours, max(errors)))
     return rows
 
@@ -100,8 +102,10 @@ ALL_BANKS_256 = [  # (label, candidate names in filters, call)
     ("gabor 5 freq x 8 angles", ("gabor_bank_2d",),
      lambda f: f((256, 256), frequencies=(0.3, 0.15, 0.075, 0.0375, 0.01875), thetas=8)),
     ("log_gabor_2d defaults", ("log_gabor_2d",), lambda f: f((256, 256))),
-    ("dwt_filter_bank sym8 5 levels", ("dwt_filter_bank",), lambda f: f("sym8", (256, 256), level=5)),
-    ("curvelet_2d 5 scales 16 angles", ("curvelet_2d",), lambda f: f((256, 256), scales=5, angles=16)),
+    ("dwt_filter_bank sym8 5 levels", ("dwt_filter_bank",),
+     lambda f: f("sym8", (256, 256), level=5)),
+    ("curvelet_2d 5 scales 16 angles", ("curvelet_2d",),
+     lambda f: f((256, 256), scales=5, angles=16)),
 ]
 
 
@@ -125,7 +129,8 @@ def machine() -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per case, best kept (default 3)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per case, best kept (default 3)")
     parser.add_argument("--quick", action="store_true", help="small cases only (no 256 grids)")
     args = parser.parse_args(argv)
     cases_2d = [c for c in CASES_2D if not args.quick or c[0] <= 128]
@@ -138,7 +143,8 @@ def main(argv=None) -> None:
     rule = "|" + "|".join("-" * (len(cell) - 1) + ":" for cell in header.split("|")[1:-1]) + "|"
     for title, rows in (("2D Morlet, L=8: filters.morlet_2d vs kymatio filter_bank",
                          bench_morlet_2d(args.repeat, cases_2d)),
-                        ("1D Morlet, Q=(Q1, 1), T=2**J: filters.morlet_1d vs scattering_filter_factory",
+                        ("1D Morlet, Q=(Q1, 1), T=2**J: "
+                         "filters.morlet_1d vs scattering_filter_factory",
                          bench_morlet_1d(args.repeat, cases_1d))):
         if not rows:
             continue
@@ -146,7 +152,8 @@ def main(argv=None) -> None:
         print(header)
         print(rule)
         for grid, J, K, w_k, c_k, w_o, c_o, err in rows:
-            print(f"| {grid:>9} | {J:>2} | {K:>7} | {w_k:>9.3f} | {w_o:>7.4f} | {w_k / w_o:>8.1f} | "
+            print(f"| {grid:>9} | {J:>2} | {K:>7} | {w_k:>9.3f} | {w_o:>7.4f} | "
+                  f"{w_k / w_o:>8.1f} | "
                   f"{c_k:>10.3f} | {c_o:>10.4f} | {c_k / max(c_o, 1e-9):>12.1f} | {err:>11.1e} |")
         print()
 

@@ -403,8 +403,9 @@ def _fourier_2d(fig, bank, groups) -> None:
         lp = np.fft.fftshift(sub.littlewood_paley())
         # from 0: an absolute scale shows holes in the tiling, and a constant sum (a Parseval
         # frame) a uniform image rather than magnified rounding noise
-        image = ax.imshow(lp, cmap="viridis", origin="lower", extent=extent, vmin=min(0.0, lp.min()),
-                          vmax=max(lp.max(), 1e-300), interpolation="nearest")
+        image = ax.imshow(lp, cmap="viridis", origin="lower", extent=extent,
+                          vmin=min(0.0, lp.min()), vmax=max(lp.max(), 1e-300),
+                          interpolation="nearest")
         fig.colorbar(image, ax=ax, shrink=0.85)
         low, high = float(lp.min()), float(lp.max())
         ax.set_title(f"Littlewood-Paley sum{' (' + name + ')' if name else ''}, real signals"

@@ -62,7 +62,8 @@ DEFAULT_RECIPES: tuple[BankRecipe, ...] = (
     BankRecipe("log_gabor_2d", ("log_gabor_2d",), lambda f, n: f((n, n)), "defaults"),
     BankRecipe("dwt_db4", ("dwt_filter_bank",), lambda f, n: f("db4", (n, n), level=3),
                "db4, 3 levels (undecimated)"),
-    BankRecipe("curvelet_2d", ("curvelet_2d", "curvelet:curvelet_2d"), lambda f, n: f((n, n), scales=4, angles=16),
+    BankRecipe("curvelet_2d", ("curvelet_2d", "curvelet:curvelet_2d"),
+               lambda f, n: f((n, n), scales=4, angles=16),
                "4 scales, 16 angles"),
 )
 
@@ -147,7 +148,8 @@ def frame_bounds_table(banks: dict[str, tuple[BankRecipe, FilterBank]]) -> str:
     lines = []
     for row in frame_bounds_rows(banks):
         ratio = row["B"] / row["A"] if row["A"] > 0 else math.inf
-        lines.append((row["bank"], row["grid"], str(row["filters"]), "yes" if row["lowpass"] else "no",
+        lines.append((row["bank"], row["grid"], str(row["filters"]),
+                      "yes" if row["lowpass"] else "no",
                       f"{row['A']:.4g}", f"{row['B']:.4g}", f"{ratio:.4g}", row["params"]))
     widths = [max(len(line[i]) for line in [header] + lines) for i in range(len(header))]
     text = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in [header] + lines]
@@ -230,12 +232,15 @@ def save_gallery(banks: dict[str, tuple[BankRecipe, FilterBank]], out: Path,
 # ------------------------------------------------------------------------------ main
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demonstration; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="python -m scatter.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    parser = argparse.ArgumentParser(prog="python -m scatter.demo",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("out"),
+                        help="output folder (default: out)")
     parser.add_argument("--size", type=int, default=128, help="side of the 2D grids (default: 128)")
     parser.add_argument("--max-filters", type=int, default=16,
                         help="filters drawn in space per bank (default: 16)")
-    parser.add_argument("--dpi", type=int, default=100, help="resolution of the PNGs (default: 100)")
+    parser.add_argument("--dpi", type=int, default=100,
+                        help="resolution of the PNGs (default: 100)")
     args = parser.parse_args(argv)
     if args.size < 16:
         parser.error(f"--size must be >= 16, got {args.size}")

@@ -17,7 +17,8 @@ SMALL = (
 
 def test_main_writes_gallery_and_prints_bounds(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "DEFAULT_RECIPES", SMALL)
-    assert demo.main(["--out", str(tmp_path), "--size", "32", "--dpi", "30"]) == 0
+    argv = ["--out", str(tmp_path), "--size", "32", "--dpi", "30", "--max-filters", "4"]
+    assert demo.main(argv) == 0
     printed = capsys.readouterr().out
     assert "skipped missing: filters.no_such_bank not found" in printed
     assert "skipped not_a_bank" in printed
@@ -58,7 +59,8 @@ def test_save_figure_is_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png"]
 
 
-@pytest.mark.parametrize("argv,name", [(["--size", "4"], "--size"), (["--max-filters", "0"], "--max-filters"),
+@pytest.mark.parametrize("argv,name", [(["--size", "4"], "--size"),
+                                       (["--max-filters", "0"], "--max-filters"),
                                        (["--dpi", "1"], "--dpi")])
 def test_bad_arguments(argv, name, capsys):
     with pytest.raises(SystemExit):

@@ -152,7 +152,8 @@ def test_any_bank_builds(ndim, complex_, lowpass):
     if ndim == 1:
         bank = gaussian_bank_1d(n=64, lowpass=lowpass, meta={"theta": [0.1, 0.2, 0.3, 0.4]})
         if complex_:
-            bank = FilterBank(bank.psi * np.exp(2j * np.pi * np.fft.fftfreq(64) * 5), bank.phi, bank.meta)
+            shift = np.exp(2j * np.pi * np.fft.fftfreq(64) * 5)
+            bank = FilterBank(bank.psi * shift, bank.phi, bank.meta)
     else:
         bank = gaussian_bank_2d(complex_=complex_, lowpass=lowpass,
                                 meta={"kind": ["a", "b", "c", "d", "e"]})
