@@ -1,0 +1,433 @@
+"""The 1D scattering network: a batched cascade of wavelet modulus operators in PyTorch."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+
+from filters import FilterBank, kymatio_padding_1d, morlet_1d
+from filters._validation import check_choice, check_int, check_shape
+
+from ._buffers import FilterBuffers
+from ._frontend import check_finite, reflect_indices, to_output, to_tensor
+
+# Fourier samples of a filter below this fraction of its peak are left out of the products (a
+# Morlet filter's Gaussian tails run down to 1e-300): each dropped term changes the result by
+# less than 1e-18 of the largest one, far below float64 rounding of the sums it enters.
+_CROP = 1e-18
+
+
+class _Fold(NamedTuple):
+    """How one group of filters multiplies a half spectrum and folds the product (see _fold_plan)."""
+
+    index: str      # buffer name: int64 (K * c * m,) bins of the input half spectrum
+    weight: str     # buffer name: real (K, c, m, 2) [h, s*h] / f, or complex (K, c, m) h / f
+    sign: str | None  # complex filters only: buffer (K, c, m, 2) of [1, s]
+    shape: tuple    # (K, c, m)
+
+
+def _fold_plan(h: np.ndarray, factor: int, half_output: bool):
+    """Gather plan computing ``mean_i (X h)[k + i m]`` (Fourier subsampling) from half a spectrum.
+
+    ``X`` is the spectrum of a real signal of length ``M`` of which only ``X[0 .. M/2]`` is kept
+    (``rfft``); ``X[M - b] = conj(X[b])``. Subsampling by ``f = factor`` folds the length-``M``
+    product onto ``m = M / f`` bins, each the mean of ``f`` aliases. The samples of ``h`` that are
+    not negligible (see ``_CROP``) lie in a circular window of ``w`` bins; with ``c = ceil(w / m)``
+    the fold needs ``c`` aliases per output bin instead of ``f``: one gather of ``c m`` bins.
+
+    Parameters
+    ----------
+    h : ndarray, float64 or complex128, shape (K, M)
+    factor : int, a power of two dividing M
+    half_output : bool
+        Keep only output bins ``0 .. m/2`` (the fold of a Hermitian product, for ``irfft``).
+
+    Returns
+    -------
+    index : int64 (K, c, mo), bins of the half spectrum to gather
+    sign : float64 (K, c, mo), -1 where the bin stands for a negative frequency (conjugate)
+    weight : (K, c, mo), ``h / f`` at each gathered bin (0 on padding aliases)
+    """
+    K, M = h.shape
+    m = M // factor
+    mo = m // 2 + 1 if half_output else m
+    mag = np.abs(h)
+    starts, widths = np.zeros(K, dtype=np.int64), np.ones(K, dtype=np.int64)
+    for k in range(K):
+        keep = np.flatnonzero(mag[k] > _CROP * mag[k].max()) if mag[k].max() > 0 else np.zeros(1, int)
+        # smallest circular arc holding every kept bin: the complement of the largest gap
+        gaps = np.diff(np.append(keep, keep[0] + M))
+        g = int(np.argmax(gaps))
+        starts[k], widths[k] = keep[(g + 1) % keep.size], M - gaps[g] + 1
+    c = int(max(1, min(factor, max(-(-w // m) for w in widths))))
+    out = np.arange(mo)
+    # bin a + ((k' - a) mod m) + i m is the i-th alias of output bin k' inside the window
+    bins = (starts[:, None, None] + (out[None, None, :] - starts[:, None, None]) % m
+            + m * np.arange(c)[None, :, None]) % M
+    negative = bins > M // 2
+    index = np.where(negative, M - bins, bins)
+    sign = np.where(negative, -1.0, 1.0)
+    weight = np.take_along_axis(h[:, None, :], bins.reshape(K, 1, -1), axis=-1).reshape(K, c, mo) / factor
+    return index.astype(np.int64), sign, weight
+
+
+def _periodise(h: np.ndarray, k: int) -> np.ndarray:
+    """A Fourier filter for a signal subsampled by ``2**k``: the mean of its ``2**k`` aliases."""
+    return h.reshape(*h.shape[:-1], 2 ** k, -1).mean(axis=-2)
+
+
+class Scattering1D(FilterBuffers):
+    r"""1D scattering transform, as in Kymatio 0.3 but fed by any 1D filter bank.
+
+    Computes ``S0 = x * phi``, ``S1 = |x * psi1| * phi`` and ``S2 = ||x * psi1| * psi2| * phi``
+    (second-order filters with ``j2 > j1`` only), each subsampled by ``2**(log2 T - oversampling)``
+    (Andén & Mallat, "Deep scattering spectrum", IEEE TSP 2014; Andreux et al., JMLR 2020).
+    Signals are reflection-padded to ``N_padded`` (Kymatio's ``kymatio_padding_1d``); convolutions
+    are products in the Fourier domain, each wavelet modulus is computed at the resolution its scale
+    allows, and every filter of a scale is applied in one batched product and FFT.
+
+    Parameters
+    ----------
+    J : int >= 1
+        Log2 of the largest wavelet scale.
+    shape : int or tuple (N,)
+        Length of the input signals.
+    Q : int or tuple
+        Wavelets per octave: ``Q1`` (second order gets 1), ``(Q1,)`` or ``(Q1, Q2)``.
+    T : float or None
+        Averaging scale: ``None`` means ``2**J``; ``0`` means no averaging (then ``out_type`` must be
+        ``'list'``); otherwise ``1 <= T <= N``. Output subsampling is ``2**floor(log2 T)``.
+    max_order : {1, 2}
+        Highest scattering order.
+    average : bool
+        ``False`` skips the final low-pass (as ``T=0``; Kymatio 0.3's deprecated flag, accepted
+        with ``T`` None or 0). ``T=0`` turns averaging off whatever ``average`` says.
+    oversampling : int >= 0
+        Subsample by ``2**oversampling`` less than the filters allow.
+    out_type : {'array', 'list'}
+        ``'array'``: one tensor ``(..., C, N_out)``; ``'list'``: one dict per path with ``'coef'``
+        (``(..., n)``), ``'j'``, ``'n'``, ``'xi'`` (tuples over the orders) and ``'order'``.
+    bank : FilterBank or callable, optional
+        The filters: a :class:`filters.FilterBank` on the padded grid (see below), or a callable
+        ``bank(N_padded) -> FilterBank``. Default ``filters.morlet_1d(N_padded, J, Q, T)``, which
+        gives Kymatio's numbers.
+    check_input : bool
+        Check the input for NaN/inf (one device-to-host sync per call).
+
+    What a bank must provide
+    ------------------------
+    ``bank.ndim == 1`` and ``bank.shape == (N_padded,)``; a low-pass ``phi``; an integer
+    ``meta['j'] >= 0`` for every band-pass: the largest ``2**j`` its modulus may be subsampled by
+    (the filter is essentially supported at ``|f| < 2**-(j+1)`` cycles per sample);
+    ``meta['order']`` (optional) 1 or 2 for a filter of one order only, 0 (or absent) for both;
+    ``meta['xi']``/``meta['sigma']`` (optional) are reported by :meth:`meta`. When
+    ``bank.phi_meta`` has ``'j'`` it must equal ``floor(log2 T)``. Fourier filters may be real or
+    complex; only the Hermitian part of ``phi`` matters (the output is real, as in Kymatio).
+
+    Attributes
+    ----------
+    N_padded, pad_left, pad_right : int
+        Padded length and reflection padding on each side.
+    log2_T : int
+        ``floor(log2 T)``; outputs have length ``ceil((pad_left + N) / 2**k) - ceil(pad_left / 2**k)``
+        with ``k = max(log2_T - oversampling, 0)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> S = Scattering1D(J=6, shape=4096, Q=8)
+    >>> S(torch.randn(2, 3, 4096)).shape[:2]
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, J: int, shape, Q=1, T=None, max_order: int = 2, average: bool = True,
+                 oversampling: int = 0, out_type: str = "array",
+                 bank: FilterBank | Callable | None = None, check_input: bool = True) -> None:
+        super().__init__()
+        self.J = check_int("J", J, minimum=1)
+        (self.N,) = check_shape("shape", shape, 1, minimum=2)
+        self.shape = (self.N,)
+        self.Q = Q
+        self.T = T
+        self.max_order = check_choice("max_order", max_order, (1, 2))
+        if not isinstance(average, (bool, np.bool_)):
+            raise TypeError(f"average must be True or False, got {average!r}")
+        self.oversampling = check_int("oversampling", oversampling, minimum=0)
+        self.out_type = check_choice("out_type", out_type, ("array", "list"))
+        self.check_input = bool(check_input)
+
+        self.N_padded = kymatio_padding_1d(self.N, self.J, Q, T)  # validates Q and T
+        if T is not None and T != 0 and not average:
+            raise ValueError(f"average=False needs T=None or T=0 (no averaging), got T={T}")
+        self.average = bool(average) and T != 0
+        self.log2_T = int(math.floor(math.log2(2 ** self.J if T in (None, 0) else T)))
+        if not self.average and self.out_type == "array":
+            raise ValueError("out_type='array' needs averaging (the paths have different lengths "
+                             "without it): use out_type='list', or T=None / T >= 1")
+        self.pad_left = (self.N_padded - self.N) // 2
+        self.pad_right = self.N_padded - self.N - self.pad_left
+
+        if bank is None:
+            bank = morlet_1d(self.N_padded, self.J, Q, T)
+        elif callable(bank) and not isinstance(bank, FilterBank):
+            bank = bank(self.N_padded)
+        self.bank = self._check_bank(bank)
+        self.register_buffer("_pad_index", reflect_indices(self.N, self.pad_left, self.pad_right),
+                             persistent=False)
+        self._build()
+
+    # ------------------------------------------------------------------------ construction
+    def _check_bank(self, bank) -> FilterBank:
+        if not isinstance(bank, FilterBank):
+            raise TypeError(f"bank must be a filters.FilterBank or a callable returning one, "
+                            f"got {type(bank).__name__}")
+        if bank.ndim != 1 or bank.shape != (self.N_padded,):
+            raise ValueError(f"bank is sampled on a grid of shape {bank.shape}, but this network "
+                             f"needs the padded length ({self.N_padded},) (kymatio_padding_1d("
+                             f"{self.N}, J={self.J}, Q={self.Q!r}, T={self.T!r})); pass a callable "
+                             f"bank(N_padded) to have it built there")
+        if bank.phi is None:
+            raise ValueError("bank has no low-pass filter phi; scattering needs one")
+        if "j" not in bank.meta:
+            raise ValueError("bank.meta must give an integer subsampling 'j' for every filter")
+        js, top = bank.meta["j"], int(math.log2(self.N_padded))
+        if not np.issubdtype(js.dtype, np.integer) or js.min() < 0 or js.max() > top:
+            raise ValueError(f"bank.meta['j'] must hold integers in [0, log2(N_padded)={top}], "
+                             f"got {sorted(set(js.tolist()))}")
+        orders = bank.meta.get("order", np.zeros(len(bank), dtype=int))
+        if not set(np.asarray(orders).tolist()) <= {0, 1, 2}:
+            raise ValueError(f"bank.meta['order'] must hold 0 (both orders), 1 or 2, got "
+                             f"{sorted(set(np.asarray(orders).tolist()))}")
+        if not np.any(orders != 2):
+            raise ValueError("bank has no first-order filter (meta['order'] 0 or 1)")
+        if "j" in bank.phi_meta and int(bank.phi_meta["j"]) != self.log2_T:
+            raise ValueError(f"bank.phi_meta['j'] = {bank.phi_meta['j']} but this network averages "
+                             f"at 2**floor(log2 T) = 2**{self.log2_T}: build the bank with the same T")
+        return bank
+
+    def _register_fold(self, name: str, h: np.ndarray, factor: int, half_output: bool) -> _Fold:
+        """Register the gather plan of filters ``h`` (K, M) under ``name`` once."""
+        if name in self._folds:
+            return self._folds[name]
+        index, sign, weight = _fold_plan(h, factor, half_output)
+        self.register_buffer(f"{name}_idx", torch.from_numpy(index.reshape(-1)), persistent=False)
+        if np.iscomplexobj(weight):
+            self._add_filter(f"{name}_w", weight)
+            self._add_filter(f"{name}_s", np.stack([np.ones_like(sign), sign], axis=-1))
+            fold = _Fold(f"{name}_idx", f"{name}_w", f"{name}_s", weight.shape)
+        else:
+            self._add_filter(f"{name}_w", np.stack([weight, sign * weight], axis=-1))
+            fold = _Fold(f"{name}_idx", f"{name}_w", None, weight.shape)
+        self._folds[name] = fold
+        return fold
+
+    def _sub(self, j: int, k_before: int = 0) -> int:
+        """Subsampling exponent after a filter of scale ``j`` on a signal subsampled by 2**k_before."""
+        return max((min(j, self.log2_T) if self.average else j) - k_before - self.oversampling, 0)
+
+    def _build(self) -> None:
+        """Group the filters by scale and register every product as a gather plan (float64 design)."""
+        bank, N = self.bank, self.N_padded
+        self._folds: dict[str, _Fold] = {}
+        orders = np.asarray(bank.meta.get("order", np.zeros(len(bank), dtype=int)))
+        js = bank.meta["j"].astype(int)
+        first, second = np.flatnonzero(orders != 2), np.flatnonzero(orders != 1)
+        self._first_index, self._second_index = first, second  # bank rows, in n order
+        L = self.log2_T
+        # the low-pass only enters through its Hermitian part (the output is the real part)
+        phi = bank.phi
+        phi = 0.5 * (phi + np.conj(np.roll(phi[::-1], 1)))
+        phi = phi.real if not np.iscomplexobj(bank.phi) else phi
+
+        def lowpass(res: int) -> tuple[_Fold, int]:
+            kJ = max(L - res - self.oversampling, 0)
+            return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ, True), kJ
+
+        self._order0 = lowpass(0) if self.average else None
+        rows = [(0, ())]                    # (order, n) of every path in computing order
+        self._groups = []
+        for j1 in sorted(set(js[first].tolist())):
+            n1 = np.flatnonzero(js[first] == j1)
+            k1 = self._sub(j1)
+            group = {"j1": j1, "k1": k1, "n1": n1,
+                     "psi": self._register_fold(f"_psi1_{j1}", bank.psi[first[n1]], 2 ** k1, False),
+                     "low": lowpass(k1) if self.average else None, "second": []}
+            rows += [(1, (int(a),)) for a in n1]
+            if self.max_order == 2:
+                valid = np.flatnonzero(js[second] > j1)
+                ks = np.array([self._sub(int(j2), k1) for j2 in js[second[valid]]], dtype=int)
+                for k2 in sorted(set(ks.tolist())):
+                    n2 = valid[ks == k2]
+                    psi2 = _periodise(bank.psi[second[n2]], k1)
+                    key = f"_psi2_{k1}_{k2}_" + "_".join(map(str, n2))
+                    group["second"].append({"k2": k2, "n2": n2,
+                                            "psi": self._register_fold(key, psi2, 2 ** k2, False),
+                                            "low": lowpass(k1 + k2) if self.average else None})
+                    rows += [(2, (int(a), int(b))) for a in n1 for b in n2]
+            self._groups.append(group)
+        # permutation from computing order to Kymatio's order (S0; S1 by n1; S2 by (n1, n2))
+        ordered = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1]))
+        self._rows = [rows[i] for i in ordered]
+        self.register_buffer("_order", torch.as_tensor(ordered, dtype=torch.int64), persistent=False)
+
+    # -------------------------------------------------------------------------------- info
+    def _unpad_bounds(self, k: int) -> tuple[int, int]:
+        """Indices of the signal in a padded map subsampled by ``2**k`` (Kymatio's unpad)."""
+        step = 2 ** k
+        return -(-self.pad_left // step), -(-(self.pad_left + self.N) // step)
+
+    @property
+    def output_length(self) -> int:
+        """Length of the averaged coefficients (``out_type='array'``)."""
+        i0, i1 = self._unpad_bounds(max(self.log2_T - self.oversampling, 0))
+        return i1 - i0
+
+    def output_size(self, detail: bool = False):
+        """Number of channels ``C`` (``detail``: a tuple per order), as Kymatio's ``output_size``."""
+        counts = [sum(1 for order, _ in self._rows if order == o) for o in range(self.max_order + 1)]
+        return tuple(counts) if detail else sum(counts)
+
+    def meta(self) -> dict:
+        """Describe every output channel, in output order (Kymatio 0.3's ``meta()``).
+
+        Returns
+        -------
+        dict
+            ``'order'`` (C,) int; ``'j'``, ``'n'``, ``'xi'``, ``'sigma'`` (C, 2) float of the first and
+            second filter (NaN where the order has none, or the bank gives no such meta); ``'n'`` is
+            the index among the filters of that order; ``'key'`` the list of ``n`` tuples (Kymatio's
+            keys: ``()``, ``(n1,)``, ``(n1, n2)``).
+        """
+        bank = self.bank
+        rows_of = (None, self._first_index, self._second_index)
+        out = {"order": np.array([order for order, _ in self._rows])}
+        for name in ("j", "n", "xi", "sigma"):
+            arr = np.full((len(self._rows), 2), np.nan)
+            for i, (order, ns) in enumerate(self._rows):
+                for pos, n in enumerate(ns):
+                    if name == "n":
+                        arr[i, pos] = n
+                    elif name in bank.meta:
+                        arr[i, pos] = bank.meta[name][rows_of[pos + 1][n]]
+            out[name] = arr
+        out["key"] = [ns for _, ns in self._rows]
+        return out
+
+    def fft_floor_shapes(self, batch: int) -> list:
+        """The batched FFTs an optimal cascade needs for ``batch`` signals, ``[(shape, kind)]``.
+
+        One ``'rfft'`` of the padded input; per first-order scale one inverse and one forward FFT
+        of its maps (at its subsampled length); per second-order group likewise; one ``'irfft'`` of
+        every low-passed map. The inverse FFT of an analytic product is complex (about twice an
+        ``irfft``): counting it as ``'irfft'`` makes this a lower bound.
+        """
+        B, N = int(batch), self.N_padded
+        ops = [((B, N), "rfft")]
+        for g in self._groups:
+            K1, m1 = len(g["n1"]), N // 2 ** g["k1"]
+            ops.append(((B * K1, m1), "irfft"))
+            if self.average or (self.max_order == 2 and g["second"]):
+                ops.append(((B * K1, m1), "rfft"))
+            for s in g["second"]:
+                n, m2 = B * K1 * len(s["n2"]), m1 // 2 ** s["k2"]
+                ops.append(((n, m2), "irfft"))
+                if self.average:
+                    ops.append(((n, m2), "rfft"))
+        if self.average:
+            ops.append(((B * len(self._rows), N // 2 ** max(self.log2_T - self.oversampling, 0)), "irfft"))
+        return ops
+
+    def extra_repr(self) -> str:
+        return (f"J={self.J}, shape={self.shape}, Q={self.Q!r}, T={self.T!r}, max_order={self.max_order}, "
+                f"average={self.average}, oversampling={self.oversampling}, N_padded={self.N_padded}, "
+                f"bank={self.bank.name!r} ({len(self.bank)} filters), out_type={self.out_type!r}")
+
+    # ------------------------------------------------------------------------------ compute
+    def _apply_fold(self, spectrum: torch.Tensor, fold: _Fold) -> torch.Tensor:
+        """Fold of ``spectrum * h`` for every filter of ``fold``.
+
+        ``spectrum`` (..., M/2 + 1) complex, half the spectrum of real signals; returns
+        (..., K, m) complex (``m`` halved plus one for a low-pass plan).
+        """
+        K, c, m = fold.shape
+        lead = spectrum.shape[:-1]
+        g = torch.view_as_real(spectrum.index_select(-1, getattr(self, fold.index)))
+        g = g.reshape(*lead, K, c, m, 2)
+        if fold.sign is None:
+            prod = g * self._filter(fold.weight)
+            prod = prod.sum(-3) if c > 1 else prod.squeeze(-3)
+            return torch.view_as_complex(prod)
+        prod = torch.view_as_complex(g * self._filter(fold.sign)) * self._filter(fold.weight)
+        return prod.sum(-2) if c > 1 else prod.squeeze(-2)
+
+    def forward(self, x):
+        """Scattering coefficients of ``x``.
+
+        Parameters
+        ----------
+        x : Tensor or ndarray, shape (..., N), real float32/float64 (the module's dtype)
+
+        Returns
+        -------
+        Tensor or ndarray, shape (..., C, N_out) (``out_type='array'``), or a list of C dicts with
+        ``'coef'`` (..., n), ``'j'``, ``'n'``, ``'xi'``, ``'order'`` in :meth:`meta` order.
+        """
+        ref = self._filter(self._groups[0]["psi"].weight)
+        x, from_numpy = to_tensor(x, ref.dtype, ref.device, ndim=1)
+        if x.shape[-1] != self.N:
+            raise ValueError(f"x has length {x.shape[-1]} on its last axis, expected shape={self.N}")
+        if self.check_input:
+            check_finite(x)
+        lead = x.shape[:-1]
+        x = x.reshape(-1, self.N)
+        coefs = self._cascade(x)
+        if self.out_type == "array":
+            return to_output(coefs.reshape(*lead, *coefs.shape[1:]), from_numpy)
+        meta = self.meta()
+        out = []
+        for c, (order, ns) in enumerate(self._rows):
+            coef = coefs[:, c] if isinstance(coefs, torch.Tensor) else coefs[c]
+            xi = tuple(float(v) for v in meta["xi"][c, :order])
+            out.append({"coef": to_output(coef.reshape(*lead, coef.shape[-1]), from_numpy),
+                        "j": tuple(int(v) for v in meta["j"][c, :order]), "n": ns, "xi": xi,
+                        "order": order})
+        return out
+
+    def _cascade(self, x: torch.Tensor):
+        """Batch ``(B, N)`` to ``(B, C, N_out)`` (averaged) or a list of C maps ``(B, n_c)``."""
+        B = x.shape[0]
+        x_hat = torch.fft.rfft(x.index_select(-1, self._pad_index))
+        low, maps = [], []           # averaged half spectra / unaveraged maps, computing order
+        if self.average:
+            low.append(self._apply_fold(x_hat, self._order0[0]))          # (B, 1, h)
+        else:
+            maps.append(x)
+        for g in self._groups:
+            k1 = g["k1"]
+            u1 = torch.fft.ifft(self._apply_fold(x_hat, g["psi"])).abs()  # (B, K1, m1)
+            u1_hat = torch.fft.rfft(u1) if self.average or g["second"] else None
+            if self.average:
+                low.append(self._apply_fold(u1_hat, g["low"][0]).squeeze(-2))
+            else:
+                maps += list(self._unpad(u1, k1).unbind(1))
+            for s in g["second"]:
+                u2 = torch.fft.ifft(self._apply_fold(u1_hat, s["psi"])).abs()  # (B, K1, K2, m2)
+                if self.average:
+                    s2 = self._apply_fold(torch.fft.rfft(u2), s["low"][0]).squeeze(-2)
+                    low.append(s2.reshape(B, -1, s2.shape[-1]))
+                else:
+                    u2 = self._unpad(u2, k1 + s["k2"])
+                    maps += list(u2.reshape(B, -1, u2.shape[-1]).unbind(1))
+        if not self.average:
+            return [maps[i] for i in self._order.tolist()]
+        k = max(self.log2_T - self.oversampling, 0)
+        spectra = torch.cat(low, dim=1)
+        s = torch.fft.irfft(spectra, n=self.N_padded // 2 ** k)
+        return self._unpad(s, k).index_select(1, self._order)
+
+    def _unpad(self, y: torch.Tensor, k: int) -> torch.Tensor:
+        i0, i1 = self._unpad_bounds(k)
+        return y[..., i0:i1]
