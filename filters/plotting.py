@@ -265,16 +265,14 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
 
     n_shown = sum(row.size for row in rows)
     groups = order_groups(bank) if fourier else []
+    psi_space, phi_space = bank.spatial(centered=True) if spatial else (None, None)
     if bank.ndim == 2:
-        psi_space, phi_space = bank.spatial(centered=True) if spatial else (None, None)
         show_imag = spatial and _has_imaginary(psi_space, phi_space, rows)
         parts = 3 if show_imag else 2
         n_cols = max(row.size for row in rows) + (bank.phi is not None)
         left_w, left_h = 1.15 * n_cols, 1.15 * parts * len(rows) + 0.6
         right_w, right_h = 4.2, _PANEL_HEIGHT_2D * (1 + len(groups))
     else:
-        psi_space, phi_space = bank.spatial(centered=True) if spatial else (None, None)
-        show_imag = True
         n_cells = n_shown + (bank.phi is not None)
         n_cols = min(n_cells, _COLUMNS_1D)
         left_w, left_h = 2.3 * n_cols, 1.7 * math.ceil(n_cells / n_cols) + 0.6
