@@ -96,6 +96,11 @@ def test_tight_frame_and_exact_inverse_float64(shape, scales, finest):
     rec = T.inverse(coeffs)
     assert rec.dtype == torch.float64 and rec.shape == x.shape
     assert ((rec - x).norm() / x.norm()).item() < 1e-12
+    x32 = x.float()
+    coeffs32 = T(x32)
+    assert torch.all((_energy(coeffs32) / (x32 ** 2).sum(dim=(-2, -1)) - 1).abs() < 1e-5)
+    rec32 = T.inverse(coeffs32)
+    assert rec32.dtype == torch.float32 and ((rec32 - x32).norm() / x32.norm()).item() < 1e-5
 
 
 @pytest.mark.parametrize("shape,scales", [((512, 512), 5), ((301, 455), 4), ((256, 384), 5)])
