@@ -132,22 +132,26 @@ class CurveletTransform(nn.Module):
         self.is_complex: list[list[bool]] = [[] for _ in range(scales)]
         self.angle = [np.asarray(win.angle[j])[:self.counts[j]] for j in range(J)]
         self.xi = [np.asarray(win.xi[j])[:self.counts[j]] for j in range(J)]
-        # per wedge the smaller of its two minimal boxes; wedges of one scale whose boxes are
-        # both tall (or both wide) share the elementwise-largest box, rounded up to a fast FFT size
-        lifted, choice = [], []
+        # wedges of one scale and one cone pair (radial direction nearer axis 0, or nearer axis 1)
+        # share one box: of the two boxes (elementwise largest over the wedges of the two minimal
+        # boxes of each, see _min_boxes) the smaller, rounded up to a fast FFT size
+        lifted, keys, options = [], [], {}
         for j, l, index, value, centre, cplx in wedges:
             k0, k1 = _lift(index, shape, centre)
-            a, b = _min_boxes(k0, k1)
             lifted.append((k0, k1))
+            ang = win.angle[j][l] if j < J else 0.0
+            key = (j, abs(math.cos(ang)) >= abs(math.sin(ang)))
+            keys.append(key)
+            old = options.get(key, ((0, 0), (0, 0)))
+            new = _min_boxes(k0, k1)
+            options[key] = tuple((max(o[0], n[0]), max(o[1], n[1])) for o, n in zip(old, new))
+        common = {}
+        for key, (a, b) in options.items():
             box = a if a[0] * a[1] <= b[0] * b[1] else b
-            choice.append((j, box[0] >= box[1], box))
-        common: dict = {}
-        for j, flip, box in choice:
-            old = common.get((j, flip), (0, 0))
-            common[(j, flip)] = (max(old[0], box[0]), max(old[1], box[1]))
+            common[key] = tuple(min(_next_fast(n), size) for n, size in zip(box, shape))
         plans = []
-        for (j, l, index, value, centre, cplx), (k0, k1), (_, flip, _) in zip(wedges, lifted, choice):
-            box = tuple(min(_next_fast(n), s) if n < s else s for n, s in zip(common[(j, flip)], shape))
+        for (j, l, index, value, centre, cplx), (k0, k1), key in zip(wedges, lifted, keys):
+            box = common[key]
             dst = (k0 % box[0]) * box[1] + (k1 % box[1])
             self.coefficient_shapes[j].append(box)
             self.is_complex[j].append(cplx)

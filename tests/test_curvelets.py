@@ -181,7 +181,8 @@ def test_batched_leading_dims_and_flatten_roundtrip():
     assert all(torch.equal(a, b) for s1, s2 in zip(coeffs, back) for a, b in zip(s1, s2))
 
 
-@pytest.mark.parametrize("shape,scales", [((256, 256), 5), ((512, 512), 6), ((240, 320), 5)])
+@pytest.mark.parametrize("shape,scales", [((256, 256), 5), ((512, 512), 6), ((240, 320), 5), ((384, 128), 5),
+                                          ((96, 64), 4), ((65, 47), 3)])
 def test_redundancy_bounds(shape, scales):
     wav = CurveletTransform(shape, scales, angles=16, finest="wavelets")
     curv = CurveletTransform(shape, scales, angles=16, finest="curvelets")
