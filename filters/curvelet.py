@@ -4,7 +4,8 @@ The windows tile the unshifted DFT grid with smooth Cartesian coronae split into
 
 - radial (Meyer type): ``Phi_b(w) = phi(|u_0| / r_b) phi(|u_1| / r_b)`` with ``u = 2 w`` (``w`` in
   cycles per sample, so ``u`` is 1 at the Nyquist frequency), ``phi`` equal to 1 on ``[0, 1]``,
-  0 beyond 2, ``r_b = r_1 2^(1-b)``. Band ``j`` has ``W_j^2 = Phi_j^2 - Phi_(j+1)^2`` (with
+  0 beyond 2, ``r_b = r_1 2^(1-b)`` (``r_1 = 3/8`` with curvelets at the finest scale, 1/3 with
+  wavelets). Band ``j`` has ``W_j^2 = Phi_j^2 - Phi_(j+1)^2`` (with
   ``Phi_0 = 1``) and the low-pass is ``Phi_J``: the squares telescope to exactly 1;
 - angular: the pseudo-polar coordinate ``s`` runs once around the square (``s = u_1 / u_0`` in the
   cone ``|u_1| <= u_0``, length 8 in all); band ``j`` has ``L_j`` wedges of equal width in ``s``
@@ -17,10 +18,16 @@ Scale numbering: ``j = 0`` is the finest band-pass scale and ``j = J - 1 = scale
 coarsest; the low-pass is scale ``J``. FDCT/CurveLab numbers scales 1 (coarsest, low-pass) to
 ``scales`` (finest): **CurveLab scale = scales - j** (``meta['fdct_scale']``).
 
-On even-sized grids the Nyquist frequency has two representatives (``u = -1`` and ``u = +1``);
-there each squared window is the mean over the representatives. This keeps the partition of
-unity, makes ``U_(l + L/2)(w) = U_l(-w)`` hold exactly on the grid, and keeps the windows
-continuous across the periodic boundary wherever a pair of opposite wedges meets.
+Periodisation at the edge of the grid: a frequency within ``_BORDER`` (1/4) of Nyquist is shared
+between its two periodic representatives (``u`` and ``u - 2 sign(u)``) with smooth weights that sum
+to 1, and each squared window there is the weighted sum over the representatives (the Nyquist
+index of an even axis is split 1/2, 1/2). The finest wedges, which extend past Nyquist, are thus
+smooth on the torus (well localised curvelets, like CurveLab's periodised finest level), the
+partition of unity is kept, and ``U_(l + L/2)(w) = U_l(-w)`` holds exactly on the grid.
+
+The angular windows are C-infinity in ``s``; ``s`` itself is C1 (not C2) in the polar angle at
+the diagonals, where the cones meet (the windows straddling a diagonal decay a little slower in
+space than the others).
 
 References
 ----------
@@ -38,10 +45,17 @@ import scipy.sparse
 from ._validation import check_choice, check_int, check_shape
 from .bank import FilterBank
 
-#: flat-region radius ``r_1`` (in units of the Nyquist frequency) of the finest low-pass
-#: ``Phi_1``: with curvelets at the finest scale ``Phi_1`` vanishes exactly at Nyquist; with
+#: Width (Nyquist units) of the strip along the edges of the frequency grid where the finest
+#: wedges are periodised: there each frequency is shared between its two periodic representatives
+#: (see :func:`_axis_samples`), so finest curvelets are smooth across the edge of the grid, as the
+#: periodised finest wedges of CurveLab are.
+_BORDER = 0.25
+
+#: flat-region radius ``r_1`` (Nyquist units) of the finest low-pass ``Phi_1``. With curvelets at
+#: the finest scale ``Phi_1`` vanishes where the border strip starts (``2 r_1 = 1 - _BORDER``), so
+#: the finest band is 1 on the strip and the periodised wedges keep the partition of unity; with
 #: wavelets the finest (isotropic) band covers ``[1/3, 1]`` as in CurveLab's wrapping transform.
-_R1 = {"curvelets": 0.5, "wavelets": 1.0 / 3.0}
+_R1 = {"curvelets": 0.5 * (1.0 - _BORDER), "wavelets": 1.0 / 3.0}
 
 #: squared window values below this are dropped (the C-infinity ramps underflow smoothly).
 _TINY = 1e-32
@@ -193,17 +207,22 @@ def validate_curvelet_args(shape, scales, angles, finest, real) -> tuple:
     return shape, scales, angles, finest, bool(real)
 
 
-def _axis_samples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-axis samples ``(index, u, weight)``: the Nyquist index of an even axis twice, u = -1, +1."""
+def _axis_samples(n: int, border: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-axis samples ``(index, u, weight)`` of the periodic frequency axis.
+
+    A frequency ``u`` (Nyquist units) within ``border`` of the Nyquist frequency also stands for
+    its periodic image ``u - 2 sign(u)`` just beyond the opposite edge: the two representatives
+    get weights ``g(|u|)`` and ``1 - g(|u|)``, with ``g`` a smooth ``cos^2`` step from 1 at
+    ``1 - border`` to 1/2 at Nyquist (0 at ``1 + border``). The Nyquist index of an even axis gets
+    ``u = -1`` and ``u = +1`` with weight 1/2 each.
+    """
     k = np.arange(n)
     u = 2.0 * np.fft.fftfreq(n)
-    w = np.ones(n)
-    if n % 2 == 0:
-        k = np.append(k, n // 2)
-        u = np.append(u, 1.0)
-        w[n // 2] = 0.5
-        w = np.append(w, 0.5)
-    return k, u, w
+    g = np.cos(0.5 * np.pi * _ramp((np.abs(u) - (1.0 - border)) / (2.0 * border))) ** 2
+    twin = g < 1.0
+    other = u[twin] - 2.0 * np.where(u[twin] > 0, 1.0, -1.0)
+    return (np.concatenate([k, k[twin]]), np.concatenate([u, other]),
+            np.concatenate([g, 1.0 - g[twin]]))
 
 
 def curvelet_windows(shape, scales: int, angles: int = 16, finest: str = "curvelets") -> CurveletWindows:
@@ -233,8 +252,8 @@ def curvelet_windows(shape, scales: int, angles: int = 16, finest: str = "curvel
     radius = [2.0 * r1] + [r1 * 2.0 ** (1 - b) for b in range(1, scales)]
 
     # every grid point with its Nyquist representatives: (flat index, u0, u1, weight)
-    k0, u0, w0 = _axis_samples(M)
-    k1, u1, w1 = _axis_samples(N)
+    k0, u0, w0 = _axis_samples(M, _BORDER)
+    k1, u1, w1 = _axis_samples(N, _BORDER)
     flat = (k0[:, None] * N + k1[None, :]).ravel()
     U0 = np.broadcast_to(u0[:, None], (u0.size, u1.size)).ravel()
     U1 = np.broadcast_to(u1[None, :], (u0.size, u1.size)).ravel()
@@ -329,7 +348,7 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
         doubles every other scale towards the finest (parabolic scaling).
     finest : {'curvelets', 'wavelets'}
         Curvelet wedges at the finest scale, or one isotropic (real, even) band there as in
-        CurveLab's ``finest=2``. Finest curvelets are cut by the border of the frequency grid.
+        CurveLab's ``finest=2`` (redundancy about 2.7 instead of 6).
     real : bool
         ``True``: a bank for real signals: only the wedges whose centre angle lies in
         ``[-pi/4, 3pi/4)`` (half of each scale), scaled by ``sqrt(2)``; the other half is their
