@@ -156,7 +156,9 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
         Maps a batch ``(B, ...)`` to logits ``(B, n_classes)``; trained in place and moved to
         ``device``.
     data : Dataset or (x, y)
-        Training data; items are ``(image tensor, int label)``.
+        Training data; items are ``(image tensor, int label)``. An ``(x, y)`` pair of arrays or
+        tensors is used as it is (``x`` cast to float, not rescaled): wrap ``uint8`` images in
+        :class:`models.ImageArrayDataset` first.
     epochs, batch_size : int
     optimizer : {'sgd', 'adam'} or callable
         ``'sgd'`` (with ``momentum``) or ``'adam'``, or a callable ``params -> Optimizer``
@@ -208,7 +210,9 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
     if val_dataset is not None:
         history.update(val_loss=[], val_accuracy=[])
 
-    fork_devices = [device] if device.type == "cuda" else []
+    # fork_rng takes CUDA device indices; the CPU generator is always forked.
+    fork_devices = ([device.index if device.index is not None else torch.cuda.current_device()]
+                    if device.type == "cuda" else [])
     with torch.random.fork_rng(devices=fork_devices, enabled=seed is not None):
         generator = None
         if seed is not None:

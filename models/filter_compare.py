@@ -200,9 +200,9 @@ def compare_filters(learned, bank, *, reduce: str = "svd", max_shift: int = 1,
         A module (its :func:`first_layer_filters`), or weights of shape ``(K, C, h, w)``,
         ``(K, h, w)`` or ``(h, w)``; ``h, w >= 3``.
     bank : filters.FilterBank or ndarray
-        A 2D bank whose grid is at least ``(h + 2 max_shift, w + 2 max_shift)`` (build it on a
-        grid a little larger than the kernel, e.g. 32 x 32 for 7 x 7 kernels, so that its filters
-        are not periodised); or an array ``(M, H, W)`` of spatial filters (real or complex)
+        A 2D bank whose grid is at least ``(h + 2 max_shift, w + 2 max_shift)``; build it on a
+        grid large enough that its widest filter is not periodised (e.g. 64 x 64 for Morlet
+        J=3), only the central windows are used. Or an array ``(M, H, W)`` of spatial filters (real or complex)
         centred on their grid (at index ``H // 2, W // 2``).
     reduce : {'svd', 'mean', 'channels'}
         How multi-channel filters become 2D: the spatial factor of the best rank-1 (colour x

@@ -218,3 +218,16 @@ def test_training_on_gratings_makes_gabor_like_filters():
     assert before["median_r2"] < 0.4 and after["median_r2"] > before["median_r2"] + 0.3
     assert after["median_correlation"] > before["median_correlation"] + 0.25
     assert after["frac_gabor"] > before["frac_gabor"]
+
+
+def test_gabor_bank_window():
+    from filters.gabor import gabor_2d as gabor_bank
+
+    bank = gabor_bank((32, 32), frequencies=[0.3, 0.15], thetas=4)
+    psi, _ = bank.spatial()
+    learned = psi[5, 13:20, 13:20].imag            # odd part of the 0.15 c/px filter at 45 degrees
+    result = compare_filters(learned, bank)
+    assert result.match_index[0] == 5 and result.correlation[0] > 1 - 1e-9
+    assert result.gabor_r2[0] > 0.95
+    np.testing.assert_allclose(result.gabor_params["frequency"], 0.15, atol=0.02)
+    np.testing.assert_allclose(result.gabor_params["theta"], bank.meta["angle"][5], atol=0.05)
