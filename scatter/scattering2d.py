@@ -10,8 +10,8 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers
-from ._frontend import (check_finite, crop_fourier, reflect_indices, subsample_fourier, to_output,
-                        to_tensor)
+from ._frontend import (check_finite, crop_fourier, filter_subsample, reflect_indices,
+                        significant_blocks, to_output, to_tensor)
 
 
 def padded_shape_2d(shape, J: int) -> tuple[int, int]:
@@ -55,6 +55,10 @@ class Scattering2D(FilterBuffers):
         gives Kymatio's numbers.
     check_input : bool
         Check the input for NaN/inf (one device-to-host sync per call).
+    batch_size : int, optional
+        Images per pass through the cascade: bounds the memory of the intermediate maps.
+        Default: on the CPU, as many as keep the largest intermediate near 2**20 complex values
+        (cache-friendly, about 2x faster than one huge pass); on a GPU, the whole batch.
 
     What a bank must provide
     ------------------------
@@ -75,7 +79,7 @@ class Scattering2D(FilterBuffers):
 
     def __init__(self, J: int, shape, L: int = 8, max_order: int = 2, pre_pad: bool = False,
                  out_type: str = "array", bank: FilterBank | Callable | None = None,
-                 check_input: bool = True) -> None:
+                 check_input: bool = True, batch_size: int | None = None) -> None:
         super().__init__()
         self.J = check_int("J", J, minimum=1)
         self.shape = check_shape("shape", shape, 2)
@@ -85,6 +89,7 @@ class Scattering2D(FilterBuffers):
         self.pre_pad = bool(pre_pad)
         self.out_type = check_choice("out_type", out_type, ("array", "list"))
         self.check_input = bool(check_input)
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, minimum=1)
 
         self.padded_shape = padded_shape_2d(self.shape, self.J)
         grid = self.padded_shape
@@ -126,15 +131,30 @@ class Scattering2D(FilterBuffers):
         thetas = bank.meta.get("theta", np.zeros(len(bank), dtype=int))
         self._groups: list[tuple[int, np.ndarray]] = [(j, np.flatnonzero(js == j)) for j in range(J)
                                                        if np.any(js == j)]
+        self._blocks: dict[str, list] = {}
         for j, index in self._groups:
-            self._add_filter(f"_psi1_{j}", bank.psi[index])
+            self._add_subsampling_filter(f"_psi1_{j}", bank.psi[index], 2 ** j)
             # second order: psi_j2 applied to |x * psi_j1| at resolution 2**j1, for j1 < j2
             for j1, _ in self._groups:
                 if j1 < j and self.max_order == 2:
-                    self._add_filter(f"_psi2_{j1}_{j}", crop_fourier(bank.psi[index], 2 ** j1))
+                    self._add_subsampling_filter(f"_psi2_{j1}_{j}", crop_fourier(bank.psi[index], 2 ** j1),
+                                                 2 ** (j - j1))
         for res in range(J):
-            self._add_filter(f"_phi_{res}", crop_fourier(bank.phi, 2 ** res))
+            self._add_subsampling_filter(f"_phi_{res}", crop_fourier(bank.phi, 2 ** res), 2 ** (J - res))
         self._meta = self._path_meta(js, thetas)
+
+    def _add_subsampling_filter(self, name: str, design: np.ndarray, factor: int) -> None:
+        """A filter always followed by a subsampling by ``factor``: the mean's ``1 / factor**2`` is
+        folded into it (an exact power of two) and its significant alias blocks are listed.
+        Stored complex even when real: complex-by-complex products are twice as fast on CPU as
+        complex-by-real ones, which torch promotes on every call."""
+        self._add_filter(name, design.astype(np.complex128) / factor ** 2)
+        self._blocks[name] = (factor, significant_blocks(design, factor))
+
+    def _filtered(self, u_hat: torch.Tensor, name: str) -> torch.Tensor:
+        """``subsample(u_hat * filter, factor)`` for the filter ``name``."""
+        factor, blocks = self._blocks[name]
+        return filter_subsample(u_hat, self._filter(name), factor, blocks)
 
     def _path_meta(self, js, thetas) -> dict:
         rows = [(0, (), (), ())]
@@ -204,7 +224,9 @@ class Scattering2D(FilterBuffers):
         x = x.reshape(-1, *x.shape[-2:])
         if not self.pre_pad:
             x = x.index_select(-2, self._pad_rows).index_select(-1, self._pad_cols)
-        blocks = self._cascade(x)
+        chunk = self.batch_size or self._auto_batch_size(x.device)
+        blocks = torch.cat([self._cascade(part) for part in x.split(chunk)]) if x.shape[0] > chunk \
+            else self._cascade(x)
         if self.out_type == "list":
             out, c = [], 0
             for (order, js, thetas, ns) in self._meta["rows"]:
@@ -215,10 +237,19 @@ class Scattering2D(FilterBuffers):
             return out
         return to_output(blocks.reshape(*lead, *blocks.shape[1:]), from_numpy)
 
+    def _auto_batch_size(self, device: torch.device) -> int:
+        if device.type != "cpu":
+            return 1 << 30
+        Mp, Np = self.padded_shape
+        sizes = [len(index) * Mp * Np // 4 ** j for j, index in self._groups]   # order-1 maps
+        if self.max_order == 2:
+            sizes += [len(i1) * len(i2) * Mp * Np // 4 ** j2 for j1, i1 in self._groups
+                      for j2, i2 in self._groups if j2 > j1]                     # order-2 maps
+        return max(1, (1 << 20) // max(sizes + [Mp * Np]))
+
     def _lowpass(self, u_hat: torch.Tensor, res: int) -> torch.Tensor:
         """``|.| * phi_J`` at resolution ``2**res``, subsampled to ``2**J`` and unpadded."""
-        s = subsample_fourier(u_hat * self._filter(f"_phi_{res}"), 2 ** (self.J - res))
-        return torch.fft.ifft2(s).real[..., 1:-1, 1:-1]
+        return torch.fft.ifft2(self._filtered(u_hat, f"_phi_{res}")).real[..., 1:-1, 1:-1]
 
     def _cascade(self, x: torch.Tensor) -> torch.Tensor:
         """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``."""
@@ -227,8 +258,7 @@ class Scattering2D(FilterBuffers):
         out = [self._lowpass(x_hat, 0)[:, None]]
         second = []
         for j1, _ in self._groups:
-            psi = self._filter(f"_psi1_{j1}")
-            u1 = torch.fft.ifft2(subsample_fourier(x_hat[:, None] * psi, 2 ** j1)).abs()
+            u1 = torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")).abs()
             u1_hat = torch.fft.fft2(u1)                                       # (B, L1, m, n)
             out.append(self._lowpass(u1_hat, j1))
             if self.max_order < 2:
@@ -237,8 +267,7 @@ class Scattering2D(FilterBuffers):
             for j2, _ in self._groups:
                 if j2 <= j1:
                     continue
-                psi2 = self._filter(f"_psi2_{j1}_{j2}")
-                u2 = torch.fft.ifft2(subsample_fourier(u1_hat[:, :, None] * psi2, 2 ** (j2 - j1))).abs()
+                u2 = torch.fft.ifft2(self._filtered(u1_hat[:, :, None], f"_psi2_{j1}_{j2}")).abs()
                 per_j2.append(self._lowpass(torch.fft.fft2(u2), j2))           # (B, L1, L2, h, w)
             if per_j2:
                 s2 = torch.cat(per_j2, dim=2)

@@ -204,3 +204,13 @@ def test_pre_pad_expects_padded_shape():
     with pytest.raises(ValueError, match="pre_pad"):
         S(torch.randn(32, 32))
     assert S(torch.randn(*S.padded_shape)).shape == (25, 8, 8)
+
+
+def test_batch_size_chunks_give_the_same_coefficients():
+    x = torch.randn(7, 2, 32, 32, dtype=torch.float64)
+    whole = Scattering2D(2, (32, 32), L=4, batch_size=1000).double()(x)
+    for batch_size in (1, 3, None):
+        chunked = Scattering2D(2, (32, 32), L=4, batch_size=batch_size).double()(x)
+        torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="batch_size"):
+        Scattering2D(2, (32, 32), batch_size=0)
