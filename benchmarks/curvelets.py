@@ -1,6 +1,7 @@
 """Curvelet transform: speed vs the `curvelets` package's UDCT, and a sparsity check on `camera`.
 
-Run: ``.venv/bin/python benchmarks/curvelets.py [--size 512] [--scales 5] [--repeat 7] [--threads 1]``
+Run: ``.venv/bin/python benchmarks/curvelets.py [--size 512] [--scales 5] [--repeat 7]
+[--threads 1]``
 
 1. Speed. ``filters.CurveletTransform`` (FDCT by wrapping, torch, CPU) forward + inverse against
    ``curvelets.numpy.UDCT`` (Nguyen-Chauris uniform discrete curvelets, NumPy) with the same number
@@ -11,8 +12,9 @@ Run: ``.venv/bin/python benchmarks/curvelets.py [--size 512] [--scales 5] [--rep
 2. Sparsity on ``skimage.data.camera()`` (mean removed): the smallest number of coefficients (real
    numbers; a complex coefficient counts as two) holding 99% of the coefficient energy, as a
    fraction of the pixels and of all coefficients, for curvelets, the orthogonal DWT (pywt, sym8,
-   periodization), the same DWT at 6 shifts (a Parseval frame of redundancy 6), and Kymatio-type Morlet wavelets (``filters.morlet_2d``, L=8, each scale j
-   subsampled by 2**(j+1), redundancy about 5.3, like curvelets' 5.8).
+   periodization), the same DWT at 6 shifts (a Parseval frame of redundancy 6), and Kymatio-type
+   Morlet wavelets (``filters.morlet_2d``, L=8, each scale j subsampled by 2**(j+1), redundancy
+   about 5.3, like curvelets' 6.2).
 """
 from __future__ import annotations
 
@@ -73,7 +75,8 @@ def speed(size: int, scales: int, repeat: int) -> list[dict]:
                 t_peer.append(_best(lambda: peer.backward(peer.forward(x)), repeat))
                 t_ours.append(_best(lambda: ours.inverse(ours(xt)), repeat))
             (wp, cp), (wo, co) = min(t_peer), min(t_ours)
-            rows.append({"finest": finest, "dtype": np.dtype(dtype).name, "red_ours": ours.redundancy,
+            rows.append({"finest": finest, "dtype": np.dtype(dtype).name,
+                         "red_ours": ours.redundancy,
                          "red_peer": peer_red, "init_ours": init_ours, "init_peer": init_peer,
                          "peer_ms": 1e3 * wp, "ours_ms": 1e3 * wo, "ratio": wp / wo,
                          "peer_cpu": 1e3 * cp, "ours_cpu": 1e3 * co, "cpu_ratio": cp / co,
@@ -100,18 +103,22 @@ def sparsity(scales: int) -> list[dict]:
     for finest in ("curvelets", "wavelets"):
         T = CurveletTransform(x.shape, scales, angles=16, finest=finest)
         v = T.flatten(T(torch.from_numpy(x))).numpy()
-        rows.append({"method": f"curvelets (FDCT wrapping, finest={finest})", "redundancy": v.size / n,
+        rows.append({"method": f"curvelets (FDCT wrapping, finest={finest})",
+                     "redundancy": v.size / n,
                      "count": _count_99(v), "total": v.size, "pixels": n})
     coeffs = pywt.wavedec2(x, "sym8", mode="periodization", level=scales - 1)
     v = pywt.coeffs_to_array(coeffs)[0]
-    rows.append({"method": f"orthogonal DWT (pywt sym8, {scales - 1} levels)", "redundancy": v.size / n,
+    rows.append({"method": f"orthogonal DWT (pywt sym8, {scales - 1} levels)",
+                 "redundancy": v.size / n,
                  "count": _count_99(v), "total": v.size, "pixels": n})
     # the same basis at several shifts (cycle spinning), scaled to a Parseval frame: a DWT frame
     # at a redundancy close to the curvelets'
     shifts = [(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2)]
-    v = np.concatenate([pywt.coeffs_to_array(pywt.wavedec2(np.roll(x, s, axis=(0, 1)), "sym8",
-                                                           mode="periodization", level=scales - 1))[0].ravel()
-                        for s in shifts]) / np.sqrt(len(shifts))
+    def dwt(image):
+        return pywt.coeffs_to_array(pywt.wavedec2(image, "sym8", mode="periodization",
+                                                  level=scales - 1))[0].ravel()
+
+    v = np.concatenate([dwt(np.roll(x, s, axis=(0, 1))) for s in shifts]) / np.sqrt(len(shifts))
     rows.append({"method": f"DWT frame: sym8 at {len(shifts)} shifts (cycle spinning)",
                  "redundancy": v.size / n, "count": _count_99(v), "total": v.size, "pixels": n})
     J = scales - 1
@@ -140,7 +147,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"forward + inverse, {args.size}x{args.size}, {args.scales} scales, torch threads "
           f"{torch.get_num_threads()}, best of {args.repeat} (x2 alternated)\n")
-    header = ("| finest | dtype | redundancy ours / UDCT | UDCT ms | ours ms | speed-up | UDCT CPU ms "
+    header = ("| finest | dtype | redundancy ours / UDCT | UDCT ms | ours ms | speed-up "
+              "| UDCT CPU ms "
               "| ours CPU ms | CPU speed-up | rec. err ours | rec. err UDCT | energy ours - 1 |")
     print(header)
     print("|" + "|".join(["---"] * 12) + "|")
@@ -153,7 +161,8 @@ def main() -> None:
     print("| method | redundancy | count | count / pixels | count / coefficients |")
     print("|---|---|---|---|---|")
     for r in sparsity(args.scales):
-        print(f"| {r['method']} | {r['redundancy']:.2f} | {r['count']} | {r['count'] / r['pixels']:.4f} | "
+        print(f"| {r['method']} | {r['redundancy']:.2f} | {r['count']} | "
+              f"{r['count'] / r['pixels']:.4f} | "
               f"{r['count'] / r['total']:.4f} |")
 
 

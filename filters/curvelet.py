@@ -225,7 +225,8 @@ def _axis_samples(n: int, border: float) -> tuple[np.ndarray, np.ndarray, np.nda
             np.concatenate([g, 1.0 - g[twin]]))
 
 
-def curvelet_windows(shape, scales: int, angles: int = 16, finest: str = "curvelets") -> CurveletWindows:
+def curvelet_windows(shape, scales: int, angles: int = 16,
+                     finest: str = "curvelets") -> CurveletWindows:
     """Design the sparse curvelet windows of a grid (float64 NumPy).
 
     Parameters
@@ -295,7 +296,8 @@ def curvelet_windows(shape, scales: int, angles: int = 16, finest: str = "curvel
             sq = mat.data[lo:hi]
             good = sq > _TINY
             if not good.any():
-                raise ValueError(f"wedge {l} of scale {j} is empty on grid {shape}: use fewer scales")
+                raise ValueError(f"wedge {l} of scale {j} is empty on grid {shape}: "
+                                 "use fewer scales")
             idx_j.append(mat.indices[lo:hi][good].astype(np.int64))
             val_j.append(np.sqrt(sq[good]))
         out.index.append(idx_j)
@@ -377,10 +379,12 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
     >>> bank.meta['j'].max(), float(abs(bank.littlewood_paley() - 1).max()) < 1e-12
     (1, True)
     """
-    shape, scales, angles, finest, real = validate_curvelet_args(shape, scales, angles, finest, real)
+    shape, scales, angles, finest, real = validate_curvelet_args(shape, scales, angles, finest,
+                                                                 real)
     win = curvelet_windows(shape, scales, angles, finest)
     M, N = shape
-    filters, meta = [], {"j": [], "fdct_scale": [], "theta": [], "n_angles": [], "angle": [], "xi": []}
+    filters = []
+    meta = {key: [] for key in ("j", "fdct_scale", "theta", "n_angles", "angle", "xi")}
     for j in range(win.J):
         L = win.counts[j]
         keep = range(L // 2) if (real and L > 1) else range(L)

@@ -33,7 +33,8 @@ def _next_fast(n: int) -> int:
 
 
 def _lift(index: np.ndarray, shape: tuple[int, int], centre: tuple[int, int]):
-    """Integer frequencies ``(k0, k1)`` of flat grid indices, lifted to the range nearest ``centre``."""
+    """Integer frequencies ``(k0, k1)`` of flat grid indices, lifted to the range nearest
+    ``centre``."""
     M, N = shape
     k0, k1 = np.divmod(index, N)
     k0 = (k0 - centre[0] + M // 2) % M - M // 2 + centre[0]
@@ -166,7 +167,8 @@ class CurveletTransform(nn.Module):
             src = np.concatenate([p[3] for p in members])
             dst = np.concatenate([g * size + p[4] for g, p in enumerate(members)])
             val = np.concatenate([p[5] for p in members])
-            self._groups.append({"box": box, "complex": cplx, "where": [(p[0], p[1]) for p in members],
+            self._groups.append({"box": box, "complex": cplx,
+                                 "where": [(p[0], p[1]) for p in members],
                                  "src": src, "dst": dst, "win": val})
         self._cache: dict = {}
 
@@ -179,7 +181,8 @@ class CurveletTransform(nn.Module):
     @property
     def n_coefficients(self) -> int:
         """Real numbers in one image's coefficients (a complex coefficient counts twice)."""
-        return sum((2 if c else 1) * a * b for shp, cpx in zip(self.coefficient_shapes, self.is_complex)
+        return sum((2 if c else 1) * a * b
+                   for shp, cpx in zip(self.coefficient_shapes, self.is_complex)
                    for (a, b), c in zip(shp, cpx))
 
     @property
@@ -213,7 +216,8 @@ class CurveletTransform(nn.Module):
         accepted = (torch.float32, torch.float64) if self.real else (
             torch.float32, torch.float64, torch.complex64, torch.complex128)
         if x.dtype not in accepted:
-            raise TypeError(f"x must have dtype in {list(accepted)} (real={self.real}), got {x.dtype}")
+            raise TypeError(f"x must have dtype in {list(accepted)} (real={self.real}), "
+                            f"got {x.dtype}")
         real_dtype = x.real.dtype if x.is_complex() else x.dtype
         lead = x.shape[:-2]
         spectrum = torch.fft.fft2(x, norm="ortho").reshape(*lead, -1)
@@ -259,13 +263,15 @@ class CurveletTransform(nn.Module):
                              f"returns), got {type(coeffs).__name__} of length "
                              f"{len(coeffs) if hasattr(coeffs, '__len__') else '?'}")
         lead = real_dtype = device = None
-        for j, (scale, shapes, kinds) in enumerate(zip(coeffs, self.coefficient_shapes, self.is_complex)):
+        for j, (scale, shapes, kinds) in enumerate(zip(coeffs, self.coefficient_shapes,
+                                                       self.is_complex)):
             if not isinstance(scale, (list, tuple)) or len(scale) != len(shapes):
-                raise ValueError(f"coeffs[{j}] must be a list of {len(shapes)} wedges, got "
-                                 f"{len(scale) if hasattr(scale, '__len__') else type(scale).__name__}")
+                got = len(scale) if hasattr(scale, "__len__") else type(scale).__name__
+                raise ValueError(f"coeffs[{j}] must be a list of {len(shapes)} wedges, got {got}")
             for l, (c, shp, cplx) in enumerate(zip(scale, shapes, kinds)):
                 if not isinstance(c, torch.Tensor):
-                    raise ValueError(f"coeffs[{j}][{l}] must be a torch.Tensor, got {type(c).__name__}")
+                    raise ValueError(f"coeffs[{j}][{l}] must be a torch.Tensor, "
+                                     f"got {type(c).__name__}")
                 if c.dim() < 2 or tuple(c.shape[-2:]) != shp:
                     raise ValueError(f"coeffs[{j}][{l}] must have shape (..., {shp[0]}, {shp[1]}), "
                                      f"got {tuple(c.shape)}")
@@ -289,7 +295,7 @@ class CurveletTransform(nn.Module):
     def flatten(self, coeffs: list[list[torch.Tensor]]) -> torch.Tensor:
         """All coefficients as one real tensor ``(..., n_coefficients)`` (complex as re, im)."""
         lead = self._check_coeffs(coeffs)[0]
-        parts = [torch.view_as_real(c).reshape(*lead, -1) if c.is_complex() else c.reshape(*lead, -1)
+        parts = [(torch.view_as_real(c) if c.is_complex() else c).reshape(*lead, -1)
                  for scale in coeffs for c in scale]
         return torch.cat(parts, dim=-1)
 
