@@ -369,9 +369,14 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
         - ``'n_angles'`` int, wedges of that scale in the bank (1 for the isotropic band);
         - ``'angle'`` float, wedge centre orientation in radians, ``atan2(w1, w0)`` with ``w0``
           along axis 0 (0.0 for the isotropic band);
-        - ``'xi'`` float, radial frequency of the wedge centre, cycles per sample.
+        - ``'xi'`` float, radial frequency of the wedge centre, cycles per sample;
+        - ``'max_freq'`` float, largest ``max(|w0|, |w1|)`` (cycles per sample) where the filter
+          is nonzero: ``|x * psi|`` may be subsampled by ``2**s`` without aliasing the filter's
+          band when ``max_freq <= 2**-(s+1)``: about ``0.75 * 2**-j`` (curvelets at the finest
+          scale) or ``0.67 * 2**-j`` (wavelets) for ``j >= 1``, so ``s = j - 1`` (not ``j``:
+          Meyer windows span a factor 4 in frequency); 0.5 at ``j = 0``.
 
-        ``phi_meta = {'j': J, 'fdct_scale': 1, 'xi': 0.0}``.
+        ``phi_meta = {'j': J, 'fdct_scale': 1, 'xi': 0.0, 'max_freq': ...}``.
 
     Examples
     --------
@@ -384,7 +389,13 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
     win = curvelet_windows(shape, scales, angles, finest)
     M, N = shape
     filters = []
-    meta = {key: [] for key in ("j", "fdct_scale", "theta", "n_angles", "angle", "xi")}
+    meta = {key: [] for key in ("j", "fdct_scale", "theta", "n_angles", "angle", "xi", "max_freq")}
+    f0, f1 = np.abs(np.fft.fftfreq(M)), np.abs(np.fft.fftfreq(N))
+
+    def max_freq(index: np.ndarray) -> float:  # sup-norm radius of a support, cycles/sample
+        k0, k1 = np.divmod(index, N)
+        return float(np.maximum(f0[k0], f1[k1]).max())
+
     for j in range(win.J):
         L = win.counts[j]
         keep = range(L // 2) if (real and L > 1) else range(L)
@@ -397,8 +408,10 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
             meta["n_angles"].append(len(keep))
             meta["angle"].append(win.angle[j][l])
             meta["xi"].append(win.xi[j][l])
+            meta["max_freq"].append(max_freq(win.index[j][l]))
     meta = {k: np.asarray(v, dtype=np.int64 if k in ("j", "fdct_scale", "theta", "n_angles")
                           else np.float64) for k, v in meta.items()}
     params = {"shape": shape, "scales": scales, "angles": angles, "finest": finest, "real": real}
     return CurveletBank(np.stack(filters), win.dense_lowpass(), meta, name="curvelet",
-                        params=params, phi_meta={"j": win.J, "fdct_scale": 1, "xi": 0.0})
+                        params=params, phi_meta={"j": win.J, "fdct_scale": 1, "xi": 0.0,
+                                                 "max_freq": max_freq(win.lowpass_index)})

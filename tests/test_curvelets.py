@@ -52,6 +52,20 @@ def test_bank_partition_of_unity_and_meta(shape, scales, finest, real):
     assert np.all(bank.meta["xi"] > 0) and np.all(bank.meta["xi"] <= 0.5 * math.sqrt(2))
 
 
+@pytest.mark.parametrize("finest", ["curvelets", "wavelets"])
+def test_max_freq_bounds_the_support(finest):
+    bank = curvelet_2d((96, 128), 4, angles=8, finest=finest)
+    f0 = np.abs(np.fft.fftfreq(96))[:, None]
+    f1 = np.abs(np.fft.fftfreq(128))[None, :]
+    sup = np.maximum(f0, f1)
+    for k in range(len(bank)):
+        mf, j = bank.meta["max_freq"][k], bank.meta["j"][k]
+        assert np.all(bank.psi[k][sup > mf] == 0) and np.any(bank.psi[k][sup == mf] > 0)
+        assert mf <= (0.5 if j == 0 else 2.0 ** -j)  # |x * psi_j| may be subsampled by 2**(j-1)
+    assert np.all(bank.phi[sup > bank.phi_meta["max_freq"]] == 0)
+    assert bank.phi_meta["max_freq"] <= 2.0 ** -3
+
+
 def test_parabolic_angle_doubling():
     # angles at the coarsest band-pass scale, doubling every other scale towards the finest
     assert n_wedges(6, 16) == [64, 64, 32, 32, 16]
