@@ -22,12 +22,18 @@ class FilterBuffers(nn.Module):
 
     def _add_filter(self, name: str, design: np.ndarray) -> None:
         """Register ``design`` (float64 or complex128 ndarray) as a float32 buffer ``name``."""
-        design = np.ascontiguousarray(design)
-        if np.iscomplexobj(design):
-            design = np.ascontiguousarray(np.stack([design.real, design.imag], axis=-1))
+        stored, is_complex = as_stored_design(design)
+        self._register_design(name, stored, is_complex, torch.from_numpy(stored).to(torch.float32))
+
+    def _register_design(self, name: str, stored: np.ndarray, is_complex: bool,
+                         tensor: torch.Tensor) -> None:
+        """Register a design already in stored form (see :func:`as_stored_design`) and its tensor.
+
+        ``tensor`` may be shared between networks (they never write to their filters)."""
+        if is_complex:
             self._complex_filters.add(name)
-        self._designs[name] = design
-        self.register_buffer(name, torch.from_numpy(design).to(torch.float32), persistent=False)
+        self._designs[name] = stored
+        self.register_buffer(name, tensor, persistent=False)
 
     def _filter(self, name: str) -> torch.Tensor:
         """The buffer ``name`` as used in products: real, or complex for complex designs."""
@@ -40,3 +46,11 @@ class FilterBuffers(nn.Module):
             current = self._buffers[name]
             self._buffers[name] = torch.from_numpy(design).to(device=current.device, dtype=current.dtype)
         return self
+
+
+def as_stored_design(design: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A float64 design as stored by :class:`FilterBuffers`: complex as a trailing (re, im) axis."""
+    design = np.ascontiguousarray(design)
+    if np.iscomplexobj(design):
+        return np.ascontiguousarray(np.stack([design.real, design.imag], axis=-1)), True
+    return design, False

@@ -1,6 +1,7 @@
 """The 2D scattering network: a batched cascade of wavelet modulus operators in PyTorch."""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
-from ._buffers import FilterBuffers
+from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (check_finite, crop_fourier, filter_subsample, reflect_indices,
                         significant_blocks, to_output, to_tensor)
 
@@ -24,6 +25,12 @@ def padded_shape_2d(shape, J: int) -> tuple[int, int]:
     M, N = check_shape("shape", shape, 2)
     step = 2 ** check_int("J", J, minimum=0)
     return ((M + step) // step + 1) * step, ((N + step) // step + 1) * step
+
+
+@functools.lru_cache(maxsize=8)
+def _default_bank(grid: tuple[int, int], J: int, L: int) -> FilterBank:
+    """Kymatio's Morlet bank on ``grid``, designed once per parameters (networks only read it)."""
+    return morlet_2d(grid, J, L)
 
 
 class Scattering2D(FilterBuffers):
@@ -94,7 +101,7 @@ class Scattering2D(FilterBuffers):
         self.padded_shape = padded_shape_2d(self.shape, self.J)
         grid = self.padded_shape
         if bank is None:
-            bank = morlet_2d(grid, self.J, self.L)
+            bank = _default_bank(grid, self.J, self.L)
         elif callable(bank) and not isinstance(bank, FilterBank):
             bank = bank(grid)
         self.bank = self._check_bank(bank, grid)
@@ -133,23 +140,36 @@ class Scattering2D(FilterBuffers):
                                                        if np.any(js == j)]
         self._blocks: dict[str, list] = {}
         for j, index in self._groups:
-            self._add_subsampling_filter(f"_psi1_{j}", bank.psi[index], 2 ** j)
+            self._add_subsampling_filter(f"_psi1_{j}", lambda: bank.psi[index], 2 ** j)
             # second order: psi_j2 applied to |x * psi_j1| at resolution 2**j1, for j1 < j2
             for j1, _ in self._groups:
                 if j1 < j and self.max_order == 2:
-                    self._add_subsampling_filter(f"_psi2_{j1}_{j}", crop_fourier(bank.psi[index], 2 ** j1),
-                                                 2 ** (j - j1))
+                    self._add_subsampling_filter(
+                        f"_psi2_{j1}_{j}", lambda: crop_fourier(bank.psi[index], 2 ** j1), 2 ** (j - j1))
         for res in range(J):
-            self._add_subsampling_filter(f"_phi_{res}", crop_fourier(bank.phi, 2 ** res), 2 ** (J - res))
+            self._add_subsampling_filter(f"_phi_{res}", lambda: crop_fourier(bank.phi, 2 ** res),
+                                         2 ** (J - res))
         self._meta = self._path_meta(js, thetas)
 
-    def _add_subsampling_filter(self, name: str, design: np.ndarray, factor: int) -> None:
-        """A filter always followed by a subsampling by ``factor``: the mean's ``1 / factor**2`` is
-        folded into it (an exact power of two) and its significant alias blocks are listed.
-        Stored complex even when real: complex-by-complex products are twice as fast on CPU as
-        complex-by-real ones, which torch promotes on every call."""
-        self._add_filter(name, design.astype(np.complex128) / factor ** 2)
-        self._blocks[name] = (factor, significant_blocks(design, factor))
+    def _add_subsampling_filter(self, name: str, make_design: Callable[[], np.ndarray], factor: int) -> None:
+        """A filter always followed by a subsampling by ``factor``.
+
+        The mean's ``1 / factor**2`` is folded into it (an exact power of two) and its significant
+        alias blocks are listed. Stored complex even when real: complex-by-complex products are
+        twice as fast on CPU as complex-by-real ones, which torch promotes on every call. The
+        prepared filters are kept on the bank, so networks sharing a bank (the default Morlet bank
+        is shared per parameters) are built without redoing the work.
+        """
+        cache = self.bank.__dict__.setdefault("_prepared_for_networks", {})
+        key = (name, factor)
+        if key not in cache:
+            design = make_design()
+            stored, _ = as_stored_design(design.astype(np.complex128) / factor ** 2)
+            cache[key] = (stored, torch.from_numpy(stored).to(torch.float32),
+                          significant_blocks(design, factor))
+        stored, tensor, blocks = cache[key]
+        self._register_design(name, stored, True, tensor)
+        self._blocks[name] = (factor, blocks)
 
     def _filtered(self, u_hat: torch.Tensor, name: str) -> torch.Tensor:
         """``subsample(u_hat * filter, factor)`` for the filter ``name``."""
