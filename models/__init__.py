@@ -3,3 +3,6 @@ from .cnn import CifarNet, LeNet, evaluate, fit
 from .datasets import (ImageArrayDataset, load_cifar10, load_cifar10_meta, load_fashion_mnist,
                        load_idx, load_image_folder, load_mnist)
 from .filter_compare import FilterComparison, compare_filters, first_layer_filters, plot_comparison
+from .natural_images import extract_patches, load_images, natural_images, natural_patches, whiten_images
+from .sparse_coding import SparseCoding
+from .sparse_summary import dictionary_summary, plot_dictionary

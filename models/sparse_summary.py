@@ -1,0 +1,196 @@
+"""What a learned sparse-coding dictionary looks like: Gabor statistics of its atoms, code
+statistics, reconstruction error, and a figure of the atoms."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from filters.gabor_fit import GaborFit, fit_gabor
+
+__all__ = ["ORIENTATION_BIN_DEG", "FREQUENCY_EDGES", "atoms_as_images", "dictionary_summary",
+           "plot_dictionary"]
+
+ORIENTATION_BIN_DEG = 22.5
+#: Octave bins of carrier frequency, cycles/pixel (the last bin ends at Nyquist).
+FREQUENCY_EDGES = (0.0, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 0.5)
+
+
+def atoms_as_images(dictionary: np.ndarray, patch_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Atoms ``(n_atoms, h * w)`` reshaped to ``(n_atoms, h, w)`` (square when no shape given)."""
+    dictionary = np.asarray(dictionary, dtype=np.float64)
+    if dictionary.ndim == 3:
+        return dictionary
+    if dictionary.ndim != 2:
+        raise ValueError(f"dictionary must have shape (n_atoms, n_features), got {dictionary.shape}")
+    if patch_shape is None:
+        side = math.isqrt(dictionary.shape[1])
+        if side * side != dictionary.shape[1]:
+            raise ValueError(f"dictionary has {dictionary.shape[1]} features, not a square patch: "
+                             "give patch_shape")
+        patch_shape = (side, side)
+    return dictionary.reshape(dictionary.shape[0], *patch_shape)
+
+
+def _kurtosis(values: np.ndarray) -> float:
+    v = values - values.mean()
+    var = (v * v).mean()
+    return float((v ** 4).mean() / var ** 2 - 3.0) if var > 0 else 0.0
+
+
+def _entropy_bits(codes: np.ndarray, bin_width: float = 0.1, clip: float = 20.0) -> float:
+    """Mean over atoms of the entropy (bits) of the atom's code divided by its std, quantised
+    in bins of ``bin_width`` (a Gaussian code gives about 5.37 bits, a sparser one less)."""
+    std = codes.std(axis=0)
+    used = std > 0
+    if not used.any():
+        return 0.0
+    z = np.clip(codes[:, used] / std[used], -clip, clip)
+    q = np.round(z / bin_width).astype(np.int64)
+    q -= q.min()
+    ent = []
+    for col in q.T:
+        p = np.bincount(col) / col.size
+        p = p[p > 0]
+        ent.append(-(p * np.log2(p)).sum())
+    return float(np.mean(ent))
+
+
+def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
+                       patches: np.ndarray | None = None, patch_shape: tuple[int, int] | None = None,
+                       fit: GaborFit | None = None, r2_threshold: float = 0.8) -> dict:
+    """Gabor and code statistics of a dictionary, as Olshausen & Field report them.
+
+    Parameters
+    ----------
+    dictionary : ndarray, shape (n_atoms, n_features) or (n_atoms, h, w)
+        Atoms as rows (``SparseCoding.dictionary_``, scikit-learn's ``components_``).
+    codes : ndarray, shape (n_samples, n_atoms), optional
+        Codes of ``patches``: adds kurtosis, entropy, active fraction.
+    patches : ndarray, shape (n_samples, n_features), optional
+        With ``codes``: adds the relative reconstruction error.
+    patch_shape : (int, int), optional
+        Atom shape when ``dictionary`` is flat and not square.
+    fit : GaborFit, optional
+        A fit of these atoms already made (else :func:`filters.fit_gabor` is run).
+    r2_threshold : float
+        R^2 above which an atom counts as Gabor-like in the histograms.
+
+    Returns
+    -------
+    dict
+        ``'gabor_fraction_r2_0.8'``, ``'gabor_fraction_r2_0.9'``: fraction of atoms with
+        R^2 above 0.8, 0.9; ``'gabor_fraction_r2_0.8_freq_1/16'``: with R^2 > 0.8 and
+        frequency >= 1/16 cycle/pixel; ``'median_r2'``; ``'orientation_edges_deg'`` and
+        ``'orientation_hist'``: counts of Gabor-like atoms (R^2 > ``r2_threshold``) per
+        22.5-degree bin of theta in [0, 180); ``'orientation_min_over_max'``: smallest over
+        largest bin count; ``'frequency_edges'``, ``'frequency_hist'``: counts of Gabor-like
+        atoms per octave of frequency (cycles/pixel); ``'fit'``: the :class:`GaborFit`.
+        With ``codes``: ``'code_kurtosis'`` (excess kurtosis of all coefficients pooled),
+        ``'code_entropy_bits'`` (see below), ``'active_fraction'`` (coefficients with
+        ``|a| > 1e-6 max|a|``). With ``patches`` too: ``'relative_mse'`` =
+        ``sum ||x - Phi a||^2 / sum ||x||^2``.
+
+    Notes
+    -----
+    The code entropy is the mean over atoms of the Shannon entropy of the atom's coefficients
+    divided by their standard deviation and quantised in bins of 0.1 (a Gaussian code gives
+    about 5.37 bits; a sparse code fewer).
+    """
+    atoms = atoms_as_images(dictionary, patch_shape)
+    fit = fit_gabor(atoms) if fit is None else fit
+    r2, p = fit.r2, fit.params
+    gabor = r2 > r2_threshold
+    theta_deg = np.degrees(p["theta"]) % 180.0
+    o_edges = np.arange(0.0, 180.0 + 1e-9, ORIENTATION_BIN_DEG)
+    o_hist = np.histogram(theta_deg[gabor], bins=o_edges)[0]
+    f_edges = np.asarray(FREQUENCY_EDGES)
+    f_hist = np.histogram(np.clip(p["frequency"][gabor], 0, 0.5), bins=f_edges)[0]
+    out = {
+        "n_atoms": int(atoms.shape[0]),
+        "gabor_fraction_r2_0.8": float(np.mean(r2 > 0.8)),
+        "gabor_fraction_r2_0.9": float(np.mean(r2 > 0.9)),
+        "gabor_fraction_r2_0.8_freq_1/16": float(np.mean((r2 > 0.8) & (p["frequency"] >= 1 / 16))),
+        "median_r2": float(np.median(r2)),
+        "orientation_edges_deg": o_edges,
+        "orientation_hist": o_hist,
+        "orientation_min_over_max": float(o_hist.min() / o_hist.max()) if o_hist.max() > 0 else 0.0,
+        "frequency_edges": f_edges,
+        "frequency_hist": f_hist,
+        "fit": fit,
+    }
+    if codes is not None:
+        codes = np.asarray(codes, dtype=np.float64)
+        if codes.ndim != 2 or codes.shape[1] != atoms.shape[0]:
+            raise ValueError(f"codes must have shape (n_samples, {atoms.shape[0]}), got {codes.shape}")
+        out["code_kurtosis"] = _kurtosis(codes.ravel())
+        out["code_entropy_bits"] = _entropy_bits(codes)
+        scale = np.abs(codes).max()
+        out["active_fraction"] = float(np.mean(np.abs(codes) > 1e-6 * scale)) if scale > 0 else 0.0
+        if patches is not None:
+            patches = np.asarray(patches, dtype=np.float64)
+            if patches.shape != (codes.shape[0], atoms[0].size):
+                raise ValueError(f"patches must have shape ({codes.shape[0]}, {atoms[0].size}), "
+                                 f"got {patches.shape}")
+            recon = codes @ atoms.reshape(atoms.shape[0], -1)
+            out["relative_mse"] = float(((patches - recon) ** 2).sum() / (patches ** 2).sum())
+    return out
+
+
+def plot_dictionary(dictionary: np.ndarray, path: str | Path | None = None,
+                    patch_shape: tuple[int, int] | None = None, r2: np.ndarray | None = None,
+                    n_cols: int | None = None, title: str | None = None):
+    """Draw the atoms as a grid of grey images (each scaled to its own +-max).
+
+    Parameters
+    ----------
+    dictionary : ndarray, shape (n_atoms, n_features) or (n_atoms, h, w)
+    path : str or Path, optional
+        Save the figure there (PNG) and close it; else return it open.
+    patch_shape : (int, int), optional
+    r2 : ndarray (n_atoms,), optional
+        Gabor R^2 of each atom: atoms are sorted by it and those below 0.8 framed in red.
+    n_cols : int, optional
+        Columns of the grid (default about sqrt(n_atoms)).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None (when saved)
+    """
+    import matplotlib
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    atoms = atoms_as_images(dictionary, patch_shape)
+    order = np.argsort(-r2) if r2 is not None else np.arange(atoms.shape[0])
+    n = atoms.shape[0]
+    n_cols = n_cols or int(math.ceil(math.sqrt(n)))
+    n_rows = int(math.ceil(n / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * 0.45, n_rows * 0.45 + 0.5))
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    for ax, k in zip(axes, order):
+        atom = atoms[k]
+        vmax = np.abs(atom).max() or 1.0
+        ax.imshow(atom, cmap="gray", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        if r2 is not None and r2[k] <= 0.8:
+            ax.set_frame_on(True)
+            for spine in ax.spines.values():
+                spine.set_color("red")
+                spine.set_linewidth(1.5)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93 if title else 0.99,
+                        wspace=0.08, hspace=0.08)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return None
+    return fig
