@@ -158,3 +158,51 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
 def to_output(x: torch.Tensor, from_numpy: bool):
     """Return NumPy when the input was NumPy."""
     return x.detach().cpu().numpy() if from_numpy else x
+
+
+def lowpass_half_spectrum(r_hat: torch.Tensor, phi_half: torch.Tensor, factor: int, width: int) -> torch.Tensor:
+    """``real(ifft2(subsample(U * phi, factor)))`` for a real ``U`` and a real, even ``phi``.
+
+    Works on half spectra: ``r_hat = rfft2(U)`` (or the first ``width // 2 + 1`` columns of the
+    full spectrum). The product of a Hermitian spectrum with an even filter is Hermitian, so the
+    aliases that subsampling folds from negative column frequencies are conjugates of stored
+    ones, found by a row flip and a column reversal; the result goes through ``irfft2``.
+
+    Parameters
+    ----------
+    r_hat : Tensor, complex, shape (..., M, width // 2 + 1)
+    phi_half : Tensor, complex, shape (M, width // 2 + 1)
+        The filter's half spectrum with the ``1 / factor**2`` of the subsampling mean folded in.
+    factor : int, even (a power of two >= 2), dividing ``M`` and ``width``
+    width : int
+        ``N``, the full width of the map.
+
+    Returns
+    -------
+    Tensor, real, shape (..., M // factor, width // factor)
+    """
+    m = r_hat.shape[-2]
+    mk, nk = m // factor, width // factor
+    hk = nk // 2 + 1
+    p = (r_hat * phi_half).unflatten(-2, (factor, mk)).sum(-3)      # rows folded: (..., mk, half)
+    out = p[..., :hk].clone()
+    for t in range(1, factor // 2):                                  # non-negative column aliases
+        out += p[..., t * nk:t * nk + hk]
+    mirror = None
+    for u in range(1, factor // 2 + 1):                              # aliases from negative columns
+        block = p[..., u * nk - hk + 1:u * nk + 1]
+        mirror = block if mirror is None else mirror + block
+    rows = (-torch.arange(mk, device=p.device)) % mk
+    out += mirror.flip(-1).index_select(-2, rows).conj()
+    return torch.fft.irfft2(out, s=(mk, nk))
+
+
+def full_spectrum(r_hat: torch.Tensor, width: int) -> torch.Tensor:
+    """The full DFT ``fft2(U)`` of a real ``U`` from its half spectrum ``rfft2(U)``.
+
+    Cheaper than ``fft2`` of a real tensor, which torch computes by converting to complex first.
+    """
+    m = r_hat.shape[-2]
+    rows = (-torch.arange(m, device=r_hat.device)) % m
+    mirror = r_hat[..., 1:width - width // 2].flip(-1).index_select(-2, rows).conj()
+    return torch.cat([r_hat, mirror], dim=-1)

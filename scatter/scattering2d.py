@@ -11,8 +11,9 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
-from ._frontend import (check_finite, crop_fourier, filter_subsample, reflect_indices,
-                        significant_blocks, to_output, to_tensor)
+from ._frontend import (check_finite, crop_fourier, filter_subsample, full_spectrum,
+                        lowpass_half_spectrum, reflect_indices, significant_blocks, to_output,
+                        to_tensor)
 
 
 def padded_shape_2d(shape, J: int) -> tuple[int, int]:
@@ -25,6 +26,14 @@ def padded_shape_2d(shape, J: int) -> tuple[int, int]:
     M, N = check_shape("shape", shape, 2)
     step = 2 ** check_int("J", J, minimum=0)
     return ((M + step) // step + 1) * step, ((N + step) // step + 1) * step
+
+
+def _is_real_even(phi: np.ndarray) -> bool:
+    """Whether a Fourier filter is real and even, ``phi(-w) = phi(w)`` (to rounding)."""
+    if np.iscomplexobj(phi) and np.abs(phi.imag).max() > 1e-12 * np.abs(phi).max():
+        return False
+    flipped = np.roll(np.flip(phi.real, axis=(0, 1)), 1, axis=(0, 1))
+    return bool(np.abs(phi.real - flipped).max() <= 1e-12 * np.abs(phi).max())
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,12 +155,18 @@ class Scattering2D(FilterBuffers):
                 if j1 < j and self.max_order == 2:
                     self._add_subsampling_filter(
                         f"_psi2_{j1}_{j}", lambda: crop_fourier(bank.psi[index], 2 ** j1), 2 ** (j - j1))
+        self._phi_even = _is_real_even(bank.phi)
         for res in range(J):
-            self._add_subsampling_filter(f"_phi_{res}", lambda: crop_fourier(bank.phi, 2 ** res),
-                                         2 ** (J - res))
+            crop = lambda: crop_fourier(bank.phi, 2 ** res)  # noqa: E731
+            if self._phi_even:  # half spectrum, used by lowpass_half_spectrum
+                self._add_subsampling_filter(
+                    f"_phi_{res}", lambda: crop()[:, :crop().shape[1] // 2 + 1], 2 ** (J - res), blocks=False)
+            else:
+                self._add_subsampling_filter(f"_phi_{res}", crop, 2 ** (J - res))
         self._meta = self._path_meta(js, thetas)
 
-    def _add_subsampling_filter(self, name: str, make_design: Callable[[], np.ndarray], factor: int) -> None:
+    def _add_subsampling_filter(self, name: str, make_design: Callable[[], np.ndarray], factor: int,
+                                blocks: bool = True) -> None:
         """A filter always followed by a subsampling by ``factor``.
 
         The mean's ``1 / factor**2`` is folded into it (an exact power of two) and its significant
@@ -161,12 +176,12 @@ class Scattering2D(FilterBuffers):
         is shared per parameters) are built without redoing the work.
         """
         cache = self.bank.__dict__.setdefault("_prepared_for_networks", {})
-        key = (name, factor)
+        key = (name, factor, blocks)
         if key not in cache:
             design = make_design()
             stored, _ = as_stored_design(design.astype(np.complex128) / factor ** 2)
             cache[key] = (stored, torch.from_numpy(stored).to(torch.float32),
-                          significant_blocks(design, factor))
+                          significant_blocks(design, factor) if blocks else None)
         stored, tensor, blocks = cache[key]
         self._register_design(name, stored, True, tensor)
         self._blocks[name] = (factor, blocks)
@@ -267,29 +282,41 @@ class Scattering2D(FilterBuffers):
                       for j2, i2 in self._groups if j2 > j1]                     # order-2 maps
         return max(1, (1 << 20) // max(sizes + [Mp * Np]))
 
-    def _lowpass(self, u_hat: torch.Tensor, res: int) -> torch.Tensor:
-        """``|.| * phi_J`` at resolution ``2**res``, subsampled to ``2**J`` and unpadded."""
-        return torch.fft.ifft2(self._filtered(u_hat, f"_phi_{res}")).real[..., 1:-1, 1:-1]
+    def _lowpass(self, u: torch.Tensor, r_hat: torch.Tensor | None, res: int) -> torch.Tensor:
+        """``u * phi_J`` for a real map ``u`` at resolution ``2**res``, subsampled to ``2**J``, unpadded.
+
+        ``r_hat`` is the map's half spectrum (``rfft2``) or its full spectrum; with a real, even
+        low-pass (Morlet's Gaussian) the product stays on half spectra.
+        """
+        name = f"_phi_{res}"
+        if self._phi_even:
+            if r_hat is None:
+                r_hat = torch.fft.rfft2(u)
+            width = u.shape[-1]
+            s = lowpass_half_spectrum(r_hat[..., :width // 2 + 1], self._filter(name), 2 ** (self.J - res), width)
+        else:
+            s = torch.fft.ifft2(self._filtered(torch.fft.fft2(u) if r_hat is None or r_hat.shape[-1] != u.shape[-1]
+                                               else r_hat, name)).real
+        return s[..., 1:-1, 1:-1]
 
     def _cascade(self, x: torch.Tensor) -> torch.Tensor:
         """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``."""
         B = x.shape[0]
-        x_hat = torch.fft.fft2(x)
-        out = [self._lowpass(x_hat, 0)[:, None]]
+        x_hat = full_spectrum(torch.fft.rfft2(x), x.shape[-1])
+        out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, _ in self._groups:
-            u1 = torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")).abs()
-            u1_hat = torch.fft.fft2(u1)                                       # (B, L1, m, n)
-            out.append(self._lowpass(u1_hat, j1))
-            if self.max_order < 2:
+            u1 = torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")).abs()   # (B, L1, m, n)
+            r1 = torch.fft.rfft2(u1)
+            out.append(self._lowpass(u1, r1, j1))
+            later = [j2 for j2, _ in self._groups if j2 > j1]
+            if self.max_order < 2 or not later:
                 continue
+            u1_hat = full_spectrum(r1, u1.shape[-1])
             per_j2 = []
-            for j2, _ in self._groups:
-                if j2 <= j1:
-                    continue
+            for j2 in later:
                 u2 = torch.fft.ifft2(self._filtered(u1_hat[:, :, None], f"_psi2_{j1}_{j2}")).abs()
-                per_j2.append(self._lowpass(torch.fft.fft2(u2), j2))           # (B, L1, L2, h, w)
-            if per_j2:
-                s2 = torch.cat(per_j2, dim=2)
-                second.append(s2.reshape(B, -1, *s2.shape[-2:]))
+                per_j2.append(self._lowpass(u2, None, j2))                     # (B, L1, L2, h, w)
+            s2 = torch.cat(per_j2, dim=2)
+            second.append(s2.reshape(B, -1, *s2.shape[-2:]))
         return torch.cat(out + second, dim=1)
