@@ -206,3 +206,15 @@ def full_spectrum(r_hat: torch.Tensor, width: int) -> torch.Tensor:
     rows = (-torch.arange(m, device=r_hat.device)) % m
     mirror = r_hat[..., 1:width - width // 2].flip(-1).index_select(-2, rows).conj()
     return torch.cat([r_hat, mirror], dim=-1)
+
+
+def modulus(z: torch.Tensor) -> torch.Tensor:
+    """``|z|`` of a complex tensor.
+
+    Without autograd, ``sqrt(re^2 + im^2)``: three times faster on CPU than ``torch.abs``, whose
+    ``hypot`` guards against overflow that needs ``|z| > 1e19`` in float32. Under autograd,
+    ``torch.abs``, whose gradient at ``z = 0`` is 0 rather than NaN.
+    """
+    if torch.is_grad_enabled() and z.requires_grad:
+        return z.abs()
+    return torch.addcmul(z.real * z.real, z.imag, z.imag).sqrt_()

@@ -12,7 +12,7 @@ from filters._validation import check_choice, check_int, check_scales_fit, check
 
 from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (check_finite, crop_fourier, filter_subsample, full_spectrum,
-                        lowpass_half_spectrum, reflect_indices, significant_blocks, to_output,
+                        lowpass_half_spectrum, modulus, reflect_indices, significant_blocks, to_output,
                         to_tensor)
 
 
@@ -306,7 +306,7 @@ class Scattering2D(FilterBuffers):
         out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, _ in self._groups:
-            u1 = torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")).abs()   # (B, L1, m, n)
+            u1 = modulus(torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")))  # (B, L1, m, n)
             r1 = torch.fft.rfft2(u1)
             out.append(self._lowpass(u1, r1, j1))
             later = [j2 for j2, _ in self._groups if j2 > j1]
@@ -315,7 +315,7 @@ class Scattering2D(FilterBuffers):
             u1_hat = full_spectrum(r1, u1.shape[-1])
             per_j2 = []
             for j2 in later:
-                u2 = torch.fft.ifft2(self._filtered(u1_hat[:, :, None], f"_psi2_{j1}_{j2}")).abs()
+                u2 = modulus(torch.fft.ifft2(self._filtered(u1_hat[:, :, None], f"_psi2_{j1}_{j2}")))
                 per_j2.append(self._lowpass(u2, None, j2))                     # (B, L1, L2, h, w)
             s2 = torch.cat(per_j2, dim=2)
             second.append(s2.reshape(B, -1, *s2.shape[-2:]))
