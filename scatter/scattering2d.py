@@ -28,6 +28,25 @@ def padded_shape_2d(shape, J: int) -> tuple[int, int]:
     return ((M + step) // step + 1) * step, ((N + step) // step + 1) * step
 
 
+def _resolutions(bank: FilterBank, groups) -> dict[int, int]:
+    """log2 of the subsampling after the band-pass filters of each scale ``j``.
+
+    ``j`` itself (Kymatio's rule), unless the bank reports each filter's support radius in
+    ``meta['max_freq']`` (cycles/sample): then the largest subsampling whose Nyquist frequency
+    the filters of that scale stay under (curvelets reach ``0.75 * 2**-j``: they get ``j - 1``),
+    never decreasing with ``j``.
+    """
+    out, previous = {}, 0
+    for j, index in groups:
+        r = j
+        if "max_freq" in bank.meta:
+            reach = float(np.max(bank.meta["max_freq"][index]))
+            if reach > 0:
+                r = min(j, max(0, int(np.floor(np.log2(0.5 / reach)))))
+        out[j] = previous = max(r, previous)
+    return out
+
+
 def _is_real_even(phi: np.ndarray) -> bool:
     """Whether a Fourier filter is real and even, ``phi(-w) = phi(w)`` (to rounding)."""
     if np.iscomplexobj(phi) and np.abs(phi.imag).max() > 1e-12 * np.abs(phi).max():
@@ -82,8 +101,25 @@ class Scattering2D(FilterBuffers):
     (or to ``shape`` with ``pre_pad=True``); a low-pass ``phi`` of scale ``2**J``; an integer
     ``meta['j']`` in ``[0, J)`` for every band-pass, where ``psi`` with scale ``j`` is
     (essentially) supported at frequencies ``|w| < pi / 2**j`` so that its modulus may be
-    subsampled by ``2**j``; optionally ``meta['theta']`` (orientation index). Fourier filters may
-    be real or complex. Filters are grouped by ``j``; groups may differ in size.
+    subsampled by ``2**j`` (as Kymatio assumes of Morlet wavelets); a bank whose filters reach
+    further gives their support radius in ``meta['max_freq']`` (cycles/sample) and the network
+    subsamples less (curvelets: by ``2**(j-1)``). Optionally ``meta['theta']`` (orientation
+    index). Fourier filters may be real or complex; a real, even ``phi`` takes a faster
+    half-spectrum path. Filters are grouped by ``j``; groups may differ in size (curvelets double
+    their angles every other scale).
+
+    Curvelet scattering
+    -------------------
+    ``bank=lambda grid: filters.curvelet_2d(grid, scales=J + 1, angles=16)`` scatters with
+    curvelets (Candes et al. 2006). Compared with Morlet scattering: the first layer is a tight
+    frame (Littlewood-Paley sum exactly 1, energy conserved, ``psi(0) = 0`` exactly) rather than
+    Kymatio's frame with bounds about [0.12, 1.02]; the windows are compactly supported in
+    frequency but reach further (0.75 * 2**-j cycles/sample), so moduli are kept at resolution
+    ``2**(j-1)`` (see ``meta['max_freq']`` above); the number of orientations grows with scale
+    (parabolic scaling: needles whose width is about their length squared) instead of a fixed L,
+    so the channel count is not ``1 + J L + L^2 J (J - 1) / 2``; the real bank pairs opposite
+    wedges, so an angle index spans ``pi``; and the low-pass has cross-shaped side lobes (its
+    window is separable).
 
     Examples
     --------
@@ -147,14 +183,16 @@ class Scattering2D(FilterBuffers):
         thetas = bank.meta.get("theta", np.zeros(len(bank), dtype=int))
         self._groups: list[tuple[int, np.ndarray]] = [(j, np.flatnonzero(js == j)) for j in range(J)
                                                        if np.any(js == j)]
+        self._res = _resolutions(bank, self._groups)
+        res = self._res
         self._blocks: dict[str, list] = {}
         for j, index in self._groups:
-            self._add_subsampling_filter(f"_psi1_{j}", lambda: bank.psi[index], 2 ** j)
-            # second order: psi_j2 applied to |x * psi_j1| at resolution 2**j1, for j1 < j2
+            self._add_subsampling_filter(f"_psi1_{j}", lambda: bank.psi[index], 2 ** res[j])
+            # second order: psi_j2 applied to |x * psi_j1| at resolution 2**res[j1], for j1 < j2
             for j1, _ in self._groups:
                 if j1 < j and self.max_order == 2:
-                    self._add_subsampling_filter(
-                        f"_psi2_{j1}_{j}", lambda: crop_fourier(bank.psi[index], 2 ** j1), 2 ** (j - j1))
+                    self._add_subsampling_filter(f"_psi2_{j1}_{j}", lambda: crop_fourier(bank.psi[index], 2 ** res[j1]),
+                                                 2 ** (res[j] - res[j1]))
         self._phi_even = _is_real_even(bank.phi)
         for res in range(J):
             crop = lambda: crop_fourier(bank.phi, 2 ** res)  # noqa: E731
@@ -276,9 +314,9 @@ class Scattering2D(FilterBuffers):
         if device.type != "cpu":
             return 1 << 30
         Mp, Np = self.padded_shape
-        sizes = [len(index) * Mp * Np // 4 ** j for j, index in self._groups]   # order-1 maps
+        sizes = [len(index) * Mp * Np // 4 ** self._res[j] for j, index in self._groups]  # order 1
         if self.max_order == 2:
-            sizes += [len(i1) * len(i2) * Mp * Np // 4 ** j2 for j1, i1 in self._groups
+            sizes += [len(i1) * len(i2) * Mp * Np // 4 ** self._res[j2] for j1, i1 in self._groups
                       for j2, i2 in self._groups if j2 > j1]                     # order-2 maps
         return max(1, (1 << 20) // max(sizes + [Mp * Np]))
 
@@ -308,7 +346,7 @@ class Scattering2D(FilterBuffers):
         for j1, _ in self._groups:
             u1 = modulus(torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")))  # (B, L1, m, n)
             r1 = torch.fft.rfft2(u1)
-            out.append(self._lowpass(u1, r1, j1))
+            out.append(self._lowpass(u1, r1, self._res[j1]))
             later = [j2 for j2, _ in self._groups if j2 > j1]
             if self.max_order < 2 or not later:
                 continue
@@ -316,7 +354,7 @@ class Scattering2D(FilterBuffers):
             per_j2 = []
             for j2 in later:
                 u2 = modulus(torch.fft.ifft2(self._filtered(u1_hat[:, :, None], f"_psi2_{j1}_{j2}")))
-                per_j2.append(self._lowpass(u2, None, j2))                     # (B, L1, L2, h, w)
+                per_j2.append(self._lowpass(u2, None, self._res[j2]))                 # (B, L1, L2, h, w)
             s2 = torch.cat(per_j2, dim=2)
             second.append(s2.reshape(B, -1, *s2.shape[-2:]))
         return torch.cat(out + second, dim=1)
