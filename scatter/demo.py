@@ -230,8 +230,8 @@ def save_gallery(banks: dict[str, tuple[BankRecipe, FilterBank]], out: Path,
 
 
 # ------------------------------------------------------------------------ scattering
-def scatter_image(out: Path, J: int = 3, L: int = 8, dpi: int = 100) -> Path:
-    """Scattering of ``skimage.data.camera()`` (256 x 256): print facts, save the order-1 maps."""
+def scatter_image(out: Path, size: int = 256, J: int = 3, L: int = 8, dpi: int = 100) -> Path:
+    """Scattering of ``skimage.data.camera()`` (resized to ``size``): print facts, save order-1 maps."""
     import time
 
     import numpy as np
@@ -241,7 +241,9 @@ def scatter_image(out: Path, J: int = 3, L: int = 8, dpi: int = 100) -> Path:
 
     from scatter import Scattering2D
 
-    image = camera()[::2, ::2].astype(np.float32) / 255
+    from skimage.transform import resize
+
+    image = resize(camera().astype(np.float32) / 255, (size, size), anti_aliasing=True).astype(np.float32)
     start = time.perf_counter()
     S = Scattering2D(J, image.shape, L=L)
     built = time.perf_counter() - start
@@ -283,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="side of the 2D grids (default: 128)")
     parser.add_argument("--max-filters", type=int, default=16,
                         help="filters drawn in space per bank (default: 16)")
+    parser.add_argument("--image-size", type=int, default=256,
+                        help="side of the image the scattering step transforms (default: 256)")
     parser.add_argument("--dpi", type=int, default=100,
                         help="resolution of the PNGs (default: 100)")
     args = parser.parse_args(argv)
@@ -290,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--size must be >= 16, got {args.size}")
     if args.max_filters < 1:
         parser.error(f"--max-filters must be >= 1, got {args.max_filters}")
+    if args.image_size < 32:
+        parser.error(f"--image-size must be >= 32, got {args.image_size}")
     if args.dpi < 10:
         parser.error(f"--dpi must be >= 10, got {args.dpi}")
 
@@ -305,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in save_gallery(banks, args.out, max_filters=args.max_filters, dpi=args.dpi):
         print(f"wrote {path}")
     print()
-    print(f"wrote {scatter_image(args.out, dpi=args.dpi)}")
+    print(f"wrote {scatter_image(args.out, size=args.image_size, dpi=args.dpi)}")
     return 0
 
 

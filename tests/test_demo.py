@@ -17,7 +17,8 @@ SMALL = (
 
 def test_main_writes_gallery_and_prints_bounds(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "DEFAULT_RECIPES", SMALL)
-    argv = ["--out", str(tmp_path), "--size", "32", "--dpi", "30", "--max-filters", "4"]
+    argv = ["--out", str(tmp_path), "--size", "32", "--dpi", "30", "--max-filters", "4",
+            "--image-size", "64"]
     assert demo.main(argv) == 0
     printed = capsys.readouterr().out
     assert "skipped missing: filters.no_such_bank not found" in printed
@@ -25,7 +26,9 @@ def test_main_writes_gallery_and_prints_bounds(tmp_path, monkeypatch, capsys):
     # the 1D bank holds two scattering orders: one row of bounds each
     assert "morlet_1d (order 1)" in printed and "morlet_1d (order 2)" in printed
     expected = [tmp_path / "filters" / "morlet_2d.png", tmp_path / "filters" / "morlet_1d.png",
-                tmp_path / "filter_gallery.png"]
+                tmp_path / "filter_gallery.png", tmp_path / "scattering_camera.png"]
+    # the scattering step reports the network's output and run time
+    assert "Scattering2D(J=3, shape=(64, 64), L=8) of skimage camera: output (217, 8, 8)" in printed
     for path in expected:
         assert f"wrote {path}" in printed
         assert path.read_bytes()[:8] == PNG
