@@ -6,3 +6,6 @@ from .filter_compare import FilterComparison, compare_filters, first_layer_filte
 from .natural_images import extract_patches, load_images, natural_images, natural_patches, whiten_images
 from .sparse_coding import SparseCoding
 from .sparse_summary import dictionary_summary, plot_dictionary
+from .csc import ConvSparseCoding, CSCResult, csc_objective, csc_reconstruct
+from .csc_preprocess import tikhonov_split
+from .ml_csc import MultiLayerCSC
