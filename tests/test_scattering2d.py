@@ -214,3 +214,11 @@ def test_batch_size_chunks_give_the_same_coefficients():
         torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="batch_size"):
         Scattering2D(2, (32, 32), batch_size=0)
+
+
+def test_traces_under_torch_compile():
+    # dynamo + AOT autograd tracing (the inductor backend also works but compiles for minutes)
+    S = Scattering2D(2, (16, 16), L=2, check_input=False)
+    x = torch.randn(3, 16, 16)
+    compiled = torch.compile(S, backend="aot_eager", fullgraph=False)
+    torch.testing.assert_close(compiled(x), S(x), rtol=1e-5, atol=1e-6)
