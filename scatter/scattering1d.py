@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -21,12 +20,33 @@ _CROP = 1e-18
 
 
 class _Fold(NamedTuple):
-    """How one group of filters multiplies a half spectrum and folds the product (see _fold_plan)."""
+    """A gather plan (see _fold_plan): fold of ``spectrum * h`` onto the half output spectrum."""
 
     index: str      # buffer name: int64 (K * c * m,) bins of the input half spectrum
     weight: str     # buffer name: real (K, c, m, 2) [h, s*h] / f, or complex (K, c, m) h / f
     sign: str | None  # complex filters only: buffer (K, c, m, 2) of [1, s]
     shape: tuple    # (K, c, m)
+
+
+class _Window(NamedTuple):
+    """A window plan (see _window_plan): fold of ``spectrum * h``, circularly shifted."""
+
+    mode: str       # 'slice' (bins of the half spectrum), 'split' (plus a few negative bins) or
+                    # 'extended' (any bins, from an extended spectrum, see _extend)
+    start: int      # first signed frequency bin of the window
+    shape: tuple    # (K, c, m)
+    weight: str     # buffer name: complex (K, c, m) h / (f m) on the window ('split': (K, 1, m + e))
+
+
+def _arc(h: np.ndarray) -> tuple[int, int]:
+    """Smallest circular arc ``[start, start + width)`` of bins where ``|h|`` is not negligible."""
+    M = h.size
+    mag = np.abs(h)
+    keep = np.flatnonzero(mag > _CROP * mag.max()) if mag.max() > 0 else np.zeros(1, dtype=int)
+    gaps = np.diff(np.append(keep, keep[0] + M))   # the arc is the complement of the largest gap
+    g = int(np.argmax(gaps))
+    start = int(keep[(g + 1) % keep.size])
+    return (start - M if start > M // 2 else start), int(M - gaps[g] + 1)
 
 
 def _fold_plan(h: np.ndarray, factor: int, half_output: bool):
@@ -49,20 +69,14 @@ def _fold_plan(h: np.ndarray, factor: int, half_output: bool):
     -------
     index : int64 (K, c, mo), bins of the half spectrum to gather
     sign : float64 (K, c, mo), -1 where the bin stands for a negative frequency (conjugate)
-    weight : (K, c, mo), ``h / f`` at each gathered bin (0 on padding aliases)
+    weight : (K, c, mo), ``h / f`` at each gathered bin
     """
     K, M = h.shape
     m = M // factor
     mo = m // 2 + 1 if half_output else m
-    mag = np.abs(h)
-    starts, widths = np.zeros(K, dtype=np.int64), np.ones(K, dtype=np.int64)
-    for k in range(K):
-        keep = np.flatnonzero(mag[k] > _CROP * mag[k].max()) if mag[k].max() > 0 else np.zeros(1, int)
-        # smallest circular arc holding every kept bin: the complement of the largest gap
-        gaps = np.diff(np.append(keep, keep[0] + M))
-        g = int(np.argmax(gaps))
-        starts[k], widths[k] = keep[(g + 1) % keep.size], M - gaps[g] + 1
-    c = int(max(1, min(factor, max(-(-w // m) for w in widths))))
+    arcs = [_arc(row) for row in h]
+    starts = np.array([a for a, _ in arcs]) % M
+    c = int(max(1, min(factor, max(-(-w // m) for _, w in arcs))))
     out = np.arange(mo)
     # bin a + ((k' - a) mod m) + i m is the i-th alias of output bin k' inside the window
     bins = (starts[:, None, None] + (out[None, None, :] - starts[:, None, None]) % m
@@ -74,9 +88,128 @@ def _fold_plan(h: np.ndarray, factor: int, half_output: bool):
     return index.astype(np.int64), sign, weight
 
 
+def _window_plan(h: np.ndarray, factor: int):
+    """One window of frequencies, shared by a group of filters, for ``|ifft(fold(X h))|``.
+
+    The non-negligible bins of every filter of the group lie in the signed range
+    ``[start, start + c m)`` (``m = M / factor``). Summing ``X h / f`` over the ``c`` blocks of ``m``
+    bins of that range gives the Fourier subsampling of ``X h`` circularly shifted by
+    ``start mod m``: a shift in frequency is a phase in time, which the modulus removes. The
+    product is then one broadcast multiply of a slice of ``X`` (no gather, no scatter). Weights
+    include the ``1 / m`` of the inverse FFT (computed with ``norm='forward'``).
+
+    Modes: ``'slice'`` when the range lies in ``[0, M/2]`` (a view of the half spectrum);
+    ``'split'`` when it starts at ``-e < 0`` with ``c = 1`` and ``m <= M/2``: the unshifted fold is
+    the product on bins ``0 .. m-1`` whose last ``e`` outputs are the ``e`` negative bins,
+    ``conj(X[e .. 1])`` (weights ``(K, 1, m + e)``: positive part, then negative part);
+    ``'extended'`` otherwise (the range is read from :func:`_extend`).
+
+    Returns
+    -------
+    mode : str, start : int, c : int, weight : ndarray (K, c, m) or (K, 1, m + e)
+    """
+    K, M = h.shape
+    m = M // factor
+    arcs = [_arc(row) for row in h]
+    start = min(a for a, _ in arcs)
+    width = max(a + w for a, w in arcs) - start
+    if width > M:  # the group covers the whole circle
+        start, width = 0, M
+    c = max(1, -(-width // m))
+    bins = (start + np.arange(c * m)) % M
+    weight = h[:, bins].reshape(K, c, m) / (factor * m)
+    if 0 <= start and start + c * m <= M // 2 + 1:
+        return "slice", start, c, weight
+    if start < 0 and c == 1 and m <= M // 2:
+        e = -start
+        split = np.zeros((K, 1, m + e), dtype=weight.dtype)
+        split[:, 0, :m - e] = weight[:, 0, e:]        # bins 0 .. m - e - 1
+        split[:, 0, m:] = weight[:, 0, :e]            # bins -e .. -1
+        return "split", start, c, split
+    return "extended", start, c, weight
+
+
+def _extend(spectrum: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+    """Signed frequency bins ``lo .. hi - 1`` of a real signal's spectrum from its half ``rfft``.
+
+    ``spectrum`` (..., M/2 + 1) holds bins ``0 .. M/2``; bin ``b`` is ``spectrum[b mod M]`` or,
+    past ``M/2``, ``conj(spectrum[M - b mod M])``. Returns the bins in order, one copy at most.
+    """
+    H = spectrum.shape[-1]
+    M = 2 * (H - 1)
+    if lo == 0 and hi == H:
+        return spectrum
+    pieces, b = [], lo
+    while b < hi:
+        r = b % M
+        if r <= M // 2:                    # direct run r .. min(M/2, ...)
+            n = min(M // 2 - r + 1, hi - b)
+            pieces.append(spectrum[..., r:r + n])
+        else:                              # conjugate run: bins M - r, M - r - 1, ...
+            n = min(M - r, hi - b)
+            pieces.append(spectrum[..., M - r - n + 1:M - r + 1].flip(-1).conj())
+        b += n
+    return torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0].resolve_conj()
+
+
+def _lowpass_matrix(phi: np.ndarray, factor: int, i0: int, n_out: int) -> np.ndarray:
+    """Real matrix ``P`` (m, n_out) with ``u @ P`` the low-pass of real maps ``u`` (..., m).
+
+    ``Re(ifft(fold_factor(fft(u) phi)))[i0 : i0 + n_out]`` is the circular convolution of ``u``
+    with ``g = Re(ifft(phi))`` sampled every ``factor`` samples: ``P[t, s] = g[(factor (i0 + s)
+    - t) mod m]``. One matrix product replaces a forward FFT, a product, a fold and an inverse FFT
+    when few outputs are kept.
+    """
+    m = phi.shape[-1]
+    g = np.fft.ifft(phi).real
+    t = np.arange(m)[:, None]
+    s = np.arange(n_out)[None, :]
+    return g[(factor * (i0 + s) - t) % m]
+
+
 def _periodise(h: np.ndarray, k: int) -> np.ndarray:
     """A Fourier filter for a signal subsampled by ``2**k``: the mean of its ``2**k`` aliases."""
     return h.reshape(*h.shape[:-1], 2 ** k, -1).mean(axis=-2)
+
+
+def _fft(kind: str, x: torch.Tensor, n: int | None = None) -> torch.Tensor:
+    """``torch.fft.<kind>`` over the last axis; ``'ifft'`` with ``norm='forward'`` (no ``1/n``:
+    the window weights carry it).
+
+    Measured alternative left out: SciPy's pocketfft is 1.5-2x faster than torch's MKL FFT in
+    isolated timings, but slower inside this cascade (fresh output arrays page-fault).
+    """
+    return getattr(torch.fft, kind)(x, n=n, norm="forward" if kind == "ifft" else "backward")
+
+
+class _Workspace:
+    """Flat buffers reused by the products and moduli of one forward pass (no autograd).
+
+    Large fresh tensors page-fault on every allocation on CPU (about 0.7 ms per MB here, more
+    than the product itself): the maps of a group are dead once their FFT is taken, so one
+    buffer per kind serves every group. ``None`` stands for "allocate" (autograd or disabled).
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict = {}
+
+    def take(self, shape, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        size = math.prod(shape)
+        buf = self._buffers.get(dtype)
+        if buf is None or buf.numel() < size:
+            buf = self._buffers[dtype] = torch.empty(size, dtype=dtype, device=device)
+        return buf[:size].view(shape)
+
+
+def _modulus(z: torch.Tensor, workspace: _Workspace | None = None) -> torch.Tensor:
+    """``|z|`` of a complex tensor: ``torch.abs`` when differentiating (its gradient is 0 at 0),
+    else ``sqrt(re**2 + im**2)`` in place (twice as fast on CPU), into ``workspace`` if given."""
+    if torch.is_grad_enabled() and z.requires_grad:
+        return z.abs()
+    r = torch.view_as_real(z)
+    re, im = r[..., 0], r[..., 1]
+    out = None if workspace is None else workspace.take(re.shape, re.dtype, re.device)
+    return torch.mul(re, re, out=out).addcmul_(im, im).sqrt_()
 
 
 class Scattering1D(FilterBuffers):
@@ -210,66 +343,93 @@ class Scattering1D(FilterBuffers):
 
     def _register_fold(self, name: str, h: np.ndarray, factor: int, half_output: bool) -> _Fold:
         """Register the gather plan of filters ``h`` (K, M) under ``name`` once."""
-        if name in self._folds:
-            return self._folds[name]
+        if name in self._plans:
+            return self._plans[name]
         index, sign, weight = _fold_plan(h, factor, half_output)
         self.register_buffer(f"{name}_idx", torch.from_numpy(index.reshape(-1)), persistent=False)
         if np.iscomplexobj(weight):
             self._add_filter(f"{name}_w", weight)
             self._add_filter(f"{name}_s", np.stack([np.ones_like(sign), sign], axis=-1))
-            fold = _Fold(f"{name}_idx", f"{name}_w", f"{name}_s", weight.shape)
+            plan = _Fold(f"{name}_idx", f"{name}_w", f"{name}_s", weight.shape)
         else:
             self._add_filter(f"{name}_w", np.stack([weight, sign * weight], axis=-1))
-            fold = _Fold(f"{name}_idx", f"{name}_w", None, weight.shape)
-        self._folds[name] = fold
-        return fold
+            plan = _Fold(f"{name}_idx", f"{name}_w", None, weight.shape)
+        self._plans[name] = plan
+        return plan
+
+    def _register_window(self, name: str, h: np.ndarray, factor: int) -> _Window:
+        """Register the window plan of filters ``h`` (K, M) under ``name`` once."""
+        if name not in self._plans:
+            mode, start, c, weight = _window_plan(h, factor)
+            self._add_filter(name, weight.astype(np.complex128))
+            self._plans[name] = _Window(mode, start, (len(h), c, h.shape[-1] // factor), name)
+        return self._plans[name]
 
     def _sub(self, j: int, k_before: int = 0) -> int:
         """Subsampling exponent after a filter of scale ``j`` on a signal subsampled by 2**k_before."""
         return max((min(j, self.log2_T) if self.average else j) - k_before - self.oversampling, 0)
 
     def _build(self) -> None:
-        """Group the filters by scale and register every product as a gather plan (float64 design)."""
-        bank, N = self.bank, self.N_padded
-        self._folds: dict[str, _Fold] = {}
+        """Group the filters by scale and register every product as a plan (float64 designs)."""
+        bank = self.bank
+        self._plans: dict = {}
         orders = np.asarray(bank.meta.get("order", np.zeros(len(bank), dtype=int)))
         js = bank.meta["j"].astype(int)
         first, second = np.flatnonzero(orders != 2), np.flatnonzero(orders != 1)
         self._first_index, self._second_index = first, second  # bank rows, in n order
-        L = self.log2_T
+        L, kt = self.log2_T, max(self.log2_T - self.oversampling, 0)
         # the low-pass only enters through its Hermitian part (the output is the real part)
-        phi = bank.phi
-        phi = 0.5 * (phi + np.conj(np.roll(phi[::-1], 1)))
-        phi = phi.real if not np.iscomplexobj(bank.phi) else phi
+        phi = 0.5 * (bank.phi + np.conj(np.roll(bank.phi[::-1], 1)))
+        phi = phi if np.iscomplexobj(bank.phi) else phi.real
 
-        def lowpass(res: int) -> tuple[_Fold, int]:
+        def lowpass(res: int) -> _Fold:
             kJ = max(L - res - self.oversampling, 0)
-            return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ, True), kJ
+            return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ, True)
+
+        def lowpass_matrix(res: int) -> str:
+            name, kJ = f"_phimat_{res}", max(L - res - self.oversampling, 0)
+            if name not in self._plans:
+                i0, i1 = self._unpad_bounds(res + kJ)
+                self._add_filter(name, _lowpass_matrix(_periodise(phi, res), 2 ** kJ, i0, i1 - i0))
+                self._plans[name] = name
+            return name
+
+        def span(plans) -> tuple[int, int] | None:
+            """Signed bins the 'extended' plans read (None: the half spectrum is enough)."""
+            plans = [p for p in plans if p.mode == "extended"]
+            if not plans:
+                return None
+            return (min(p.start for p in plans), max(p.start + p.shape[1] * p.shape[2] for p in plans))
 
         self._order0 = lowpass(0) if self.average else None
-        rows = [(0, ())]                    # (order, n) of every path in computing order
+        rows1, rows2 = [(0, ())], []        # (order, n) of every path in computing order
         self._groups = []
         for j1 in sorted(set(js[first].tolist())):
             n1 = np.flatnonzero(js[first] == j1)
             k1 = self._sub(j1)
             group = {"j1": j1, "k1": k1, "n1": n1,
-                     "psi": self._register_fold(f"_psi1_{j1}", bank.psi[first[n1]], 2 ** k1, False),
-                     "low": lowpass(k1) if self.average else None, "second": []}
-            rows += [(1, (int(a),)) for a in n1]
+                     "psi": self._register_window(f"_psi1_{j1}", bank.psi[first[n1]], 2 ** k1),
+                     "low": lowpass(k1) if self.average else None, "second": [], "span": None}
+            rows1 += [(1, (int(a),)) for a in n1]
             if self.max_order == 2:
                 valid = np.flatnonzero(js[second] > j1)
                 ks = np.array([self._sub(int(j2), k1) for j2 in js[second[valid]]], dtype=int)
                 for k2 in sorted(set(ks.tolist())):
                     n2 = valid[ks == k2]
                     psi2 = _periodise(bank.psi[second[n2]], k1)
-                    key = f"_psi2_{k1}_{k2}_" + "_".join(map(str, n2))
-                    group["second"].append({"k2": k2, "n2": n2,
-                                            "psi": self._register_fold(key, psi2, 2 ** k2, False),
-                                            "low": lowpass(k1 + k2) if self.average else None})
-                    rows += [(2, (int(a), int(b))) for a in n1 for b in n2]
+                    name = f"_psi2_{k1}_{k2}_" + "_".join(map(str, n2))
+                    group["second"].append({
+                        "k2": k2, "n2": n2, "psi": self._register_window(name, psi2, 2 ** k2),
+                        "low": lowpass_matrix(k1 + k2) if self.average else None})
+                    rows2 += [(2, (int(a), int(b))) for a in n1 for b in n2]
+                if group["second"]:
+                    group["span"] = span([s["psi"] for s in group["second"]])
             self._groups.append(group)
+        self._span0 = span([g["psi"] for g in self._groups])
+        self._kt = kt
         # permutation from computing order to Kymatio's order (S0; S1 by n1; S2 by (n1, n2))
-        ordered = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1]))
+        rows = rows1 + rows2
+        ordered = sorted(range(len(rows)), key=lambda i: rows[i])
         self._rows = [rows[i] for i in ordered]
         self.register_buffer("_order", torch.as_tensor(ordered, dtype=torch.int64), persistent=False)
 
@@ -346,22 +506,49 @@ class Scattering1D(FilterBuffers):
                 f"bank={self.bank.name!r} ({len(self.bank)} filters), out_type={self.out_type!r}")
 
     # ------------------------------------------------------------------------------ compute
-    def _apply_fold(self, spectrum: torch.Tensor, fold: _Fold) -> torch.Tensor:
-        """Fold of ``spectrum * h`` for every filter of ``fold``.
+    def _apply_fold(self, spectrum: torch.Tensor, plan: _Fold) -> torch.Tensor:
+        """Fold of ``spectrum * h`` for every filter of a gather plan.
 
         ``spectrum`` (..., M/2 + 1) complex, half the spectrum of real signals; returns
         (..., K, m) complex (``m`` halved plus one for a low-pass plan).
         """
-        K, c, m = fold.shape
+        K, c, m = plan.shape
         lead = spectrum.shape[:-1]
-        g = torch.view_as_real(spectrum.index_select(-1, getattr(self, fold.index)))
+        g = torch.view_as_real(spectrum.index_select(-1, getattr(self, plan.index)))
         g = g.reshape(*lead, K, c, m, 2)
-        if fold.sign is None:
-            prod = g * self._filter(fold.weight)
-            prod = prod.sum(-3) if c > 1 else prod.squeeze(-3)
-            return torch.view_as_complex(prod)
-        prod = torch.view_as_complex(g * self._filter(fold.sign)) * self._filter(fold.weight)
+        if plan.sign is None:
+            prod = g * self._filter(plan.weight)
+            return torch.view_as_complex(prod.sum(-3) if c > 1 else prod.squeeze(-3))
+        prod = torch.view_as_complex(g * self._filter(plan.sign)) * self._filter(plan.weight)
         return prod.sum(-2) if c > 1 else prod.squeeze(-2)
+
+    def _apply_window(self, spectrum: torch.Tensor, extended, plan: _Window,
+                      workspace: _Workspace | None = None) -> torch.Tensor:
+        """Shifted fold of ``spectrum * h`` for every filter of a window plan, times ``1 / m``.
+
+        ``spectrum`` (..., M/2 + 1) complex, half the spectrum of real signals; ``extended`` is
+        ``(lo, bins lo, lo + 1, ... of it)`` for 'extended' plans (see :func:`_extend`). Returns
+        (..., K, m) complex whose ``ifft(norm='forward')`` has the modulus of the unshifted one.
+        """
+        K, c, m = plan.shape
+        lead = spectrum.shape[:-1]
+        weight = self._filter(plan.weight)
+        out = None
+        if workspace is not None and c == 1:
+            out = workspace.take((*lead, K, m), weight.dtype, weight.device)
+        if plan.mode == "split":
+            e = -plan.start
+            prod = torch.mul(spectrum[..., None, :m], weight[:, 0, :m], out=out)
+            prod[..., m - e:] = spectrum[..., None, 1:e + 1].flip(-1).conj() * weight[:, 0, m:]
+            return prod
+        if plan.mode == "slice":
+            window = spectrum[..., plan.start:plan.start + c * m]
+        else:
+            lo, ext = extended
+            window = ext[..., plan.start - lo:plan.start - lo + c * m]
+        if c > 1:
+            return (window.reshape(*lead, 1, c, m) * weight).sum(-2)
+        return torch.mul(window.reshape(*lead, 1, m), weight[:, 0], out=out)
 
     def forward(self, x):
         """Scattering coefficients of ``x``.
@@ -375,7 +562,7 @@ class Scattering1D(FilterBuffers):
         Tensor or ndarray, shape (..., C, N_out) (``out_type='array'``), or a list of C dicts with
         ``'coef'`` (..., n), ``'j'``, ``'n'``, ``'xi'``, ``'order'`` in :meth:`meta` order.
         """
-        ref = self._filter(self._groups[0]["psi"].weight)
+        ref = getattr(self, self._groups[0]["psi"].weight)  # real storage: the module's dtype
         x, from_numpy = to_tensor(x, ref.dtype, ref.device, ndim=1)
         if x.shape[-1] != self.N:
             raise ValueError(f"x has length {x.shape[-1]} on its last axis, expected shape={self.N}")
@@ -399,34 +586,40 @@ class Scattering1D(FilterBuffers):
     def _cascade(self, x: torch.Tensor):
         """Batch ``(B, N)`` to ``(B, C, N_out)`` (averaged) or a list of C maps ``(B, n_c)``."""
         B = x.shape[0]
-        x_hat = torch.fft.rfft(x.index_select(-1, self._pad_index))
-        low, maps = [], []           # averaged half spectra / unaveraged maps, computing order
+        x_hat = _fft("rfft", x.index_select(-1, self._pad_index))
+        x_ext = self._span0 and (self._span0[0], _extend(x_hat, *self._span0))
+        spectra, second = [], []     # averaged: half spectra of orders 0-1, order-2 maps
+        reuse = not (torch.is_grad_enabled() and x.requires_grad)
+        products = _Workspace() if reuse else None
+        moduli = _Workspace() if reuse and self.average else None  # unaveraged maps are kept
+        maps1, maps2 = [x], []       # unaveraged maps (S0 = x, as Kymatio)
         if self.average:
-            low.append(self._apply_fold(x_hat, self._order0[0]))          # (B, 1, h)
-        else:
-            maps.append(x)
+            spectra.append(self._apply_fold(x_hat, self._order0))           # (B, 1, h)
         for g in self._groups:
-            k1 = g["k1"]
-            u1 = torch.fft.ifft(self._apply_fold(x_hat, g["psi"])).abs()  # (B, K1, m1)
-            u1_hat = torch.fft.rfft(u1) if self.average or g["second"] else None
+            y1 = _fft("ifft", self._apply_window(x_hat, x_ext, g["psi"], products))
+            u1 = _modulus(y1, moduli)                                                # (B, K1, m1)
+            u1_hat = _fft("rfft", u1) if self.average or g["second"] else None
             if self.average:
-                low.append(self._apply_fold(u1_hat, g["low"][0]).squeeze(-2))
+                spectra.append(self._apply_fold(u1_hat, g["low"]).squeeze(-2))
             else:
-                maps += list(self._unpad(u1, k1).unbind(1))
+                maps1 += list(self._unpad(u1, g["k1"]).unbind(1))
+            if not g["second"]:
+                continue
+            u1_ext = g["span"] and (g["span"][0], _extend(u1_hat, *g["span"]))
             for s in g["second"]:
-                u2 = torch.fft.ifft(self._apply_fold(u1_hat, s["psi"])).abs()  # (B, K1, K2, m2)
-                if self.average:
-                    s2 = self._apply_fold(torch.fft.rfft(u2), s["low"][0]).squeeze(-2)
-                    low.append(s2.reshape(B, -1, s2.shape[-1]))
+                y2 = _fft("ifft", self._apply_window(u1_hat, u1_ext, s["psi"], products))
+                u2 = _modulus(y2, moduli)                                            # (B, K1, K2, m2)
+                if self.average:   # (B, K1, K2, m2) @ (m2, n_out): low-pass, subsampling, unpad
+                    s2 = u2 @ self._filter(s["low"])
                 else:
-                    u2 = self._unpad(u2, k1 + s["k2"])
-                    maps += list(u2.reshape(B, -1, u2.shape[-1]).unbind(1))
+                    s2 = self._unpad(u2, g["k1"] + s["k2"])
+                s2 = s2.reshape(B, -1, s2.shape[-1])
+                (second.append(s2) if self.average else maps2.extend(s2.unbind(1)))
         if not self.average:
+            maps = maps1 + maps2
             return [maps[i] for i in self._order.tolist()]
-        k = max(self.log2_T - self.oversampling, 0)
-        spectra = torch.cat(low, dim=1)
-        s = torch.fft.irfft(spectra, n=self.N_padded // 2 ** k)
-        return self._unpad(s, k).index_select(1, self._order)
+        s01 = _fft("irfft", torch.cat(spectra, dim=1), n=self.N_padded // 2 ** self._kt)
+        return torch.cat([self._unpad(s01, self._kt)] + second, dim=1).index_select(1, self._order)
 
     def _unpad(self, y: torch.Tensor, k: int) -> torch.Tensor:
         i0, i1 = self._unpad_bounds(k)
