@@ -34,6 +34,10 @@ def test_nets_shapes_and_errors():
         CifarNet(n_classes=2.5)
     with pytest.raises(ValueError, match="first_channels"):
         CifarNet(first_channels=0)
+    small = CifarNet(first_init_std=0.01).features[0].weight.detach()
+    assert 0.008 < float(small.std()) < 0.012
+    with pytest.raises(ValueError, match="first_init_std"):
+        CifarNet(first_init_std=-1.0)
 
 
 def tiny_net():
