@@ -172,13 +172,20 @@ def _periodise(h: np.ndarray, k: int) -> np.ndarray:
     return h.reshape(*h.shape[:-1], 2 ** k, -1).mean(axis=-2)
 
 
-def _fft(kind: str, x: torch.Tensor, n: int | None = None) -> torch.Tensor:
+def _fft(kind: str, x: torch.Tensor, n: int | None = None, overwrite: bool = False) -> torch.Tensor:
     """``torch.fft.<kind>`` over the last axis; ``'ifft'`` with ``norm='forward'`` (no ``1/n``:
     the window weights carry it).
 
-    Measured alternative left out: SciPy's pocketfft is 1.5-2x faster than torch's MKL FFT in
-    isolated timings, but slower inside this cascade (fresh output arrays page-fault).
+    ``overwrite`` (the caller no longer needs ``x``, and no autograd): on CPU the complex inverse
+    FFT runs in place through SciPy's pocketfft, twice as fast as torch's out-of-place MKL FFT for
+    these shapes (most of that is the page faults of a fresh output; benchmarks/RESULTS.md).
     """
+    if overwrite and kind == "ifft" and x.device.type == "cpu" and x.is_contiguous():
+        import scipy.fft
+
+        out = scipy.fft.ifft(x.resolve_conj().numpy(), norm="forward", overwrite_x=True,
+                             workers=torch.get_num_threads())
+        return torch.from_numpy(out)
     return getattr(torch.fft, kind)(x, n=n, norm="forward" if kind == "ifft" else "backward")
 
 
@@ -596,7 +603,7 @@ class Scattering1D(FilterBuffers):
         if self.average:
             spectra.append(self._apply_fold(x_hat, self._order0))           # (B, 1, h)
         for g in self._groups:
-            y1 = _fft("ifft", self._apply_window(x_hat, x_ext, g["psi"], products))
+            y1 = _fft("ifft", self._apply_window(x_hat, x_ext, g["psi"], products), overwrite=reuse)
             u1 = _modulus(y1, moduli)                                                # (B, K1, m1)
             u1_hat = _fft("rfft", u1) if self.average or g["second"] else None
             if self.average:
@@ -607,7 +614,8 @@ class Scattering1D(FilterBuffers):
                 continue
             u1_ext = g["span"] and (g["span"][0], _extend(u1_hat, *g["span"]))
             for s in g["second"]:
-                y2 = _fft("ifft", self._apply_window(u1_hat, u1_ext, s["psi"], products))
+                y2 = _fft("ifft", self._apply_window(u1_hat, u1_ext, s["psi"], products),
+                          overwrite=reuse)
                 u2 = _modulus(y2, moduli)                                            # (B, K1, K2, m2)
                 if self.average:   # (B, K1, K2, m2) @ (m2, n_out): low-pass, subsampling, unpad
                     s2 = u2 @ self._filter(s["low"])
