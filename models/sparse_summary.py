@@ -59,7 +59,8 @@ def _entropy_bits(codes: np.ndarray, bin_width: float = 0.1, clip: float = 20.0)
 
 def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
                        patches: np.ndarray | None = None, patch_shape: tuple[int, int] | None = None,
-                       fit: GaborFit | None = None, r2_threshold: float = 0.8) -> dict:
+                       fit: GaborFit | None = None, r2_threshold: float = 0.8,
+                       active_threshold: float = 1e-6) -> dict:
     """Gabor and code statistics of a dictionary, as Olshausen & Field report them.
 
     Parameters
@@ -76,6 +77,9 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
         A fit of these atoms already made (else :func:`filters.fit_gabor` is run).
     r2_threshold : float
         R^2 above which an atom counts as Gabor-like in the histograms.
+    active_threshold : float
+        A coefficient is active when ``|a| > active_threshold * max|a|``. The L1 penalty gives
+        exact zeros (keep the default); the log prior's codes are only small, so pass e.g. 0.01.
 
     Returns
     -------
@@ -89,7 +93,7 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
         atoms per octave of frequency (cycles/pixel); ``'fit'``: the :class:`GaborFit`.
         With ``codes``: ``'code_kurtosis'`` (excess kurtosis of all coefficients pooled),
         ``'code_entropy_bits'`` (see below), ``'active_fraction'`` (coefficients with
-        ``|a| > 1e-6 max|a|``). With ``patches`` too: ``'relative_mse'`` =
+        ``|a| > active_threshold * max|a|``). With ``patches`` too: ``'relative_mse'`` =
         ``sum ||x - Phi a||^2 / sum ||x||^2``.
 
     Notes
@@ -127,7 +131,8 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
         out["code_kurtosis"] = _kurtosis(codes.ravel())
         out["code_entropy_bits"] = _entropy_bits(codes)
         scale = np.abs(codes).max()
-        out["active_fraction"] = float(np.mean(np.abs(codes) > 1e-6 * scale)) if scale > 0 else 0.0
+        out["active_fraction"] = (float(np.mean(np.abs(codes) > active_threshold * scale))
+                                  if scale > 0 else 0.0)
         if patches is not None:
             patches = np.asarray(patches, dtype=np.float64)
             if patches.shape != (codes.shape[0], atoms[0].size):
