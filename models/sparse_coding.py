@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -206,26 +204,53 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
     def _as_tensor(self, X, name: str = "X", n_features: int | None = None) -> torch.Tensor:
+        """Validate ``X`` (2D, real, finite, ``n_features`` columns) as a float32 tensor."""
         if isinstance(X, torch.Tensor):
-            if X.is_complex() or not (X.is_floating_point() or X.dtype in (
+            if X.is_complex():
+                raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}")
+            if not (X.is_floating_point() or X.dtype in (
                     torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
                 raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
             t = X.detach().to(device=self._device(X), dtype=torch.float32)
         else:
+            import scipy.sparse
+            if scipy.sparse.issparse(X):
+                raise TypeError(f"{name}: sparse input is not supported, pass a dense array "
+                                "(X.toarray())")
             arr = np.asarray(X)
-            if arr.dtype == object or np.iscomplexobj(arr) or not np.issubdtype(arr.dtype, np.number):
+            if np.iscomplexobj(arr):
+                raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
+            if arr.dtype == object:      # numbers stored as objects are accepted, as sklearn does
+                try:
+                    arr = arr.astype(np.float64)
+                except (TypeError, ValueError):
+                    raise TypeError(f"{name} must be a real numeric array: argument must be "
+                                    "numeric, not a string or other object; a real number is "
+                                    "expected in every entry") from None
+            if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
                 raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
             t = torch.as_tensor(np.ascontiguousarray(arr, dtype=np.float32), device=self._device(X))
         if t.ndim != 2:
-            raise ValueError(f"{name} must have shape (n_samples, n_features), got {tuple(t.shape)}")
-        if t.shape[0] < 1:
-            raise ValueError(f"{name} must hold at least one sample")
+            raise ValueError(f"{name} must have shape (n_samples, n_features), got "
+                             f"{tuple(t.shape)}; Reshape your data (x.reshape(1, -1) for one "
+                             "sample)")
+        for axis, what in ((0, "sample"), (1, "feature")):
+            if t.shape[axis] < 1:
+                raise ValueError(f"{name} has 0 {what}(s) (shape={tuple(t.shape)}) while a "
+                                 "minimum of 1 is required.")
         if n_features is not None and t.shape[1] != n_features:
-            raise ValueError(f"{name} has {t.shape[1]} features, the model was fitted with "
-                             f"{n_features}")
+            raise ValueError(f"{name} has {t.shape[1]} features, but SparseCoding is expecting "
+                             f"{n_features} features as input")
         if not bool(torch.isfinite(t).all()):   # boundary check: one sync per call is fine
             raise ValueError(f"{name} contains NaN or inf values")
         return t
+
+    @staticmethod
+    def _to_numpy(t: torch.Tensor, like) -> np.ndarray:
+        """Host copy in the float dtype of the NumPy input ``like`` (float32 otherwise)."""
+        dtype = getattr(like, "dtype", None)
+        dtype = dtype if dtype in (np.float32, np.float64) else np.float32
+        return t.cpu().numpy().astype(dtype, copy=False)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_D"):
@@ -370,7 +395,7 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         codes = torch.cat([infer_codes(chunk, self._D, self.alpha, self.penalty,
                                        self.transform_iter)
                            for chunk in torch.split(Xt, 65536)])
-        return codes if is_tensor else codes.cpu().numpy()
+        return codes if is_tensor else self._to_numpy(codes, X)
 
     def inverse_transform(self, codes):
         """Reconstructions ``codes @ dictionary_``.
@@ -387,7 +412,7 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         is_tensor = isinstance(codes, torch.Tensor)
         C = self._as_tensor(codes, name="codes", n_features=self.n_atoms)
         out = C @ self._D.T
-        return out if is_tensor else out.cpu().numpy()
+        return out if is_tensor else self._to_numpy(out, codes)
 
     def objective(self, X, codes=None) -> float:
         """Mean of ``1/2 ||x - Phi a||^2 + alpha S(a)`` over the rows of ``X``.
@@ -406,6 +431,3 @@ class SparseCoding(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "_D")
-
-    def _more_tags(self) -> dict[str, Any]:
-        return {"requires_y": False}

@@ -145,7 +145,12 @@ def test_bad_data():
     with pytest.raises(ValueError, match="shape"):
         SparseCoding(2).fit(np.ones((3, 4, 4)))
     with pytest.raises(TypeError, match="real"):
+        SparseCoding(2).fit(np.array([["a", "b"]], dtype=object))
+    with pytest.raises(ValueError, match="Complex"):
         SparseCoding(2).fit(np.ones((3, 4), dtype=complex))
+    with pytest.raises(TypeError, match="sparse"):
+        import scipy.sparse
+        SparseCoding(2).fit(scipy.sparse.eye(4, format="csr"))
 
 
 # -------------------------------------------------------------------------- patches
@@ -223,3 +228,11 @@ def test_summary_of_a_gabor_dictionary(tmp_path):
     assert s["code_kurtosis"] > 10 and s["code_entropy_bits"] < 3
     plot_dictionary(atoms, tmp_path / "d.png", r2=s["fit"].r2, title="test")
     assert (tmp_path / "d.png").stat().st_size > 1000
+
+
+def test_passes_sklearn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+    results = check_estimator(SparseCoding(n_atoms=3, batch_size=16, transform_iter=20),
+                              on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed, failed
