@@ -151,13 +151,17 @@ class _ArrayUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds numpy arrays: loading a pickle may run arbitrary code, and a
     CIFAR batch needs nothing beyond dicts, lists, bytes, ints and arrays."""
 
+    # _codecs.encode rebuilds bytes in protocol-2 pickles written by Python 3.
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
     def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+        if module == "numpy.core.multiarray":
+            # The official files name numpy.core, deprecated (and warning) in numpy 2.
+            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
+        return super().find_class(module, name)
 
 
 def _unpickle(path: Path) -> dict:
@@ -292,7 +296,8 @@ def load_image_folder(root: PathLike, mode: str = "L", size: tuple[int, int] | N
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    # Hidden folders (.ipynb_checkpoints, ...) are not classes.
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise ValueError(f"{root}: no class sub-folders (expected root/<class>/<image files>)")
     extensions = tuple(e.lower() for e in extensions)

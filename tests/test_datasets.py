@@ -152,6 +152,18 @@ def test_cifar_layout_written_here(tmp_path):
     np.testing.assert_array_equal(labels, [0, 1, 2, 9])
 
 
+def test_cifar_python2_style_pickle(tmp_path):
+    # The official batches name numpy.core.multiarray (a protocol-2 GLOBAL is a text line).
+    batch = {b"data": np.full((2, 3072), 7, dtype=np.uint8), b"labels": [3, 4]}
+    raw = pickle.dumps(batch, protocol=2).replace(b"numpy._core.multiarray",
+                                                  b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in raw
+    (tmp_path / "data_batch_1").write_bytes(raw)
+    images, labels = load_cifar10(tmp_path, "data_batch_1")
+    assert images.shape == (2, 32, 32, 3) and np.all(images == 7)
+    np.testing.assert_array_equal(labels, [3, 4])
+
+
 def test_cifar_corrupt_files(tmp_path):
     data = np.zeros((2, 3072), dtype=np.uint8)
     write_cifar_batch(tmp_path / "good", data, [0, 1])
@@ -195,6 +207,7 @@ def make_folder(root, sizes=((10, 12), (10, 12)), mode="L"):
             Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(
                 root / cls / f"im{i}.png")
     (root / "a_class" / "notes.txt").write_text("not an image")
+    (root / ".ipynb_checkpoints").mkdir()
 
 
 def test_image_folder_written_here(tmp_path):
