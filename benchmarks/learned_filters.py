@@ -44,8 +44,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from filters import morlet_2d  # noqa: E402
 from filters.gabor import gabor_2d as gabor_bank_2d  # noqa: E402  (the bank, not the fit's sampler)
-from models import (CifarNet, ImageArrayDataset, LeNet, compare_filters, evaluate, fit,  # noqa: E402
-                    first_layer_filters, load_cifar10, load_mnist)
+from models import (CifarNet, ImageArrayDataset, LeNet, compare_filters,  # noqa: E402
+                    evaluate, first_layer_filters, fit, load_cifar10, load_mnist)
 
 DATA = Path(os.environ.get("SCATTER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 GRID = (64, 64)

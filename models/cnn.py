@@ -37,7 +37,8 @@ class LeNet(nn.Module):
     Input ``(B, in_channels, 28, 28)`` float; output ``(B, n_classes)`` logits.
     """
 
-    def __init__(self, in_channels: int = 1, n_classes: int = 10, channels: tuple[int, int] = (6, 16)):
+    def __init__(self, in_channels: int = 1, n_classes: int = 10,
+                 channels: tuple[int, int] = (6, 16)):
         super().__init__()
         _check_positive_ints(in_channels=in_channels, n_classes=n_classes,
                              channels_0=channels[0], channels_1=channels[1])

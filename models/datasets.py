@@ -82,7 +82,8 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
             payload = f.read(expected)
             if len(payload) < expected:
                 raise ValueError(f"{path}: truncated IDX file: header announces shape {dims}, "
-                                 f"expected {expected} data bytes for {n} items, got {len(payload)}")
+                                 f"expected {expected} data bytes for {n} items, got "
+                                 f"{len(payload)}")
             if max_items is None and not compressed and f.read(1):
                 raise ValueError(f"{path}: IDX file longer than its header announces ({dims})")
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
@@ -132,8 +133,8 @@ def load_mnist(root: PathLike, split: str = "train", max_items: int | None = Non
     images = load_idx(files["images"], max_items)
     labels = load_idx(files["labels"], max_items)
     if images.ndim != 3 or labels.ndim != 1:
-        raise ValueError(f"{root}: expected images of shape (N, H, W) and labels of shape (N,), got "
-                         f"{images.shape} from {files['images'].name} and {labels.shape} from "
+        raise ValueError(f"{root}: expected images of shape (N, H, W) and labels of shape (N,), "
+                         f"got {images.shape} from {files['images'].name} and {labels.shape} from "
                          f"{files['labels'].name}")
     if len(images) != len(labels):
         raise ValueError(f"{root}: {len(images)} images but {len(labels)} labels")
@@ -152,7 +153,8 @@ class _ArrayUnpickler(pickle.Unpickler):
     CIFAR batch needs nothing beyond dicts, lists, bytes, ints and arrays."""
 
     # _codecs.encode rebuilds bytes in protocol-2 pickles written by Python 3.
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
     def find_class(self, module, name):
@@ -222,16 +224,18 @@ def load_cifar10(root: PathLike, batches: str | Sequence[str] = "train",
             break
         batch = _unpickle(root / name)
         if "data" not in batch or "labels" not in batch:
-            raise ValueError(f"{root / name}: not a CIFAR-10 batch: keys {sorted(map(str, batch))}, "
-                             f"expected b'data' and b'labels'")
+            raise ValueError(f"{root / name}: not a CIFAR-10 batch: keys "
+                             f"{sorted(map(str, batch))}, expected b'data' and b'labels'")
         data, lab = np.asarray(batch["data"]), np.asarray(batch["labels"])
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
             raise ValueError(f"{root / name}: b'data' must be uint8 of shape (N, 3072), got "
                              f"{data.dtype} {data.shape}")
         if lab.shape != (data.shape[0],):
-            raise ValueError(f"{root / name}: {data.shape[0]} images but labels of shape {lab.shape}")
+            raise ValueError(f"{root / name}: {data.shape[0]} images but labels of shape "
+                             f"{lab.shape}")
         if lab.size and (lab.min() < 0 or lab.max() > 9):
-            raise ValueError(f"{root / name}: labels must lie in 0..9, got {lab.min()}..{lab.max()}")
+            raise ValueError(f"{root / name}: labels must lie in 0..9, got "
+                             f"{lab.min()}..{lab.max()}")
         keep = data.shape[0] if max_items is None else min(data.shape[0], max_items - count)
         images.append(data[:keep].reshape(keep, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(lab[:keep].astype(np.int64))

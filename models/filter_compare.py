@@ -151,18 +151,20 @@ class FilterComparison:
             ``frac_lowpass_match``, ``median_channel_fraction``.
         """
         good = self.gabor_r2 > self.r2_threshold
+        nan = float("nan")
+        fitted = bool(np.isfinite(self.gabor_r2).all())
         freq = self.gabor_params.get("frequency", np.full(len(self), np.nan))
         return {
             "n_filters": len(self),
             "kernel": tuple(self.spatial.shape[1:]),
-            "frac_gabor": float(np.mean(good)) if np.isfinite(self.gabor_r2).all() else float("nan"),
+            "frac_gabor": float(np.mean(good)) if fitted else nan,
             "median_r2": float(np.median(self.gabor_r2)),
             "median_correlation": float(np.median(self.correlation)),
             "median_span_energy": float(np.median(self.span_energy)),
             "chance_span_energy": float(self.chance_span_energy),
             "span_rank": int(self.span_rank),
-            "median_frequency": float(np.median(freq[good])) if good.any() else float("nan"),
-            "median_bandwidth": float(np.median(self.bandwidth[good])) if good.any() else float("nan"),
+            "median_frequency": float(np.median(freq[good])) if good.any() else nan,
+            "median_bandwidth": float(np.median(self.bandwidth[good])) if good.any() else nan,
             "frac_lowpass_match": float(np.mean(self.match_index == len(self.bank_frequencies))),
             "median_channel_fraction": float(np.median(self.channel_fraction)),
         }
@@ -202,8 +204,8 @@ def compare_filters(learned, bank, *, reduce: str = "svd", max_shift: int = 1,
     bank : filters.FilterBank or ndarray
         A 2D bank whose grid is at least ``(h + 2 max_shift, w + 2 max_shift)``; build it on a
         grid large enough that its widest filter is not periodised (e.g. 64 x 64 for Morlet
-        J=3), only the central windows are used. Or an array ``(M, H, W)`` of spatial filters (real or complex)
-        centred on their grid (at index ``H // 2, W // 2``).
+        J=3), only the central windows are used. Or an array ``(M, H, W)`` of spatial filters
+        (real or complex) centred on their grid (at index ``H // 2, W // 2``).
     reduce : {'svd', 'mean', 'channels'}
         How multi-channel filters become 2D: the spatial factor of the best rank-1 (colour x
         space) approximation, scaled by its singular value (``'svd'``, sign chosen so that the
@@ -244,8 +246,8 @@ def compare_filters(learned, bank, *, reduce: str = "svd", max_shift: int = 1,
     s = int(max_shift)
     if H < h + 2 * s or W < w + 2 * s:
         raise ValueError(f"bank grid {(H, W)} is too small for {h}x{w} filters with max_shift={s}: "
-                         f"it must be at least {(h + 2 * s, w + 2 * s)}; build the bank on a larger "
-                         f"grid")
+                         f"it must be at least {(h + 2 * s, w + 2 * s)}; build the bank on a "
+                         f"larger grid")
 
     # ---- best match over bank filters, offsets and quadrature phase
     top, left = H // 2 - h // 2 - s, W // 2 - w // 2 - s
@@ -498,7 +500,8 @@ def plot_comparison(comparison: FilterComparison, max_filters: int = 32, title: 
     fig.suptitle(title or (f"{len(comparison)} learned {summary['kernel'][0]}x"
                            f"{summary['kernel'][1]} filters vs {comparison.bank_name}: median "
                            f"corr {summary['median_correlation']:.2f}, frac R²>"
-                           f"{comparison.r2_threshold:g} = {summary['frac_gabor']:.2f}"), fontsize=9)
+                           f"{comparison.r2_threshold:g} = {summary['frac_gabor']:.2f}"),
+                 fontsize=9)
     return fig
 
 

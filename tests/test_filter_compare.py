@@ -13,8 +13,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from filters import FilterBank, morlet_2d  # noqa: E402
-from models import (CifarNet, FilterComparison, LeNet, compare_filters, first_layer_filters,  # noqa: E402
-                    fit)
+from models import (CifarNet, FilterComparison, LeNet, compare_filters,  # noqa: E402
+                    first_layer_filters, fit)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,26 @@ def test_first_layer_filters_of_our_nets():
     w[:] = 0                       # a copy: the model is untouched
     assert net.features[0].weight.abs().sum() > 0
     assert first_layer_filters(LeNet()).shape == (6, 1, 5, 5)
+
+
+def test_first_layer_filters_torchvision_layouts():
+    # The layouts of torchvision's AlexNet (features[0]) and ResNet (conv1, bn1, ..., fc).
+    alexnet = nn.Sequential()
+    alexnet.features = nn.Sequential(nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(),
+                                     nn.Conv2d(64, 192, 5, padding=2))
+    alexnet.classifier = nn.Sequential(nn.Linear(192, 10))
+    assert first_layer_filters(alexnet).shape == (64, 3, 11, 11)
+
+    class ResNetLike(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.layer1 = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1))
+            self.fc = nn.Linear(64, 10)
+
+    net = ResNetLike()
+    np.testing.assert_array_equal(first_layer_filters(net), net.conv1.weight.detach().numpy())
 
 
 def test_first_layer_filters_execution_order():
