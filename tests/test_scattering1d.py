@@ -57,6 +57,24 @@ def test_equals_kymatio_float32_and_float64(N, J, Q, T, max_order, oversampling)
     assert out64.shape[-1] == S.output_length and out64.shape[-2] == S.output_size()
 
 
+@pytest.mark.parametrize("merge_below", [0, 1 << 30])
+def test_second_order_batching_is_exact(monkeypatch, merge_below):
+    """Short second-order maps are computed together at a common length; either way (none or
+    all merged) the numbers are Kymatio's."""
+    import scatter.scattering1d as module
+
+    monkeypatch.setattr(module, "_MERGE_BELOW", merge_below)
+    N, J, Q = 2000, 7, (4, 2)
+    x = np.random.default_rng(5).standard_normal((2, N))
+    for T, extra in ((None, {}), (0, {"out_type": "list", "oversampling": 1})):
+        ref = kymatio_1d(J, N, Q=Q, T=T, **extra).scattering(x)
+        out = Scattering1D(J, N, Q=Q, T=T, **extra).double()(x)
+        if T == 0:
+            assert all(rel_err(a["coef"], b["coef"]) <= 1e-10 for a, b in zip(out, ref))
+        else:
+            assert rel_err(out, ref) <= 1e-10
+
+
 @pytest.mark.parametrize("N,J,Q,max_order,oversampling", [(1000, 4, 8, 2, 0), (777, 5, (2, 2), 2, 1),
                                                           (500, 3, 12, 1, 0)])
 def test_unaveraged_list_equals_kymatio(N, J, Q, max_order, oversampling):
