@@ -153,7 +153,11 @@ class MultiLayerCSC(nn.Module):
         codes = []
         z = x
         for i in range(self.n_layers):
-            z = self._threshold(i, self.analysis(i, z))
+            if self.nonnegative:
+                # the bias inside conv2d, as a CNN layer computes it (bitwise the same result)
+                z = F.relu(F.conv2d(z, self.weights[i], self.biases[i], stride=self.strides[i]))
+            else:
+                z = self._threshold(i, self.analysis(i, z))
             codes.append(z)
         return codes
 

@@ -1,0 +1,224 @@
+"""Convolutional dictionary learning: alternating CBPDN sparse coding and a constrained filter update.
+
+Objective (Garcia-Cardona & Wohlberg, "Convolutional dictionary learning: a comparative review
+and new algorithms", IEEE TCI 4(3), 2018, eq. 4), over images ``s_k`` and maps ``z_{k,m}``:
+
+    min_{d, z}  ½ Σ_k ‖Σ_m d_m * z_{k,m} − s_k‖² + λ Σ_{k,m} ‖z_{k,m}‖₁
+    subject to  d_m supported on h × w pixels,  ‖d_m‖₂ ≤ 1.
+
+The maps are updated by Fourier ADMM (:class:`models.ConvSparseCoding`, warm-started), the
+filters by projected FISTA in the Fourier domain (Sec. IV-B of that review: gradient on the
+zero-padded filters, cropped to the support and projected on the unit ball). ``partial_fit``
+makes one such alternation on a mini-batch (the mini-batch / online mode).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from torch import Tensor
+
+from filters._validation import check_choice, check_float, check_int
+
+from .csc import ConvSparseCoding, csc_objective
+
+__all__ = ["ConvDictionaryLearning"]
+
+
+class ConvDictionaryLearning(BaseEstimator):
+    """Learn a convolutional dictionary from whole images (scikit-learn conventions).
+
+    Parameters
+    ----------
+    n_filters : int
+        Number M of filters.
+    filter_size : int
+        Side h = w of the square filters.
+    lmbda : float
+        ℓ1 weight λ of the sparse coding (also used by :meth:`transform`).
+    n_iter : int
+        Outer alternations (``fit``) or mini-batch steps (``fit`` with ``batch_size``).
+    batch_size : int, optional
+        ``None``: every alternation uses all images; otherwise ``fit`` draws mini-batches of
+        this size (the online mode; :meth:`partial_fit` makes one step on the images given).
+    coding_iter : int
+        ADMM iterations per sparse-coding step (warm-started between alternations).
+    dict_iter : int
+        Projected-FISTA iterations per dictionary step.
+    device : str or torch.device, optional
+        Where to compute (default: CPU).
+    dtype : {'float32', 'float64'}
+        Computation precision.
+    random_state : int, optional
+        Seed of the initial filters and of the mini-batch draws.
+
+    Attributes
+    ----------
+    dictionary_ : ndarray, shape (M, C, h, w), float64
+        Learned filters (unit norm at most).
+    history_ : list of float
+        Objective (sum over the images coded in that step) after each sparse-coding step.
+    n_steps_ : int
+        Number of alternations made.
+
+    Notes
+    -----
+    Images should be high-passed first (:func:`models.tikhonov_split`): small filters cannot
+    represent the smooth part.
+    """
+
+    def __init__(self, n_filters: int = 32, filter_size: int = 8, lmbda: float = 0.1,
+                 n_iter: int = 20, batch_size: int | None = None, coding_iter: int = 20,
+                 dict_iter: int = 10, device=None, dtype: str = "float32",
+                 random_state: int | None = None) -> None:
+        self.n_filters = n_filters
+        self.filter_size = filter_size
+        self.lmbda = lmbda
+        self.n_iter = n_iter
+        self.batch_size = batch_size
+        self.coding_iter = coding_iter
+        self.dict_iter = dict_iter
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _validate(self) -> None:
+        check_int("n_filters", self.n_filters, minimum=1)
+        check_int("filter_size", self.filter_size, minimum=1)
+        check_float("lmbda", self.lmbda, nonnegative=True)
+        check_int("n_iter", self.n_iter, minimum=1)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, minimum=1)
+        check_int("coding_iter", self.coding_iter, minimum=1)
+        check_int("dict_iter", self.dict_iter, minimum=1)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+
+    def _as_tensor(self, images) -> Tensor:
+        if isinstance(images, Tensor):
+            x = images.detach()
+        else:
+            try:
+                x = torch.from_numpy(np.ascontiguousarray(np.asarray(images, dtype=np.float64)))
+            except (ValueError, TypeError):
+                raise TypeError("images must be an array (N, H, W) or (N, C, H, W) of equal-size "
+                                "images") from None
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim != 4:
+            raise ValueError(f"images must have shape (N, H, W) or (N, C, H, W), "
+                             f"got {tuple(x.shape)}")
+        if min(x.shape[-2:]) < self.filter_size:
+            raise ValueError(f"filter_size={self.filter_size} is larger than the images "
+                             f"{tuple(x.shape[-2:])}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("images contains NaN or inf values")
+        return x.to(device=self.device or "cpu", dtype=getattr(torch, self.dtype))
+
+    def _init_dictionary(self, channels: int, like: Tensor) -> Tensor:
+        rng = np.random.default_rng(self.random_state)
+        d = rng.standard_normal((self.n_filters, channels, self.filter_size, self.filter_size))
+        d -= d.mean(axis=(1, 2, 3), keepdims=True)
+        d /= np.linalg.norm(d.reshape(self.n_filters, -1), axis=1)[:, None, None, None]
+        return torch.from_numpy(d).to(like)
+
+    def _coder(self, D: Tensor, max_iter: int) -> ConvSparseCoding:
+        return ConvSparseCoding(D, self.lmbda, max_iter=max_iter, tol=0.0, history=False)
+
+    def _step(self, D: Tensor, s: Tensor, state: dict | None) -> tuple[Tensor, dict, float]:
+        """One alternation on images ``s``: code (warm-started), then update the filters."""
+        res = self._coder(D, self.coding_iter).solve(s, state=state)
+        # The filter step sees the maps with the filters of this step.
+        D = _dictionary_step(D, res.maps, s, self.dict_iter)
+        obj = float(csc_objective(D, res.maps, s, self.lmbda).sum())
+        return D, res.state, obj
+
+    # ------------------------------------------------------------------ estimator API
+    def fit(self, images, y=None) -> "ConvDictionaryLearning":
+        """Learn the filters from images (N, H, W) or (N, C, H, W); returns ``self``."""
+        self._validate()
+        s = self._as_tensor(images)
+        D = self._init_dictionary(s.shape[1], s)
+        self.history_ = []
+        self.n_steps_ = 0
+        if self.batch_size is None:
+            state = None
+            for _ in range(self.n_iter):
+                D, state, obj = self._step(D, s, state)
+                self.history_.append(obj)
+            self.n_steps_ = self.n_iter
+            self.dictionary_ = D.double().cpu().numpy()
+            return self
+        self.dictionary_ = D.double().cpu().numpy()
+        rng = np.random.default_rng(self.random_state)
+        for _ in range(self.n_iter):
+            idx = rng.choice(s.shape[0], size=min(self.batch_size, s.shape[0]), replace=False)
+            self.partial_fit(s[torch.as_tensor(idx, device=s.device)])
+        return self
+
+    def partial_fit(self, images, y=None) -> "ConvDictionaryLearning":
+        """One alternation (code, then update the filters) on a mini-batch; returns ``self``."""
+        self._validate()
+        s = self._as_tensor(images)
+        if not hasattr(self, "dictionary_"):
+            D = self._init_dictionary(s.shape[1], s)
+            self.history_, self.n_steps_ = [], 0
+        else:
+            D = torch.from_numpy(self.dictionary_).to(s)
+            if D.shape[1] != s.shape[1]:
+                raise ValueError(f"images have {s.shape[1]} channel(s), the dictionary "
+                                 f"{D.shape[1]}")
+        D, _, obj = self._step(D, s, None)
+        self.history_.append(obj)
+        self.n_steps_ += 1
+        self.dictionary_ = D.double().cpu().numpy()
+        return self
+
+    def transform(self, images, max_iter: int = 200) -> Tensor:
+        """Sparse maps (N, M, H, W) of images with the learned filters and the same λ."""
+        if not hasattr(self, "dictionary_"):
+            raise ValueError("this ConvDictionaryLearning is not fitted yet: call fit first")
+        s = self._as_tensor(images)
+        D = torch.from_numpy(self.dictionary_).to(s)
+        return ConvSparseCoding(D, self.lmbda, max_iter=max_iter, history=False).solve(s).maps
+
+
+def _dictionary_step(D: Tensor, maps: Tensor, s: Tensor, n_iter: int) -> Tensor:
+    """Projected FISTA on ½ Σ_k ‖Σ_m d_m * z_{k,m} − s_k‖² over supported, unit-ball filters.
+
+    Parameters
+    ----------
+    D : Tensor, shape (M, C, h, w)
+    maps : Tensor, shape (B, M, H, W)
+    s : Tensor, shape (B, C, H, W)
+
+    Returns
+    -------
+    Tensor, shape (M, C, h, w)
+    """
+    M, C, h, w = D.shape
+    shape = tuple(s.shape[-2:])
+    Xf = torch.fft.rfft2(maps)                     # (B, M, H, Wr)
+    Sf = torch.fft.rfft2(s)
+    # Lipschitz bound: max over frequencies of Σ_{k,m} |X_{k,m}|² ≥ λ_max(Σ_k X_k X_kᴴ)
+    L = (Xf.real.square() + Xf.imag.square()).sum((0, 1)).amax()
+    L = torch.clamp_min(L, torch.finfo(s.dtype).tiny)
+    Xc = Xf.conj()
+    V, t = D, 1.0
+    for _ in range(n_iter):
+        Vf = torch.fft.rfft2(V, s=shape)
+        Rf = torch.einsum("ncyx,bnyx->bcyx", Vf, Xf) - Sf     # residual, per image
+        gradf = torch.einsum("bmyx,bcyx->mcyx", Xc, Rf)
+        grad = torch.fft.irfft2(gradf, s=shape)[..., :h, :w]   # adjoint of zero-padding
+        Dn = _project_unit_ball(V - grad / L)
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        V = Dn + ((t - 1.0) / t_new) * (Dn - D)
+        D, t = Dn, t_new
+    return D
+
+
+def _project_unit_ball(D: Tensor) -> Tensor:
+    norms = torch.linalg.vector_norm(D.flatten(1), dim=1).clamp_min(1.0)
+    return D / norms[:, None, None, None]

@@ -1,0 +1,185 @@
+"""Convolutional sparse coding: SPORCO as the oracle on small crops, solvers, masks, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import ConvSparseCoding, csc_objective, csc_reconstruct, tikhonov_split
+
+sporco_util = pytest.importorskip("sporco.util")
+from sporco import signal as sp_signal  # noqa: E402
+from sporco.admm import cbpdn  # noqa: E402
+
+LMBDA = 0.05
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """High-passed 32x40 crop of camera()[::2, ::2] and SPORCO's G:8x8x32 dictionary (float64)."""
+    from skimage.data import camera
+    img = camera()[::2, ::2].astype(np.float64) / 255
+    _, high = sp_signal.tikhonov_filter(img, 10, 16)
+    crop = np.ascontiguousarray(high[96:128, 100:140])
+    D = sporco_util.convdicts()["G:8x8x32"]
+    return crop, D
+
+
+def _torch_dict(D):
+    """SPORCO's (h, w, M) or (h, w, C, M) layout to ours (M, C, h, w)."""
+    if D.ndim == 3:
+        D = D[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(D.transpose(3, 2, 0, 1)))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-7), (np.float32, 1e-4)])
+def test_admm_iterates_match_sporco(problem, dtype, rtol):
+    s, D = problem
+    s, D = s.astype(dtype), D.astype(dtype)
+    ref = cbpdn.ConvBPDN(D, s, LMBDA, cbpdn.ConvBPDN.Options({"MaxMainIter": 40}))
+    Y = ref.solve().squeeze()
+    its = ref.getitstat()
+    res = ConvSparseCoding(_torch_dict(D), LMBDA, max_iter=40).solve(torch.from_numpy(s)[None, None])
+    assert res.n_iter == len(its.ObjFun)
+    ours = res.history["objective"][:, 0].double().numpy()
+    np.testing.assert_allclose(ours, its.ObjFun, rtol=rtol)
+    np.testing.assert_allclose(res.history["rho"][:, 0].numpy(), its.Rho, rtol=10 * rtol)
+    np.testing.assert_allclose(res.history["primal_residual"][:, 0].numpy(), its.PrimalRsdl,
+                               rtol=100 * rtol, atol=1e-6)
+    np.testing.assert_allclose(res.maps[0].numpy().transpose(1, 2, 0), Y, atol=50 * rtol)
+
+
+def test_multichannel_dictionary_matches_sporco():
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((5, 5, 3, 6))
+    s = rng.standard_normal((24, 20, 3))
+    ref = cbpdn.ConvBPDN(D, s, 0.5, cbpdn.ConvBPDN.Options({"MaxMainIter": 25}), dimK=0)
+    Y = ref.solve().squeeze()
+    res = ConvSparseCoding(_torch_dict(D), 0.5, max_iter=25).solve(
+        torch.from_numpy(s.transpose(2, 0, 1).copy())[None])
+    np.testing.assert_allclose(res.history["objective"][:, 0].numpy(), ref.getitstat().ObjFun,
+                               rtol=1e-7)
+    np.testing.assert_allclose(res.maps[0].numpy().transpose(1, 2, 0), Y, atol=1e-7)
+
+
+def test_maps_exactly_sparse_and_fista_agrees(problem):
+    s, D = problem
+    st = torch.from_numpy(s)[None, None]
+    Dt = _torch_dict(D)
+    admm = ConvSparseCoding(Dt, LMBDA, max_iter=300, tol=1e-5).solve(st)
+    fista = ConvSparseCoding(Dt, LMBDA, method="fista", max_iter=600, tol=0).solve(st)
+    zero = (admm.maps == 0).double().mean().item()
+    assert 0.5 < zero < 1.0                     # exact zeros, yet not the trivial solution
+    f_admm = csc_objective(Dt, admm.maps, st, LMBDA).item()
+    f_fista = csc_objective(Dt, fista.maps, st, LMBDA).item()
+    assert abs(f_admm - f_fista) <= 1e-3 * f_admm
+    # FISTA's objective history is evaluated on its (sparse) iterate
+    assert fista.history["objective"][-1, 0].item() == pytest.approx(f_fista, rel=1e-9)
+
+
+def test_batch_equals_single_solves(problem):
+    s, D = problem
+    Dt = _torch_dict(D)
+    batch = torch.stack([torch.from_numpy(s), torch.from_numpy(s[::-1].copy())])[:, None]
+    csc = ConvSparseCoding(Dt, LMBDA, max_iter=15, tol=0)
+    both = csc.solve(batch)
+    for b in range(2):
+        one = csc.solve(batch[b:b + 1])
+        torch.testing.assert_close(both.maps[b:b + 1], one.maps, rtol=0, atol=1e-12)
+        torch.testing.assert_close(both.history["rho"][:, b], one.history["rho"][:, 0])
+
+
+def test_reconstruct_is_circular_convolution():
+    rng = np.random.default_rng(1)
+    D = rng.standard_normal((4, 2, 3, 3))
+    Z = rng.standard_normal((1, 4, 10, 12))
+    out = csc_reconstruct(torch.from_numpy(D), torch.from_numpy(Z)).numpy()
+    ref = np.zeros((2, 10, 12))
+    for m in range(4):
+        for c in range(2):
+            for dy in range(3):
+                for dx in range(3):
+                    ref[c] += D[m, c, dy, dx] * np.roll(Z[0, m], (dy, dx), axis=(0, 1))
+    np.testing.assert_allclose(out[0], ref, atol=1e-12)
+
+
+def test_mask_ignores_missing_pixels(problem):
+    s, D = problem
+    Dt = _torch_dict(D)
+    rng = np.random.default_rng(2)
+    mask = torch.from_numpy((rng.random(s.shape) > 0.3).astype(np.float64))[None, None]
+    st = torch.from_numpy(s)[None, None]
+    corrupted = st + 5.0 * (1 - mask) * torch.from_numpy(rng.standard_normal(s.shape))
+    csc = ConvSparseCoding(Dt, LMBDA, max_iter=200, tol=1e-5)
+    a = csc.solve(st, mask=mask)
+    b = csc.solve(corrupted, mask=mask)
+    torch.testing.assert_close(a.maps, b.maps, rtol=0, atol=1e-10)
+    # ADMM with additive mask simulation and masked FISTA minimise the same objective
+    f = ConvSparseCoding(Dt, LMBDA, method="fista", max_iter=800, tol=0).solve(st, mask=mask)
+    fa = csc_objective(Dt, a.maps, st, LMBDA, mask).item()
+    ff = csc_objective(Dt, f.maps, st, LMBDA, mask).item()
+    assert abs(fa - ff) <= 2e-3 * fa
+    assert fa < csc_objective(Dt, csc.solve(st).maps, st, LMBDA, mask).item()
+
+
+def test_warm_start_continues():
+    rng = np.random.default_rng(3)
+    Dt = torch.from_numpy(rng.standard_normal((4, 1, 3, 3)))
+    st = torch.from_numpy(rng.standard_normal((1, 1, 12, 12)))
+    full = ConvSparseCoding(Dt, 0.3, max_iter=20, tol=0).solve(st)
+    part = ConvSparseCoding(Dt, 0.3, max_iter=10, tol=0).solve(st)
+    rest = ConvSparseCoding(Dt, 0.3, max_iter=10, tol=0).solve(st, state=part.state)
+    torch.testing.assert_close(rest.maps, full.maps, rtol=0, atol=1e-12)
+
+
+def test_tikhonov_split_matches_sporco():
+    from skimage.data import camera
+    img = camera()[:80:2, :120:2].astype(np.float64) / 255
+    low_ref, high_ref = sp_signal.tikhonov_filter(img, 10, 16)
+    low, high = tikhonov_split(torch.from_numpy(img)[None], 10, 16)
+    np.testing.assert_allclose(low[0].numpy(), low_ref, atol=1e-12)
+    np.testing.assert_allclose(high[0].numpy(), high_ref, atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(problem):
+    s, D = problem
+    st = torch.from_numpy(s)[None, None]
+    csc = ConvSparseCoding(_torch_dict(D), LMBDA, max_iter=20, tol=0)
+    cpu = csc.solve(st).maps
+    gpu = csc.to("cuda").solve(st.cuda()).maps
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-9)
+
+
+def test_bad_input():
+    D = torch.randn(4, 1, 5, 5, dtype=torch.float64)
+    s = torch.randn(1, 1, 16, 16, dtype=torch.float64)
+    with pytest.raises(ValueError, match="lmbda"):
+        ConvSparseCoding(D, -0.1)
+    with pytest.raises(ValueError, match="method"):
+        ConvSparseCoding(D, 0.1, method="omp")
+    with pytest.raises(ValueError, match="relax"):
+        ConvSparseCoding(D, 0.1, relax=2.5)
+    with pytest.raises(ValueError, match="dictionary"):
+        ConvSparseCoding(torch.randn(5, 5), 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        ConvSparseCoding(D * float("nan"), 0.1)
+    csc = ConvSparseCoding(D, 0.1, max_iter=2)
+    with pytest.raises(ValueError, match="larger than the images"):
+        csc.solve(torch.randn(1, 1, 4, 16, dtype=torch.float64))
+    with pytest.raises(ValueError, match="channel"):
+        csc.solve(torch.randn(1, 3, 16, 16, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        csc.solve(torch.randn(16, 16, dtype=torch.float64))
+    with pytest.raises(ValueError, match="NaN"):
+        csc.solve(s * float("inf"))
+    with pytest.raises(TypeError, match="signal"):
+        csc.solve(s.numpy())
+    with pytest.raises(ValueError, match="binary"):
+        csc.solve(s, mask=torch.full_like(s, 0.5))
+    with pytest.raises(ValueError, match="broadcast"):
+        csc.solve(s, mask=torch.ones(3, 16, 16))
+    with pytest.raises(ValueError, match="lmbda"):
+        tikhonov_split(s, -1.0)
+    with pytest.raises(TypeError, match="images"):
+        tikhonov_split(s.numpy(), 1.0)
