@@ -9,3 +9,4 @@ from .sparse_summary import dictionary_summary, plot_dictionary
 from .csc import ConvSparseCoding, CSCResult, csc_objective, csc_reconstruct
 from .csc_preprocess import tikhonov_split
 from .ml_csc import MultiLayerCSC
+from .csc_dictionary import ConvDictionaryLearning
