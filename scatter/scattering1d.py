@@ -41,7 +41,8 @@ class _Window(NamedTuple):
                     # 'extended' (any bins, from an extended spectrum, see _extend)
     start: int      # first signed frequency bin of the window
     shape: tuple    # (K, c, m)
-    weight: str     # buffer name: complex (K, c, m) h / (f m) on the window ('split': (K, 1, m + e))
+    weight: str     # buffer name: complex (K, c, m), h / (f m) on the window
+                    # ('split': (K, 1, m + e), positive then negative bins)
 
 
 def _arc(h: np.ndarray) -> tuple[int, int]:
@@ -90,7 +91,8 @@ def _fold_plan(h: np.ndarray, factor: int, half_output: bool):
     negative = bins > M // 2
     index = np.where(negative, M - bins, bins)
     sign = np.where(negative, -1.0, 1.0)
-    weight = np.take_along_axis(h[:, None, :], bins.reshape(K, 1, -1), axis=-1).reshape(K, c, mo) / factor
+    weight = np.take_along_axis(h[:, None, :], bins.reshape(K, 1, -1), axis=-1)
+    weight = weight.reshape(K, c, mo) / factor
     return index.astype(np.int64), sign, weight
 
 
@@ -98,8 +100,8 @@ def _window_plan(h: np.ndarray, factor: int):
     """One window of frequencies, shared by a group of filters, for ``|ifft(fold(X h))|``.
 
     The non-negligible bins of every filter of the group lie in the signed range
-    ``[start, start + c m)`` (``m = M / factor``). Summing ``X h / f`` over the ``c`` blocks of ``m``
-    bins of that range gives the Fourier subsampling of ``X h`` circularly shifted by
+    ``[start, start + c m)`` (``m = M / factor``). Summing ``X h / f`` over the ``c`` blocks of
+    ``m`` bins of that range gives the Fourier subsampling of ``X h`` circularly shifted by
     ``start mod m``: a shift in frequency is a phase in time, which the modulus removes. The
     product is then one broadcast multiply of a slice of ``X`` (no gather, no scatter). Weights
     include the ``1 / m`` of the inverse FFT (computed with ``norm='forward'``).
@@ -244,8 +246,8 @@ class Scattering1D(FilterBuffers):
     Q : int or tuple
         Wavelets per octave: ``Q1`` (second order gets 1), ``(Q1,)`` or ``(Q1, Q2)``.
     T : float or None
-        Averaging scale: ``None`` means ``2**J``; ``0`` means no averaging (then ``out_type`` must be
-        ``'list'``); otherwise ``1 <= T <= N``. Output subsampling is ``2**floor(log2 T)``.
+        Averaging scale: ``None`` means ``2**J``; ``0`` means no averaging (then ``out_type``
+        must be ``'list'``); otherwise ``1 <= T <= N``. Output subsampling is ``2**floor(log2 T)``.
     max_order : {1, 2}
         Highest scattering order.
     average : bool
@@ -278,8 +280,23 @@ class Scattering1D(FilterBuffers):
     N_padded, pad_left, pad_right : int
         Padded length and reflection padding on each side.
     log2_T : int
-        ``floor(log2 T)``; outputs have length ``ceil((pad_left + N) / 2**k) - ceil(pad_left / 2**k)``
-        with ``k = max(log2_T - oversampling, 0)``.
+        ``floor(log2 T)``; outputs have length
+        ``ceil((pad_left + N) / 2**k) - ceil(pad_left / 2**k)`` with
+        ``k = max(log2_T - oversampling, 0)``.
+
+    Notes
+    -----
+    The numbers are Kymatio 0.3's (its ``scattering1d`` core: Fourier subsampling as the mean of
+    aliases, filters periodised the same way, ``k1 = max(min(j1, log2 T) - oversampling, 0)`` ...),
+    computed differently:
+
+    - real FFTs of the input and of the moduli (half spectra); band-pass products read one window
+      of frequencies shared by all filters of a scale (a view, no gather), folded with a circular
+      shift that the modulus removes (see ``_window_plan``);
+    - the second-order low-pass, subsampling and unpadding are one matrix product per scale pair
+      (no FFT pair); short second-order maps of a scale share one product and FFT;
+    - without autograd (inference) the products and moduli reuse two buffers per call, and on CPU
+      the inverse FFTs run in place (SciPy's pocketfft); with autograd, plain torch ops.
 
     Examples
     --------
@@ -351,7 +368,8 @@ class Scattering1D(FilterBuffers):
             raise ValueError("bank has no first-order filter (meta['order'] 0 or 1)")
         if "j" in bank.phi_meta and int(bank.phi_meta["j"]) != self.log2_T:
             raise ValueError(f"bank.phi_meta['j'] = {bank.phi_meta['j']} but this network averages "
-                             f"at 2**floor(log2 T) = 2**{self.log2_T}: build the bank with the same T")
+                             f"at 2**floor(log2 T) = 2**{self.log2_T}: build the bank with the "
+                             f"same T")
         return bank
 
     def _register_fold(self, name: str, h: np.ndarray, factor: int, half_output: bool) -> _Fold:
@@ -379,7 +397,7 @@ class Scattering1D(FilterBuffers):
         return self._plans[name]
 
     def _sub(self, j: int, k_before: int = 0) -> int:
-        """Subsampling exponent after a filter of scale ``j`` on a signal subsampled by 2**k_before."""
+        """Subsampling exponent after a filter of scale ``j`` on maps subsampled by 2**k_before."""
         return max((min(j, self.log2_T) if self.average else j) - k_before - self.oversampling, 0)
 
     def _build(self) -> None:
@@ -397,7 +415,8 @@ class Scattering1D(FilterBuffers):
 
         def lowpass(res: int) -> _Fold:
             kJ = max(L - res - self.oversampling, 0)
-            return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ, True)
+            return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ,
+                                       True)
 
         def lowpass_matrix(res: int, stride: int) -> str:
             """Low-pass matrix for maps at resolution ``2**res`` given ``stride`` times finer."""
@@ -418,7 +437,8 @@ class Scattering1D(FilterBuffers):
             plans = [p for p in plans if p.mode == "extended"]
             if not plans:
                 return None
-            return (min(p.start for p in plans), max(p.start + p.shape[1] * p.shape[2] for p in plans))
+            return (min(p.start for p in plans),
+                    max(p.start + p.shape[1] * p.shape[2] for p in plans))
 
         self._order0 = lowpass(0) if self.average else None
         rows1, rows2 = [(0, ())], []        # (order, n) of every path in computing order
@@ -458,7 +478,8 @@ class Scattering1D(FilterBuffers):
         rows = rows1 + rows2
         ordered = sorted(range(len(rows)), key=lambda i: rows[i])
         self._rows = [rows[i] for i in ordered]
-        self.register_buffer("_order", torch.as_tensor(ordered, dtype=torch.int64), persistent=False)
+        self.register_buffer("_order", torch.as_tensor(ordered, dtype=torch.int64),
+                             persistent=False)
 
     # -------------------------------------------------------------------------------- info
     def _unpad_bounds(self, k: int) -> tuple[int, int]:
@@ -473,8 +494,9 @@ class Scattering1D(FilterBuffers):
         return i1 - i0
 
     def output_size(self, detail: bool = False):
-        """Number of channels ``C`` (``detail``: a tuple per order), as Kymatio's ``output_size``."""
-        counts = [sum(1 for order, _ in self._rows if order == o) for o in range(self.max_order + 1)]
+        """Number of channels ``C`` (``detail``: one count per order), as Kymatio's."""
+        orders = [order for order, _ in self._rows]
+        counts = [orders.count(o) for o in range(self.max_order + 1)]
         return tuple(counts) if detail else sum(counts)
 
     def meta(self) -> dict:
@@ -483,10 +505,11 @@ class Scattering1D(FilterBuffers):
         Returns
         -------
         dict
-            ``'order'`` (C,) int; ``'j'``, ``'n'``, ``'xi'``, ``'sigma'`` (C, 2) float of the first and
-            second filter (NaN where the order has none, or the bank gives no such meta); ``'n'`` is
-            the index among the filters of that order; ``'key'`` the list of ``n`` tuples (Kymatio's
-            keys: ``()``, ``(n1,)``, ``(n1, n2)``).
+            ``'order'`` (C,) int; ``'j'``, ``'n'``, ``'xi'``, ``'sigma'`` (C, 2) float of the first
+            and second filter (NaN where the order has none, or the bank gives no such meta);
+            ``'n'`` is the index among the filters of that order; ``'key'`` the list of ``n``
+            tuples (Kymatio's keys: ``()``, ``(n1,)``, ``(n1, n2)``). Kymatio's arrays have
+            ``max_order`` columns; ours always two, as in 2D.
         """
         bank = self.bank
         rows_of = (None, self._first_index, self._second_index)
@@ -527,12 +550,13 @@ class Scattering1D(FilterBuffers):
                     if self.average:
                         ops.append(((n, m2), "rfft"))
         if self.average:
-            ops.append(((B * len(self._rows), N // 2 ** max(self.log2_T - self.oversampling, 0)), "irfft"))
+            ops.append(((B * len(self._rows), N // 2 ** self._kt), "irfft"))
         return ops
 
     def extra_repr(self) -> str:
-        return (f"J={self.J}, shape={self.shape}, Q={self.Q!r}, T={self.T!r}, max_order={self.max_order}, "
-                f"average={self.average}, oversampling={self.oversampling}, N_padded={self.N_padded}, "
+        return (f"J={self.J}, shape={self.shape}, Q={self.Q!r}, T={self.T!r}, "
+                f"max_order={self.max_order}, average={self.average}, "
+                f"oversampling={self.oversampling}, N_padded={self.N_padded}, "
                 f"bank={self.bank.name!r} ({len(self.bank)} filters), out_type={self.out_type!r}")
 
     # ------------------------------------------------------------------------------ compute
@@ -595,7 +619,8 @@ class Scattering1D(FilterBuffers):
         ref = getattr(self, self._groups[0]["psi"].weight)  # real storage: the module's dtype
         x, from_numpy = to_tensor(x, ref.dtype, ref.device, ndim=1)
         if x.shape[-1] != self.N:
-            raise ValueError(f"x has length {x.shape[-1]} on its last axis, expected shape={self.N}")
+            raise ValueError(f"x has length {x.shape[-1]} on its last axis, expected "
+                             f"shape={self.N}")
         if self.check_input:
             check_finite(x)
         lead = x.shape[:-1]

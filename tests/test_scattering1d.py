@@ -75,8 +75,8 @@ def test_second_order_batching_is_exact(monkeypatch, merge_below):
             assert rel_err(out, ref) <= 1e-10
 
 
-@pytest.mark.parametrize("N,J,Q,max_order,oversampling", [(1000, 4, 8, 2, 0), (777, 5, (2, 2), 2, 1),
-                                                          (500, 3, 12, 1, 0)])
+@pytest.mark.parametrize("N,J,Q,max_order,oversampling",
+                         [(1000, 4, 8, 2, 0), (777, 5, (2, 2), 2, 1), (500, 3, 12, 1, 0)])
 def test_unaveraged_list_equals_kymatio(N, J, Q, max_order, oversampling):
     x = np.random.default_rng(0).standard_normal((2, N))
     ref = kymatio_1d(J, N, Q=Q, T=0, max_order=max_order, oversampling=oversampling,
@@ -158,8 +158,8 @@ def test_gradcheck():
     x = torch.randn(1, 48, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(S, (x,), eps=1e-6, atol=1e-6, fast_mode=True)
     S = Scattering1D(3, 40, Q=2, T=0, out_type="list").double()
-    assert torch.autograd.gradcheck(lambda v: torch.cat([p["coef"] for p in S(v)], -1), (x[:, :40],),
-                                    eps=1e-6, atol=1e-6, fast_mode=True)
+    paths = lambda v: torch.cat([p["coef"] for p in S(v)], -1)  # noqa: E731
+    assert torch.autograd.gradcheck(paths, (x[:, :40],), eps=1e-6, atol=1e-6, fast_mode=True)
 
 
 def test_gradients_equal_with_and_without_autograd_paths():
@@ -225,8 +225,8 @@ def test_fft_floor_shapes():
     n_first = S.output_size(detail=True)[1]
     n_second = S.output_size(detail=True)[2]
     # per path one inverse and one forward FFT (batched by scale)
-    assert sum(shape[0] for shape, kind in ops[1:-1] if kind == "irfft") == 16 * (n_first + n_second)
-    assert sum(shape[0] for shape, kind in ops[1:-1] if kind == "rfft") == 16 * (n_first + n_second)
+    for kind in ("irfft", "rfft"):
+        assert sum(shape[0] for shape, k in ops[1:-1] if k == kind) == 16 * (n_first + n_second)
 
 
 @pytest.mark.parametrize("make,error,match", [
@@ -247,7 +247,8 @@ def test_fft_floor_shapes():
     (lambda: Scattering1D(2, 256, bank=lambda n: morlet_1d(n, 2, T=2)), ValueError, "phi_meta"),
     (lambda: Scattering1D(2, 256, bank=lambda n: FilterBank(np.ones((2, n)), None, {"j": [0, 1]})),
      ValueError, "low-pass"),
-    (lambda: Scattering1D(2, 256, bank=lambda n: FilterBank(np.ones((2, n)), np.ones(n), {"j": [0, -1]})),
+    (lambda: Scattering1D(2, 256, bank=lambda n: FilterBank(np.ones((2, n)), np.ones(n),
+                                                            {"j": [0, -1]})),
      ValueError, "meta\\['j'\\]"),
     (lambda: Scattering1D(2, 256, bank=lambda n: FilterBank(np.ones((2, n)), np.ones(n), {})),
      ValueError, "meta must give"),
