@@ -147,7 +147,8 @@ def cpu_peak_rss_mb(case_key: str, impl: str, gpu_sizes: bool) -> float:
     # with benchmarks/filters.py
     code = ("import importlib.util as u; "
             f"s = u.spec_from_file_location('bench_scattering', {os.path.abspath(__file__)!r}); "
-            "b = u.module_from_spec(s); s.loader.exec_module(b); "
+            "b = u.module_from_spec(s); import sys; sys.modules['bench_scattering'] = b; "
+            "s.loader.exec_module(b); "
             f"b._rss_child({case_key!r}, {impl!r}, {gpu_sizes})")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     try:
@@ -157,20 +158,22 @@ def cpu_peak_rss_mb(case_key: str, impl: str, gpu_sizes: bool) -> float:
 
 
 def _rss_child(case_key: str, impl: str, gpu_sizes: bool) -> None:
-    import resource
-
+    """Print the peak resident-memory growth (MB) of one forward pass in this fresh process."""
     case = next(c for c in (GPU_CASES if gpu_sizes else CPU_CASES) if c.key == case_key)
     theirs, ours = build(case, "cpu")
     x = torch.randn(case.batch + case.size)
     fn = theirs if impl == "kymatio" else ours
-    with torch.no_grad():
-        small = fn(x[:1])  # warm up allocator and plans on one image
-    del small
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def status(field: str) -> float:
+        with open("/proc/self/status") as f:
+            return next(float(line.split()[1]) for line in f if line.startswith(field)) / 1024
+
+    with open("/proc/self/clear_refs", "w") as f:  # reset the high-water mark (Linux)
+        f.write("5")
+    before = status("VmRSS:")
     with torch.no_grad():
         fn(x)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((after - before) / 1024)
+    print(status("VmHWM:") - before)
 
 
 def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool) -> dict:

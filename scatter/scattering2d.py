@@ -310,15 +310,29 @@ class Scattering2D(FilterBuffers):
             return out
         return to_output(blocks.reshape(*lead, *blocks.shape[1:]), from_numpy)
 
+    # Working-set target of the CPU path, in complex values per intermediate (4 MB in float32):
+    # small enough for the caches and to stay under Kymatio's peak memory, large enough to batch.
+    _CPU_TARGET = 1 << 19
+
+    def _second_order_size(self, j1: int) -> int:
+        """Complex values per image and per first-order map in the second-order step from ``j1``."""
+        Mp, Np = self.padded_shape
+        return max([len(i2) * Mp * Np // 4 ** self._res[j2] for j2, i2 in self._groups if j2 > j1] or [0])
+
     def _auto_batch_size(self, device: torch.device) -> int:
         if device.type != "cpu":
             return 1 << 30
         Mp, Np = self.padded_shape
-        sizes = [len(index) * Mp * Np // 4 ** self._res[j] for j, index in self._groups]  # order 1
+        sizes = [Mp * Np] + [len(index) * Mp * Np // 4 ** self._res[j] for j, index in self._groups]
         if self.max_order == 2:
-            sizes += [len(i1) * len(i2) * Mp * Np // 4 ** self._res[j2] for j1, i1 in self._groups
-                      for j2, i2 in self._groups if j2 > j1]                     # order-2 maps
-        return max(1, (1 << 20) // max(sizes + [Mp * Np]))
+            sizes += [self._second_order_size(j1) for j1, _ in self._groups]
+        return max(1, self._CPU_TARGET // max(sizes))
+
+    def _maps_per_pass(self, j1: int, batch: int, n_maps: int, device: torch.device) -> int:
+        """First-order maps sent together through the second-order step (bounds its memory)."""
+        if device.type != "cpu" or self.batch_size is not None:
+            return n_maps
+        return max(1, self._CPU_TARGET // max(1, batch * self._second_order_size(j1)))
 
     def _lowpass(self, u: torch.Tensor, r_hat: torch.Tensor | None, res: int) -> torch.Tensor:
         """``u * phi_J`` for a real map ``u`` at resolution ``2**res``, subsampled to ``2**J``, unpadded.
@@ -350,11 +364,13 @@ class Scattering2D(FilterBuffers):
             later = [j2 for j2, _ in self._groups if j2 > j1]
             if self.max_order < 2 or not later:
                 continue
-            u1_hat = full_spectrum(r1, u1.shape[-1])
-            per_j2 = []
-            for j2 in later:
-                u2 = modulus(torch.fft.ifft2(self._filtered(u1_hat[:, :, None], f"_psi2_{j1}_{j2}")))
-                per_j2.append(self._lowpass(u2, None, self._res[j2]))                 # (B, L1, L2, h, w)
-            s2 = torch.cat(per_j2, dim=2)
+            u1_hat = full_spectrum(r1, u1.shape[-1])[:, :, None]               # (B, L1, 1, m, n)
+            step = self._maps_per_pass(j1, B, u1_hat.shape[1], x.device)
+            parts = []
+            for part in u1_hat.split(step, dim=1):
+                per_j2 = [self._lowpass(modulus(torch.fft.ifft2(self._filtered(part, f"_psi2_{j1}_{j2}"))),
+                                        None, self._res[j2]) for j2 in later]  # (B, l1, L2, h, w)
+                parts.append(torch.cat(per_j2, dim=2))
+            s2 = torch.cat(parts, dim=1)
             second.append(s2.reshape(B, -1, *s2.shape[-2:]))
         return torch.cat(out + second, dim=1)
