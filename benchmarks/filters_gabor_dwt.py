@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/filters_gabor_dwt.py [--repeat 5] [--device cpu] [--threads 1]``
 
-1. Bank construction on square grids (best of ``repeat``): ``gabor_bank_2d`` (5 frequencies x 8
+1. Bank construction on square grids (best of ``repeat``): ``gabor_2d`` (5 frequencies x 8
    angles) next to building the same 40 filters from ``skimage.filters.gabor_kernel`` (spatial,
    ``n_stds=6``, wrapped on the grid, one FFT each), checked equal to ours to 1e-3 relative (its
    box is ``n_stds * sigma * max(|cos|, |sin|)`` wide: it truncates at 4.2 sigma on diagonals),
@@ -26,7 +26,7 @@ from skimage.filters import gabor_kernel
 
 # benchmarks/filters.py would shadow the filters package when this script runs from benchmarks/
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-from filters import DWT2d, IDWT2d, dwt_filter_bank, gabor_bank_2d, log_gabor_2d  # noqa: E402
+from filters import DWT2d, IDWT2d, dwt_filter_bank, gabor_2d, log_gabor_2d  # noqa: E402
 
 
 def best(fn, repeat):
@@ -65,12 +65,12 @@ def main():
     angles = np.arange(8) * math.pi / 8
 
     print("bank construction, seconds (best of %d)" % args.repeat)
-    print("|    n | gabor_bank_2d | skimage kernels+FFT | ratio | max rel diff | log_gabor_2d | "
+    print("|    n | gabor_2d | skimage kernels+FFT | ratio | max rel diff | log_gabor_2d | "
           "dwt_filter_bank sym8 J=5 |")
     print("|-----:|--------------:|--------------------:|------:|-------------:|-------------:|"
           "-------------------------:|")
     for n in (256, 512):
-        t_ours, ours = best(lambda: gabor_bank_2d((n, n), freqs, 8), args.repeat)
+        t_ours, ours = best(lambda: gabor_2d((n, n), freqs, 8), args.repeat)
         t_sk, ref = best(lambda: skimage_bank(n, freqs, angles), max(1, args.repeat // 2))
         diff = np.abs(ours.psi - ref).max() / np.abs(ref).max()
         assert diff < 1e-3, diff

@@ -43,7 +43,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from filters import morlet_2d  # noqa: E402
-from filters.gabor import gabor_2d as gabor_bank_2d  # noqa: E402  (the bank, not the fit's sampler)
+from filters import gabor_2d as gabor_bank_2d  # noqa: E402
 from models import (CifarNet, ImageArrayDataset, LeNet, compare_filters,  # noqa: E402
                     evaluate, first_layer_filters, fit, load_cifar10, load_mnist)
 

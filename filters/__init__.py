@@ -6,9 +6,9 @@ Every constructor returns a :class:`FilterBank`.
 from .bank import FilterBank
 from .morlet import morlet_2d
 from .morlet1d import kymatio_padding_1d, morlet_1d, morlet_1d_params
-from .gabor_fit import GaborFit, fit_gabor, gabor_2d
+from .gabor_fit import GaborFit, fit_gabor, gabor_model
 from .plotting import plot_bank
-from .gabor import gabor_2d as gabor_bank_2d
+from .gabor import gabor_2d
 from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
 from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows

@@ -29,7 +29,7 @@ class GaborFit:
         downward) axis; ``'frequency'``: carrier frequency in cycles/pixel (``>= 0``);
         ``'phase'``: carrier phase in ``(-pi, pi]`` at the centre (0: even, cosine-like);
         ``'sigma_x'``, ``'sigma_y'``: envelope standard deviations in pixels along and across
-        the wave vector; ``'amplitude'``: peak amplitude (``>= 0``). See :func:`gabor_2d`.
+        the wave vector; ``'amplitude'``: peak amplitude (``>= 0``). See :func:`gabor_model`.
     r2 : ndarray, float64, shape (K,)
         Coefficient of determination ``1 - SSE / SST`` of each fit (``SST`` about the filter's
         mean; 0 for a constant filter).
@@ -45,7 +45,7 @@ class GaborFit:
         return self.r2.shape[0]
 
 
-def gabor_2d(shape: tuple[int, int], x0, y0, theta, frequency, phase, sigma_x, sigma_y,
+def gabor_model(shape: tuple[int, int], x0, y0, theta, frequency, phase, sigma_x, sigma_y,
              amplitude) -> np.ndarray:
     """Sample Gabor functions on an ``(h, w)`` pixel grid.
 
@@ -257,7 +257,7 @@ def fit_gabor(filters: np.ndarray, *, n_iter: int = 60, device: str | torch.devi
     -------
     GaborFit
         ``params`` (dict of float64 arrays of shape (K,), see :class:`GaborFit` and
-        :func:`gabor_2d` for the model), ``r2`` (K,) and ``fitted`` (K, h, w). A single
+        :func:`gabor_model` for the model), ``r2`` (K,) and ``fitted`` (K, h, w). A single
         (h, w) filter gives K = 1.
 
     Raises

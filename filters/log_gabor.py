@@ -41,7 +41,7 @@ def log_gabor_2d(shape, n_scales: int = 4, n_orientations: int = 6, min_waveleng
         Number of scales; ``j = 0`` is the finest (shortest wavelength).
     n_orientations : int >= 1
         Number of orientations in ``[0, pi)``, measured from the ``+x`` (column) axis towards
-        the ``+y`` (row, downward) axis, as in :func:`filters.gabor_2d` and skimage. (Kovesi
+        the ``+y`` (row, downward) axis, as in :func:`filters.gabor_2d` (and :func:`filters.gabor_model`) and skimage. (Kovesi
         measures angles anticlockwise, towards ``-y``.)
     min_wavelength : float > 0
         Wavelength of the finest scale in pixels (>= 2 keeps it below Nyquist).

@@ -6,7 +6,7 @@ import pytest
 
 import torch
 
-from filters import GaborFit, fit_gabor, gabor_2d
+from filters import GaborFit, fit_gabor, gabor_model
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def _random_gabors(rng, K, shape=(16, 16)):
 def test_recovers_synthetic_gabors(shape):
     rng = np.random.default_rng(1)
     true = _random_gabors(rng, 40, shape)
-    fit = fit_gabor(gabor_2d(shape, **true))
+    fit = fit_gabor(gabor_model(shape, **true))
     assert isinstance(fit, GaborFit)
     assert fit.r2.shape == (40,) and fit.r2.dtype == np.float64
     assert np.all(fit.r2 > 0.99)
@@ -43,13 +43,13 @@ def test_recovers_synthetic_gabors(shape):
             err = np.angle(np.exp(1j * err))
         assert fit.params[name].shape == (40,) and fit.params[name].dtype == np.float64
         assert np.abs(err).max() < t, name
-    np.testing.assert_allclose(fit.fitted, gabor_2d(shape, **fit.params), atol=1e-12)
+    np.testing.assert_allclose(fit.fitted, gabor_model(shape, **fit.params), atol=1e-12)
 
 
 def test_noisy_gabors_fit_well_and_conventions():
     rng = np.random.default_rng(2)
     true = _random_gabors(rng, 30)
-    clean = gabor_2d((16, 16), **true)
+    clean = gabor_model((16, 16), **true)
     noisy = clean + 0.05 * clean.std(axis=(1, 2), keepdims=True) * rng.standard_normal(clean.shape)
     fit = fit_gabor(noisy)
     assert np.median(fit.r2) > 0.98
@@ -80,7 +80,7 @@ def test_random_filters_fit_badly():
 
 
 def test_single_filter_and_constant_filter():
-    g = gabor_2d((16, 16), 8, 7, 1.0, 0.15, 0.3, 2.5, 3.0, 1.0)
+    g = gabor_model((16, 16), 8, 7, 1.0, 0.15, 0.3, 2.5, 3.0, 1.0)
     fit = fit_gabor(g)
     assert fit.r2.shape == (1,) and fit.params["x0"].shape == (1,)
     assert fit.r2[0] > 0.99

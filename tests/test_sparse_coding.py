@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.decomposition import sparse_encode
 from sklearn.exceptions import NotFittedError
 
-from filters import fit_gabor, gabor_2d
+from filters import fit_gabor, gabor_model
 from models.natural_images import (extract_patches, load_images, natural_images,
                                    natural_patches, whiten_images)
 from models.sparse_coding import SparseCoding, infer_codes, sparse_objective
@@ -212,7 +212,7 @@ def test_load_images_from_folder(tmp_path):
 # -------------------------------------------------------------------------- summary
 def test_summary_of_a_gabor_dictionary(tmp_path):
     theta = np.repeat(np.arange(8) * np.pi / 8 + 0.1, 4)
-    atoms = gabor_2d((16, 16), 7.5, 7.5, theta, 0.15, 0.0, 2.5, 3.0, 1.0)
+    atoms = gabor_model((16, 16), 7.5, 7.5, theta, 0.15, 0.0, 2.5, 3.0, 1.0)
     rng = np.random.default_rng(0)
     atoms = np.concatenate([atoms, rng.standard_normal((8, 16, 16))])
     codes = rng.laplace(size=(500, 40)) * (rng.random((500, 40)) < 0.1)
