@@ -304,6 +304,7 @@ class ConvSparseCoding(nn.Module):
             Df1 = Df[:, 0]                                   # (K, H, Wr)
             DtD = Df1.real.square() + Df1.imag.square()
             DtD = DtD.sum(0)                                 # a^H a per frequency
+            Df1c = Df1.conj().resolve_conj()
         else:
             gram = torch.einsum("kcyx,kdyx->yxcd", Df, Df.conj())  # A A^H, (H, Wr, C, C)
             eye = torch.eye(C, dtype=gram.dtype, device=s.device)
@@ -340,16 +341,19 @@ class ConvSparseCoding(nn.Module):
             Yprev = Y
             r4 = rho[:, None, None, None]
             # x step: (D^H D + ρ I) x = D^H s + ρ (y − u), frequency by frequency
-            bf = torch.fft.rfft2(Y - U).mul_(r4).add_(DSf)
+            bf = torch.addcmul(DSf, torch.fft.rfft2(Y - U), r4)
             if C == 1:
-                Dbf = torch.einsum("kyx,bkyx->byx", Df1, bf)
-                coef = Dbf.div_(DtD + r4[:, 0])            # (a^H b) / (ρ + a^H a)
-                Xf = bf.sub_(Df1.conj() * coef[:, None]).div_(r4)
+                Dbf = (bf * Df1).sum(1)                      # a^H b
+                coef = Dbf / (DtD + r4[:, 0])                # (a^H b) / (ρ + a^H a)
+                Xf = torch.addcmul(bf, Df1c, coef[:, None], value=-1).div_(r4)
+                # D x in the Fourier domain from small arrays: (a^H b − a^H a coef) / ρ
+                DXf = ((Dbf - DtD * coef) / r4[:, 0])[:, None]
             else:
                 Ab = torch.einsum("kcyx,bkyx->byxc", Df, bf)
                 sys = gram + r4[..., None].to(gram.dtype) * eye
-                v = torch.linalg.solve(sys, Ab.unsqueeze(-1)).squeeze(-1)  # (B, H, Wr, C)
-                Xf = bf.sub_(torch.einsum("kcyx,byxc->bkyx", Df.conj(), v)).div_(r4)
+                v = torch.linalg.solve(sys, Ab.unsqueeze(-1))  # (B, H, Wr, C, 1)
+                Xf = bf.sub_(torch.einsum("kcyx,byxc->bkyx", Df.conj(), v[..., 0])).div_(r4)
+                DXf = ((Ab.unsqueeze(-1) - gram @ v)[..., 0] / r4).permute(0, 3, 1, 2)
             X = torch.fft.irfft2(Xf, s=shape)
             # relaxation, y step (soft threshold), u step
             AX = X if alpha == 1.0 else torch.lerp(Y, X, alpha)
@@ -370,9 +374,9 @@ class ConvSparseCoding(nn.Module):
             sres = rho * _norm(Yprev - Y) / un
             if self.history:
                 if mask is None:
-                    Ef = torch.einsum("kcyx,bkyx->bcyx", Df, Xf) - Sf
+                    Ef = DXf - Sf
                     dfd = 0.5 * (Ef.real.square() + Ef.imag.square()).mul_(pw).sum((1, 2, 3))
-                    l1 = X.abs().sum((1, 2, 3))
+                    l1 = torch.linalg.vector_norm(X.flatten(1), ord=1, dim=1)
                 else:
                     Xf_d = Xf[:, :M]
                     E = torch.fft.irfft2(torch.einsum("kcyx,bkyx->bcyx", Df[:M], Xf_d),
@@ -462,8 +466,7 @@ def _soft(v: Tensor, t: Tensor | float) -> Tensor:
     """Soft threshold sign(v) max(|v| − t, 0), as v − clip(v, −t, t): two passes instead of four,
     bitwise equal in floating point, and exactly 0 where |v| ≤ t."""
     if isinstance(t, Tensor):
-        t = t.expand_as(v) if t.shape != v.shape else t
-        return v - torch.minimum(torch.maximum(v, -t), t)
+        return v - torch.clamp(v, -t, t)
     return v - v.clamp(-t, t)
 
 
