@@ -188,7 +188,8 @@ def _fft(kind: str, x: torch.Tensor, n: int | None = None, overwrite: bool = Fal
     FFT runs in place through SciPy's pocketfft, twice as fast as torch's out-of-place MKL FFT for
     these shapes (most of that is the page faults of a fresh output; benchmarks/RESULTS.md).
     """
-    if overwrite and kind == "ifft" and x.device.type == "cpu" and x.is_contiguous():
+    if (overwrite and kind == "ifft" and x.device.type == "cpu" and x.is_contiguous()
+            and not x.requires_grad):
         import scipy.fft
 
         out = scipy.fft.ifft(x.resolve_conj().numpy(), norm="forward", overwrite_x=True,
