@@ -346,14 +346,11 @@ class ConvSparseCoding(nn.Module):
                 Dbf = (bf * Df1).sum(1)                      # a^H b
                 coef = Dbf / (DtD + r4[:, 0])                # (a^H b) / (ρ + a^H a)
                 Xf = torch.addcmul(bf, Df1c, coef[:, None], value=-1).div_(r4)
-                # D x in the Fourier domain from small arrays: (a^H b − a^H a coef) / ρ
-                DXf = ((Dbf - DtD * coef) / r4[:, 0])[:, None]
             else:
                 Ab = torch.einsum("kcyx,bkyx->byxc", Df, bf)
                 sys = gram + r4[..., None].to(gram.dtype) * eye
                 v = torch.linalg.solve(sys, Ab.unsqueeze(-1))  # (B, H, Wr, C, 1)
                 Xf = bf.sub_(torch.einsum("kcyx,byxc->bkyx", Df.conj(), v[..., 0])).div_(r4)
-                DXf = ((Ab.unsqueeze(-1) - gram @ v)[..., 0] / r4).permute(0, 3, 1, 2)
             X = torch.fft.irfft2(Xf, s=shape)
             # relaxation, y step (soft threshold), u step
             AX = X if alpha == 1.0 else torch.lerp(Y, X, alpha)
@@ -374,6 +371,9 @@ class ConvSparseCoding(nn.Module):
             sres = rho * _norm(Yprev - Y) / un
             if self.history:
                 if mask is None:
+                    # D x (not (a^H b − a^H a coef)/ρ: that cancels badly in float32)
+                    DXf = (Xf * Df1).sum(1, keepdim=True) if C == 1 else \
+                        torch.einsum("kcyx,bkyx->bcyx", Df, Xf)
                     Ef = DXf - Sf
                     dfd = 0.5 * (Ef.real.square() + Ef.imag.square()).mul_(pw).sum((1, 2, 3))
                     l1 = torch.linalg.vector_norm(X.flatten(1), ord=1, dim=1)
