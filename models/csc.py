@@ -376,7 +376,7 @@ class ConvSparseCoding(nn.Module):
                         torch.einsum("kcyx,bkyx->bcyx", Df, Xf)
                     Ef = DXf - Sf
                     dfd = 0.5 * (Ef.real.square() + Ef.imag.square()).mul_(pw).sum((1, 2, 3))
-                    l1 = torch.linalg.vector_norm(X.flatten(1), ord=1, dim=1)
+                    l1 = X.abs().sum((1, 2, 3))     # pairwise summation: accurate in float32
                 else:
                     Xf_d = Xf[:, :M]
                     E = torch.fft.irfft2(torch.einsum("kcyx,bkyx->bcyx", Df[:M], Xf_d),

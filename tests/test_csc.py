@@ -58,6 +58,16 @@ def test_admm_iterates_match_sporco(problem, dtype, rtol):
     np.testing.assert_allclose(res.maps[0].numpy().transpose(1, 2, 0), Y, atol=50 * rtol)
 
 
+def test_float32_history_is_accurate(problem):
+    s, D = problem
+    s32 = torch.from_numpy(np.tile(s, (3, 3)).astype(np.float32))[None, None]
+    Dt = _torch_dict(D.astype(np.float32))
+    res = ConvSparseCoding(Dt, LMBDA, max_iter=5, tol=0).solve(s32)
+    x = res.state["x"].double()
+    exact = csc_objective(Dt.double(), x, s32.double(), LMBDA).item()
+    assert res.history["objective"][-1, 0].item() == pytest.approx(exact, rel=1e-5)
+
+
 def test_multichannel_dictionary_matches_sporco():
     rng = np.random.default_rng(0)
     D = rng.standard_normal((5, 5, 3, 6))
