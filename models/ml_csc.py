@@ -67,8 +67,14 @@ class MultiLayerCSC(nn.Module):
     Notes
     -----
     Thresholds and steps: the feed-forward pass is one ML-ISTA step of unit step from zero, so
-    it thresholds at ``λ_i = −b_i``; an unfolding with step ``t_i`` thresholds at ``t_i λ_i``
-    (the proximal operator of ``t_i λ_i ‖·‖₁ + ι_{≥0}``).
+    it thresholds at ``λ_i = −b_i``. In an unfolding, layer ``i`` thresholds at
+    ``t_1⋯t_i λ_i``: its gradient is the previous layer's correction, already scaled by
+    ``t_1⋯t_{i−1}``, so the deepest update is, to first order, a proximal-gradient step of size
+    ``t_1⋯t_L`` on the objective below. With unit steps (normalised dictionaries) this is the
+    update of Sulam et al.; with other steps it keeps the λ_i of :meth:`objective` consistent
+    (without it the objective stops decreasing after a few iterations). The monotone decrease
+    holds for signed codes (``nonnegative=False``); with ReLU the intermediate layers are also
+    pushed towards ``D_{i+1}⋯D_L γ_L ≥ 0``, a constraint the objective does not contain.
     """
 
     def __init__(self, channels: Sequence[int], kernel_sizes: int | Sequence[int] = 3,
