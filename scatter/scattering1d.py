@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -199,11 +200,12 @@ def _fft(kind: str, x: torch.Tensor, n: int | None = None, overwrite: bool = Fal
 
 
 class _Workspace:
-    """Flat buffers reused by the products and moduli of one forward pass (no autograd).
+    """Flat buffers reused by the products and moduli of forward passes without autograd.
 
     Large fresh tensors page-fault on every allocation on CPU (about 0.7 ms per MB here, more
     than the product itself): the maps of a group are dead once their FFT is taken, so one
-    buffer per kind serves every group. ``None`` stands for "allocate" (autograd or disabled).
+    buffer per dtype serves every group, and is kept for the next call (see
+    :meth:`Scattering1D.release_workspace`). ``None`` stands for "allocate" (autograd).
     """
 
     def __init__(self) -> None:
@@ -212,19 +214,27 @@ class _Workspace:
     def take(self, shape, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         size = math.prod(shape)
         buf = self._buffers.get(dtype)
-        if buf is None or buf.numel() < size:
+        if buf is None or buf.numel() < size or buf.device != torch.device(device):
             buf = self._buffers[dtype] = torch.empty(size, dtype=dtype, device=device)
         return buf[:size].view(shape)
 
 
 def _modulus(z: torch.Tensor, workspace: _Workspace | None = None) -> torch.Tensor:
-    """``|z|`` of a complex tensor: ``torch.abs`` when differentiating (its gradient is 0 at 0),
-    else ``sqrt(re**2 + im**2)`` in place (twice as fast on CPU), into ``workspace`` if given."""
+    """``|z|`` of a complex tensor, into ``workspace`` if given.
+
+    With autograd, ``torch.abs`` (its gradient is 0 at 0). Without: on CPU NumPy's complex
+    ``abs`` (SIMD ``hypot``: 14 ms vs 50 ms for torch's fastest form and 230 ms for ``torch.abs``
+    on 21M complex64 values here), elsewhere ``sqrt(re**2 + im**2)`` in place.
+    """
     if torch.is_grad_enabled() and z.requires_grad:
         return z.abs()
     r = torch.view_as_real(z)
     re, im = r[..., 0], r[..., 1]
-    out = None if workspace is None else workspace.take(re.shape, re.dtype, re.device)
+    out = (torch.empty(re.shape, dtype=re.dtype, device=re.device) if workspace is None
+           else workspace.take(re.shape, re.dtype, re.device))
+    if z.device.type == "cpu" and z.is_contiguous() and not z.is_conj():
+        np.abs(z.numpy(), out=out.numpy())
+        return out
     return torch.mul(re, re, out=out).addcmul_(im, im).sqrt_()
 
 
@@ -311,6 +321,7 @@ class Scattering1D(FilterBuffers):
                  oversampling: int = 0, out_type: str = "array",
                  bank: FilterBank | Callable | None = None, check_input: bool = True) -> None:
         super().__init__()
+        self._local = threading.local()  # work buffers of each calling thread (see _Workspace)
         self.J = check_int("J", J, minimum=1)
         (self.N,) = check_shape("shape", shape, 1, minimum=2)
         self.shape = (self.N,)
@@ -646,8 +657,8 @@ class Scattering1D(FilterBuffers):
         x_ext = self._span0 and (self._span0[0], _extend(x_hat, *self._span0))
         spectra, second = [], []     # averaged: half spectra of orders 0-1, order-2 maps
         reuse = not (torch.is_grad_enabled() and x.requires_grad)
-        products = _Workspace() if reuse else None
-        moduli = _Workspace() if reuse and self.average else None  # unaveraged maps are kept
+        products, moduli = self._workspaces() if reuse else (None, None)
+        moduli = moduli if self.average else None  # unaveraged maps are returned: fresh tensors
         maps1, maps2 = [x], []       # unaveraged maps (S0 = x, as Kymatio)
         if self.average:
             spectra.append(self._apply_fold(x_hat, self._order0))           # (B, 1, h)
@@ -679,6 +690,32 @@ class Scattering1D(FilterBuffers):
             return [maps[i] for i in self._order.tolist()]
         s01 = _fft("irfft", torch.cat(spectra, dim=1), n=self.N_padded // 2 ** self._kt)
         return torch.cat([self._unpad(s01, self._kt)] + second, dim=1).index_select(1, self._order)
+
+    def _workspaces(self) -> tuple[_Workspace, _Workspace]:
+        """This thread's buffers for products and moduli (threads never share one)."""
+        pair = getattr(self._local, "pair", None)
+        if pair is None:
+            pair = self._local.pair = (_Workspace(), _Workspace())
+        return pair
+
+    def release_workspace(self) -> None:
+        """Free the work buffers kept between calls without autograd.
+
+        Inference reuses, from one call to the next, a buffer as large as the biggest batched
+        wavelet product and one as large as the biggest modulus (about 250 MB for 16 signals of
+        65536 samples, J=10, Q=8): fresh ones cost more in page faults than the products on CPU.
+        """
+        self._local = threading.local()
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_local", None)   # buffers are a cache, and thread-locals do not pickle
+        return state
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self._local = threading.local()
 
     def _unpad(self, y: torch.Tensor, k: int) -> torch.Tensor:
         i0, i1 = self._unpad_bounds(k)

@@ -277,3 +277,31 @@ def test_bad_input(x, error, match):
 def test_check_input_false_skips_the_finite_check():
     S = Scattering1D(3, 256, Q=2, check_input=False)
     assert torch.isnan(S(torch.full((256,), float("nan")))).all()
+
+
+def test_inference_buffers_are_per_thread_and_not_pickled():
+    """Work buffers kept between no-autograd calls: threads never share them, copies drop them."""
+    import copy
+    import pickle
+    import threading
+
+    S = Scattering1D(4, 256, Q=2)
+    x = torch.randn(3, 256)
+    with torch.no_grad():
+        ref = S(x)
+    results = []
+
+    def run():
+        with torch.no_grad():
+            results.extend(torch.equal(S(x), ref) for _ in range(10))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 30 and all(results)
+    assert torch.equal(pickle.loads(pickle.dumps(S))(x), ref)
+    assert torch.equal(copy.deepcopy(S)(x), ref)
+    S.release_workspace()
+    assert torch.equal(S(x), ref)
