@@ -306,8 +306,9 @@ class Scattering1D(FilterBuffers):
       shift that the modulus removes (see ``_window_plan``);
     - the second-order low-pass, subsampling and unpadding are one matrix product per scale pair
       (no FFT pair); short second-order maps of a scale share one product and FFT;
-    - without autograd (inference) the products and moduli reuse two buffers per call, and on CPU
-      the inverse FFTs run in place (SciPy's pocketfft); with autograd, plain torch ops.
+    - without autograd (inference) the products and moduli reuse two buffers, kept per thread
+      between calls (:meth:`release_workspace` frees them); on CPU the inverse FFTs run in place
+      (SciPy's pocketfft) and moduli use NumPy's SIMD complex ``abs``. With autograd: plain torch.
 
     Examples
     --------
