@@ -5,3 +5,4 @@ __version__ = "0.1.0"
 from .scattering1d import Scattering1D
 from .scattering2d import Scattering2D, padded_shape_2d
 from .transformer import ScatteringTransformer
+from .features import extract_features
