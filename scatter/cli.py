@@ -1,0 +1,440 @@
+"""The ``scatter`` command line: ``scatter features`` turns a dataset into features on disk,
+``scatter filters`` draws a filter bank.
+
+``scatter features`` writes features, labels and their provenance (transform parameters, library
+versions, a SHA-256 of the input images and labels) to HDF5 (``.h5``/``.hdf5``) or ``.npz``. Every
+finished batch is saved atomically in a checkpoint folder ``<out>.partial/`` next to the output,
+so a run that is interrupted (Ctrl-C, a killed job) resumes where it stopped when rerun with the
+same arguments; the output itself appears only when complete (temporary file + ``os.replace``).
+
+Exit codes: 0 success (or the output is already up to date), 1 bad input or a refused overwrite,
+2 command-line usage errors (argparse).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "folder")
+TRANSFORMS = ("scattering", "morlet", "gabor", "curvelet", "dwt")
+BANKS = ("morlet", "gabor", "log-gabor", "curvelet", "dwt")
+FORMATS = (".h5", ".hdf5", ".npz")
+NORMALIZE = ("none", "log", "standardize")
+PROGRAM = "scatter"
+
+
+class CLIError(Exception):
+    """A user error: printed as ``scatter: error: ...`` with exit code 1."""
+
+
+# ------------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``scatter`` command (one sub-parser per subcommand)."""
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{features,filters}")
+
+    f = sub.add_parser("features", help="compute features of a dataset and write them to disk",
+                       description="Compute features of a dataset (scattering or wavelet) and "
+                       "write them with labels and provenance to .h5 or .npz. Interrupted runs "
+                       "resume from the checkpoint folder <out>.partial/.")
+    f.add_argument("--dataset", required=True, choices=DATASETS,
+                   help="input format: MNIST/Fashion-MNIST IDX files, CIFAR-10 pickle batches, "
+                        "or a folder with one sub-folder of images per class")
+    f.add_argument("--path", required=True, type=Path, help="folder holding the dataset")
+    f.add_argument("--split", default="train", choices=("train", "test"),
+                   help="which split of mnist/fashion-mnist/cifar10 (default: train)")
+    f.add_argument("--transform", required=True, type=str.lower, metavar="{" + ",".join(TRANSFORMS) + "}",
+                   help="scattering: Morlet scattering (order --max-order); morlet: first-order "
+                        "Morlet scattering; gabor / curvelet: scattering fed by that bank; "
+                        "dwt: discrete wavelet coefficients (--wavelet, J levels)")
+    f.add_argument("--J", type=int, default=3, help="number of scales (default 3)")
+    f.add_argument("--L", type=int, default=8, help="orientations of Morlet/Gabor (default 8)")
+    f.add_argument("--max-order", type=int, default=2, choices=(1, 2),
+                   help="scattering order for scattering/gabor/curvelet (default 2)")
+    f.add_argument("--wavelet", default="db2", help="PyWavelets name for --transform dwt")
+    f.add_argument("--normalize", default="none", choices=NORMALIZE,
+                   help="log: log(|S| + 1e-6); standardize: per-channel zero mean, unit variance")
+    f.add_argument("--out", required=True, type=Path, help="output file, .h5/.hdf5 or .npz")
+    f.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+    f.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    f.add_argument("--batch-size", type=int, default=256, help="images per batch (default 256)")
+    f.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="folder dataset: bring images to H x W (needed when sizes differ)")
+    f.add_argument("--fit", default="crop", choices=("crop", "resize"),
+                   help="folder dataset with --size: centre crop or bilinear resize")
+    f.add_argument("--color", action="store_true", help="folder dataset: read RGB, not grey")
+    f.add_argument("--overwrite", action="store_true",
+                   help="replace an output or checkpoint made with different parameters")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    f.set_defaults(run=run_features)
+
+    b = sub.add_parser("filters", help="draw a filter bank to an image file",
+                       description="Draw a filter bank (spatial filters and Fourier tiling).")
+    b.add_argument("--bank", required=True, type=str.lower, metavar="{" + ",".join(BANKS) + "}",
+                   help="filter family")
+    b.add_argument("--J", type=int, default=3, help="number of scales (default 3)")
+    b.add_argument("--L", type=int, default=8, help="orientations (default 8)")
+    b.add_argument("--size", type=int, default=128, help="grid side in pixels (default 128)")
+    b.add_argument("--wavelet", default="db2", help="PyWavelets name for --bank dwt")
+    b.add_argument("--max-filters", type=int, default=16, help="spatial filters drawn")
+    b.add_argument("--out", required=True, type=Path, help="image file (.png, .pdf or .svg)")
+    b.set_defaults(run=run_filters)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``scatter`` command with ``argv`` (default ``sys.argv[1:]``); return the exit
+    code. Usage errors exit through argparse (``SystemExit(2)``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return args.run(args)
+    except (CLIError, FileNotFoundError, ValueError, TypeError) as err:
+        print(f"{PROGRAM} {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------------- datasets
+def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Images (uint8, (N, H, W) or (N, H, W, 3)), labels and a description of the input."""
+    from models.datasets import load_cifar10, load_image_folder, load_mnist
+
+    path = args.path
+    if not path.exists():
+        raise CLIError(f"--path {path} does not exist")
+    if not path.is_dir():
+        raise CLIError(f"--path {path} is not a folder (give the folder holding the dataset)")
+    limit = _positive("--limit", args.limit)
+    extra: dict = {}
+    if args.dataset in ("mnist", "fashion-mnist"):
+        images, labels = load_mnist(path, split=args.split, max_items=limit)
+        extra["split"] = args.split
+    elif args.dataset == "cifar10":
+        images, labels = load_cifar10(path, batches=args.split, max_items=limit)
+        extra["split"] = args.split
+    else:
+        size = None if args.size is None else tuple(args.size)
+        try:
+            images, labels, classes = load_image_folder(path, mode="RGB" if args.color else "L",
+                                                        size=size, fit=args.fit)
+        except ValueError as err:
+            if "differ in size" in str(err):
+                raise CLIError(f"{err} (command line: --size H W with --fit crop or resize)") from None
+            raise
+        images, labels = images[:limit], labels[:limit]
+        extra.update(classes=classes, size=args.size, fit=args.fit if size else None,
+                     color=args.color)
+    if len(images) == 0:
+        raise CLIError(f"{path}: the dataset holds no images")
+    digest = hashlib.sha256()
+    for array in (images, labels):
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    info = {"dataset": args.dataset, "path": str(path.resolve()), "limit": limit,
+            "n_images": int(len(images)), "image_shape": list(images.shape[1:]),
+            "input_sha256": digest.hexdigest(), **extra}
+    return images, labels, info
+
+
+def _positive(name: str, value):
+    if value is not None and value < 1:
+        raise CLIError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+# -------------------------------------------------------------------------------- transforms
+class FlattenCoefficients(nn.Module):
+    """Wraps a transform returning a list of tensors (e.g. :class:`filters.DWT2d`) into one
+    returning a tensor: each coefficient tensor keeps its first ``lead`` axes (batch, channel),
+    the rest is flattened, and the pieces are concatenated along the last axis."""
+
+    def __init__(self, transform: nn.Module, lead: int) -> None:
+        super().__init__()
+        self.transform, self.lead = transform, lead
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        coeffs = self.transform(x)
+        lead = x.shape[:self.lead]
+        return torch.cat([c.reshape(*lead, -1) for c in coeffs], dim=-1)
+
+
+def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order: int,
+                    wavelet: str) -> tuple[nn.Module, dict]:
+    """The feature transform ``name`` for images of ``shape`` and its parameters."""
+    from . import Scattering2D
+
+    if name not in TRANSFORMS:
+        raise CLIError(f"unknown transform {name!r}; choose one of {list(TRANSFORMS)}")
+    params = {"transform": name, "J": J}
+    if name == "dwt":
+        from filters import DWT2d
+
+        params.update(wavelet=wavelet, mode="periodization")
+        # images reach the transform as (B, C, H, W)
+        return FlattenCoefficients(DWT2d(wavelet, level=J), lead=2), params
+    bank = None
+    if name == "morlet":
+        max_order = 1
+    if name == "gabor":
+        from filters import gabor_2d
+
+        frequencies = [0.25 / 2 ** j for j in range(J)]
+        params.update(frequencies=frequencies, remove_dc=True)
+        bank = lambda grid: gabor_2d(grid, frequencies=frequencies, thetas=L, remove_dc=True)  # noqa: E731
+    elif name == "curvelet":
+        from filters import curvelet_2d
+
+        params.update(scales=J + 1, angles=16)
+        bank = lambda grid: curvelet_2d(grid, scales=J + 1, angles=16)  # noqa: E731
+    if name != "curvelet":
+        params["L"] = L
+    params["max_order"] = max_order
+    return Scattering2D(J, shape, L=L, max_order=max_order, bank=bank), params
+
+
+# ----------------------------------------------------------------------------- file formats
+def _write_h5(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        dset, start = None, 0
+        for block in features_blocks:
+            if dset is None:
+                dset = f.create_dataset("features", shape=(n,) + block.shape[1:], dtype=block.dtype,
+                                        chunks=(min(len(block), n),) + block.shape[1:])
+            dset[start:start + len(block)] = block
+            start += len(block)
+        f.create_dataset("labels", data=labels)
+        f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+
+
+def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict) -> None:
+    """An ``.npz`` that ``np.load`` reads without pickles, streamed batch by batch."""
+    fmt = np.lib.format
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        with zf.open("features.npy", "w", force_zip64=True) as fp:
+            for i, block in enumerate(features_blocks):
+                if i == 0:
+                    fmt.write_array_header_2_0(fp, {"descr": fmt.dtype_to_descr(block.dtype),
+                                                    "fortran_order": False,
+                                                    "shape": (n,) + block.shape[1:]})
+                fp.write(np.ascontiguousarray(block).tobytes())
+        for name, array in (("labels", labels),
+                            ("provenance", np.array(json.dumps(provenance, sort_keys=True)))):
+            with zf.open(f"{name}.npy", "w") as fp:
+                fmt.write_array(fp, array, allow_pickle=False)
+
+
+def read_features(path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Features, labels and provenance of a file written by ``scatter features``."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return data["features"], data["labels"], json.loads(str(data["provenance"]))
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f["features"][...], f["labels"][...], json.loads(f.attrs["provenance"])
+
+
+def _read_provenance(path: Path) -> dict | None:
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return json.loads(str(data["provenance"]))
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return json.loads(f.attrs["provenance"])
+    except Exception:  # any unreadable file is "not ours": refused unless --overwrite
+        return None
+
+
+# --------------------------------------------------------------------------------- features
+def _atomic_save(path: Path, **arrays) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            np.savez(fp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def run_features(args) -> int:
+    """``scatter features``: see :func:`build_parser`."""
+    from .features import LOG_EPS, channel_stats, iter_feature_batches, standardize_
+
+    out = args.out
+    if out.suffix.lower() not in FORMATS:
+        raise CLIError(f"--out must end in one of {list(FORMATS)}, got {str(out)!r}")
+    if not out.parent.is_dir():
+        raise CLIError(f"--out: folder {out.parent} does not exist")
+    if args.transform not in TRANSFORMS:
+        raise CLIError(f"unknown transform {args.transform!r}; choose one of {list(TRANSFORMS)}")
+    batch_size = _positive("--batch-size", args.batch_size)
+    images, labels, info = load_dataset(args)
+    x_all = _as_batch_tensor(images)
+    transform, tparams = build_transform(args.transform, tuple(x_all.shape[-2:]), args.J, args.L,
+                                         args.max_order, args.wavelet)
+    transform = transform.to(args.device)
+    # What makes two runs' features equal: compared with an existing output and checkpoint.
+    key = {"input": info, "transform": tparams, "normalize": args.normalize, "log_eps": LOG_EPS,
+           "batch_size": batch_size, "dtype": "float32", "scale": "uint8 / 255",
+           "versions": {"scatter": _version(), "torch": torch.__version__,
+                        "numpy": np.__version__}}
+    key = json.loads(json.dumps(key))  # as read back from a file: tuples become lists
+    if out.exists():
+        old = _read_provenance(out)
+        if old is not None and old.get("key") == key:
+            print(f"{out}: up to date (same parameters and input); nothing to do")
+            return 0
+        if not args.overwrite:
+            why = "different parameters or input" if old is not None else "unknown content"
+            raise CLIError(f"{out} exists ({why}); pass --overwrite to replace it")
+
+    ckpt = Path(str(out) + ".partial")
+    state = ckpt / "state.json"
+    if ckpt.exists():
+        try:
+            same = json.loads(state.read_text()) == key
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            if not args.overwrite:
+                raise CLIError(f"checkpoint {ckpt} is from a run with different parameters; "
+                               f"rerun that command to finish it, or pass --overwrite")
+            shutil.rmtree(ckpt)
+    if not ckpt.exists():
+        ckpt.mkdir()
+        fd, tmp = tempfile.mkstemp(dir=ckpt, suffix=".tmp")
+        with os.fdopen(fd, "w") as fp:
+            json.dump(key, fp)
+        os.replace(tmp, state)
+
+    n = len(x_all)
+    n_batches = -(-n // batch_size)
+    files = [ckpt / f"batch_{b:06d}.npz" for b in range(n_batches)]
+    todo = [b for b in range(n_batches) if not files[b].exists()]
+    if len(todo) < n_batches:
+        print(f"resuming from {ckpt}: {n_batches - len(todo)} of {n_batches} batches already done")
+    progress = todo
+    if not args.no_progress and len(todo) > 1:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(todo, desc="features", unit="batch")
+    for b in progress:
+        part = slice(b * batch_size, (b + 1) * batch_size)
+        feats, _ = next(iter_feature_batches(x_all[part], transform, batch_size, args.device,
+                                             log=args.normalize == "log"))
+        _atomic_save(files[b], features=feats, labels=labels[part])
+    print(f"computed {len(todo)} of {n_batches} batches")
+
+    def blocks():
+        for path in files:
+            with np.load(path) as data:
+                yield data["features"]
+
+    stats = channel_stats(blocks()) if args.normalize == "standardize" else None
+    stream = blocks() if stats is None else (standardize_(blk, *stats) for blk in blocks())
+    provenance = {"key": key, "device": args.device, "feature_shape": None,
+                  "command": " ".join([PROGRAM] + args.argv)}
+    first = next(blocks())
+    provenance["feature_shape"] = list(first.shape[1:])
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp" + out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
+        write(tmp, stream, n, labels, provenance)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    shutil.rmtree(ckpt)
+    print(f"wrote {out}: features {(n, *first.shape[1:])} {first.dtype}, labels ({n},)")
+    return 0
+
+
+def _as_batch_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, H, W, C) images as float32 (N, C, H, W) in [0, 1]."""
+    from models.datasets import ImageArrayDataset
+
+    return ImageArrayDataset(images, np.zeros(len(images), dtype=np.int64)).tensors[0]
+
+
+# ---------------------------------------------------------------------------------- filters
+def build_bank(name: str, size: int, J: int, L: int, wavelet: str):
+    """The filter bank ``name`` on a ``size`` x ``size`` grid."""
+    import filters
+
+    shape = (size, size)
+    if name == "morlet":
+        return filters.morlet_2d(shape, J=J, L=L)
+    if name == "gabor":
+        return filters.gabor_2d(shape, frequencies=[0.25 / 2 ** j for j in range(J)], thetas=L,
+                                remove_dc=True)
+    if name == "log-gabor":
+        return filters.log_gabor_2d(shape, n_scales=J, n_orientations=L)
+    if name == "curvelet":
+        return filters.curvelet_2d(shape, scales=J + 1, angles=16)
+    if name == "dwt":
+        return filters.dwt_filter_bank(wavelet, shape, level=J)
+    raise CLIError(f"unknown bank {name!r}; choose one of {list(BANKS)}")
+
+
+def run_filters(args) -> int:
+    """``scatter filters``: draw a bank with :meth:`filters.FilterBank.plot`."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    out = args.out
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("png", "pdf", "svg"):
+        raise CLIError(f"--out must end in .png, .pdf or .svg, got {str(out)!r}")
+    if not out.parent.is_dir():
+        raise CLIError(f"--out: folder {out.parent} does not exist")
+    if args.bank not in BANKS:
+        raise CLIError(f"unknown bank {args.bank!r}; choose one of {list(BANKS)}")
+    _positive("--size", args.size)
+    bank = build_bank(args.bank, args.size, args.J, args.L, args.wavelet)
+    fig = bank.plot(max_filters=args.max_filters)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix="." + fmt, dir=out.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=fmt, dpi=100)
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {out}: {bank!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

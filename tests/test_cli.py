@@ -1,0 +1,345 @@
+"""The `scatter` command line: features to .h5/.npz with provenance, resume after a kill, refusal
+to overwrite, filter drawings, and bad input (clear messages, non-zero exit codes)."""
+import gzip
+import hashlib
+import json
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from filters import DWT2d
+from scatter import Scattering2D
+from scatter.cli import main, read_features
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------------ tiny datasets
+def write_idx(path, array):
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def make_mnist(root: Path, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n).astype(np.uint8)
+    root.mkdir(parents=True, exist_ok=True)
+    write_idx(root / "train-images-idx3-ubyte.gz", images)
+    write_idx(root / "train-labels-idx1-ubyte.gz", labels)
+    return images, labels.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    images, labels = make_mnist(root, 24)
+    return root, images, labels
+
+
+@pytest.fixture(scope="module")
+def cifar(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar")
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, 256, size=(10, 3072), dtype=np.uint8)
+    labels = list(rng.integers(0, 10, size=10))
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"):
+        with open(root / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": [int(v) for v in labels]}, f)
+    images = data.reshape(10, 3, 32, 32).transpose(0, 2, 3, 1)
+    return root, images, np.asarray(labels, dtype=np.int64)
+
+
+def make_folder(root: Path, sizes):
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for c, cls in enumerate(("bark", "wool")):
+        (root / cls).mkdir(parents=True)
+        for i, size in enumerate(sizes):
+            Image.fromarray(rng.integers(0, 256, size=size, dtype=np.uint8)).save(
+                root / cls / f"{i}.png")
+    return root
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def features_args(path, out, dataset="mnist", transform="scattering", *extra):
+    return ["features", "--dataset", dataset, "--path", path, "--transform", transform,
+            "--J", "2", "--L", "4", "--out", out, "--no-progress", *extra]
+
+
+# ----------------------------------------------------------------------------------- features
+def test_features_h5_equal_direct_transform_with_provenance(mnist, tmp_path, capsys):
+    root, images, labels = mnist
+    out = tmp_path / "f.h5"
+    code, stdout, _ = run(features_args(root, out, "mnist", "scattering", "--batch-size", "10"),
+                          capsys)
+    assert code == 0, stdout
+    feats, lab, prov = read_features(out)
+    direct = Scattering2D(2, (28, 28), L=4)(torch.from_numpy(images[:, None] / 255.0).float())
+    assert feats.shape == (24, 1, 1 + 8 + 16 * 1, 7, 7)
+    np.testing.assert_allclose(feats, direct.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(lab, labels)
+    key = prov["key"]
+    assert key["transform"] == {"transform": "scattering", "J": 2, "L": 4, "max_order": 2}
+    assert key["versions"]["scatter"] == "0.1.0" and key["versions"]["torch"] == torch.__version__
+    sha = hashlib.sha256()
+    for a in (images, labels):
+        sha.update(repr((a.dtype.str, a.shape)).encode())
+        sha.update(a.tobytes())
+    assert key["input"]["input_sha256"] == sha.hexdigest()
+    assert key["input"]["n_images"] == 24 and key["batch_size"] == 10
+    assert prov["command"].startswith("scatter features --dataset mnist")
+    # no checkpoint or temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.h5"]
+
+
+def test_features_npz_cifar_dwt_and_limit(cifar, tmp_path, capsys):
+    root, images, labels = cifar
+    out = tmp_path / "f.npz"
+    code, stdout, _ = run(features_args(root, out, "cifar10", "dwt", "--limit", "7",
+                                        "--wavelet", "haar"), capsys)
+    assert code == 0, stdout
+    feats, lab, prov = read_features(out)
+    x = torch.from_numpy(images[:7].transpose(0, 3, 1, 2) / 255.0).float()
+    coeffs = DWT2d("haar", level=2)(x)
+    direct = torch.cat([c.reshape(7, 3, -1) for c in coeffs], dim=-1)
+    assert feats.shape == (7, 3, 32 * 32)
+    np.testing.assert_allclose(feats, direct.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(lab, labels[:7])
+    assert prov["key"]["transform"]["wavelet"] == "haar" and prov["key"]["input"]["limit"] == 7
+    with np.load(out, allow_pickle=False) as data:  # a plain npz, no pickles
+        assert sorted(data.files) == ["features", "labels", "provenance"]
+
+
+@pytest.mark.parametrize("transform, channels", [("morlet", 1 + 8), ("gabor", 1 + 8 + 16),
+                                                 ("curvelet", None)])
+def test_features_other_transforms(mnist, tmp_path, capsys, transform, channels):
+    root, images, _ = mnist
+    out = tmp_path / "f.h5"
+    code, stdout, err = run(features_args(root, out, "mnist", transform, "--limit", "4"), capsys)
+    assert code == 0, err
+    feats, lab, prov = read_features(out)
+    assert feats.shape[:2] == (4, 1) and np.all(np.isfinite(feats))
+    if channels is not None:
+        assert feats.shape[2] == channels
+    assert prov["key"]["transform"]["transform"] == transform
+
+
+def test_features_normalize(mnist, tmp_path, capsys):
+    root, _, _ = mnist
+    outs = {}
+    for norm in ("none", "log", "standardize"):
+        outs[norm] = tmp_path / f"{norm}.h5"
+        code, _, err = run(features_args(root, outs[norm], "mnist", "morlet", "--normalize", norm,
+                                         "--batch-size", "7"), capsys)
+        assert code == 0, err
+    raw = read_features(outs["none"])[0].astype(np.float64)
+    np.testing.assert_allclose(read_features(outs["log"])[0], np.log(raw + 1e-6), rtol=1e-5,
+                               atol=1e-5)
+    mean, std = raw.mean(axis=(0, 3, 4), keepdims=True), raw.std(axis=(0, 3, 4), keepdims=True)
+    np.testing.assert_allclose(read_features(outs["standardize"])[0], (raw - mean) / std,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_features_shared_mnist(shared_data, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    code, _, err = run(features_args(shared_data / "mnist", out, "mnist", "scattering",
+                                     "--limit", "200", "--split", "test"), capsys)
+    assert code == 0, err
+    feats, lab, prov = read_features(out)
+    assert feats.shape == (200, 1, 25, 7, 7) and lab.shape == (200,)
+    assert prov["key"]["input"]["split"] == "test"
+    assert np.bincount(lab, minlength=10).min() > 5  # real digits, all classes present
+
+
+def test_existing_output_refused_unless_overwrite(mnist, tmp_path, capsys):
+    root, _, _ = mnist
+    out = tmp_path / "f.h5"
+    assert run(features_args(root, out, "mnist", "morlet"), capsys)[0] == 0
+    stamp = out.stat().st_mtime_ns
+    code, stdout, _ = run(features_args(root, out, "mnist", "morlet"), capsys)
+    assert code == 0 and "up to date" in stdout and out.stat().st_mtime_ns == stamp
+    code, _, err = run(features_args(root, out, "mnist", "morlet", "--normalize", "log"), capsys)
+    assert code == 1 and "exists" in err and "--overwrite" in err
+    assert out.stat().st_mtime_ns == stamp
+    code, _, err = run(features_args(root, out, "mnist", "morlet", "--normalize", "log",
+                                     "--overwrite"), capsys)
+    assert code == 0 and read_features(out)[2]["key"]["normalize"] == "log"
+    # a file that is not ours is refused too
+    other = tmp_path / "other.npz"
+    other.write_bytes(b"not a zip")
+    code, _, err = run(features_args(root, other, "mnist", "morlet"), capsys)
+    assert code == 1 and "unknown content" in err
+
+
+def test_resume_after_kill_is_bit_identical(tmp_path, capsys):
+    root = tmp_path / "data"
+    make_mnist(root, 240, seed=3)
+    argv = features_args(root, tmp_path / "resumed.h5", "mnist", "scattering",
+                         "--batch-size", "4")  # 60 batches
+    ckpt = tmp_path / "resumed.h5.partial"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "scatter.cli", *map(str, argv)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(ckpt.glob("batch_*.npz"))) < 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no batch finished within 60 s"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = len(list(ckpt.glob("batch_*.npz")))
+    assert 3 <= done < 60, done  # killed mid-run
+    assert not (tmp_path / "resumed.h5").exists()
+
+    # rerun: finished batches are loaded, not recomputed
+    import scatter.features as features_module
+
+    computed = []
+    original = features_module.iter_feature_batches
+
+    def counting(x, *args, **kwargs):
+        computed.append(len(x))
+        return original(x, *args, **kwargs)
+
+    features_module.iter_feature_batches = counting
+    try:
+        code, stdout, err = run(argv, capsys)
+    finally:
+        features_module.iter_feature_batches = original
+    assert code == 0, err
+    assert f"{done} of 60 batches already done" in stdout
+    assert len(computed) == 60 - done
+    assert not ckpt.exists()
+
+    code, _, err = run(features_args(root, tmp_path / "straight.h5", "mnist", "scattering",
+                                     "--batch-size", "4"), capsys)
+    assert code == 0, err
+    resumed, straight = read_features(tmp_path / "resumed.h5"), read_features(tmp_path / "straight.h5")
+    assert resumed[0].tobytes() == straight[0].tobytes()  # bit for bit
+    np.testing.assert_array_equal(resumed[1], straight[1])
+    assert resumed[2]["key"] == straight[2]["key"]
+
+
+def test_checkpoint_from_other_parameters_refused(mnist, tmp_path, capsys):
+    root, _, _ = mnist
+    out = tmp_path / "f.h5"
+    (tmp_path / "f.h5.partial").mkdir()
+    (tmp_path / "f.h5.partial" / "state.json").write_text(json.dumps({"other": 1}))
+    code, _, err = run(features_args(root, out, "mnist", "morlet"), capsys)
+    assert code == 1 and "checkpoint" in err and "--overwrite" in err
+    assert run(features_args(root, out, "mnist", "morlet", "--overwrite"), capsys)[0] == 0
+    assert out.exists() and not (tmp_path / "f.h5.partial").exists()
+
+
+def test_folder_dataset_and_mixed_sizes(tmp_path, capsys):
+    same = make_folder(tmp_path / "same", [(20, 20)] * 3)
+    code, _, err = run(features_args(same, tmp_path / "a.h5", "folder", "morlet"), capsys)
+    assert code == 0, err
+    feats, lab, prov = read_features(tmp_path / "a.h5")
+    assert feats.shape[:2] == (6, 1) and lab.tolist() == [0, 0, 0, 1, 1, 1]
+    assert prov["key"]["input"]["classes"] == ["bark", "wool"]
+
+    mixed = make_folder(tmp_path / "mixed", [(20, 20), (24, 18)])
+    code, _, err = run(features_args(mixed, tmp_path / "b.h5", "folder", "morlet"), capsys)
+    assert code == 1 and "differ in size" in err and "--size H W" in err
+    assert not (tmp_path / "b.h5").exists()
+    code, _, err = run(features_args(mixed, tmp_path / "b.h5", "folder", "morlet",
+                                     "--size", "16", "16", "--fit", "resize"), capsys)
+    assert code == 0, err
+    feats, _, prov = read_features(tmp_path / "b.h5")
+    assert prov["key"]["input"]["size"] == [16, 16] and prov["key"]["input"]["fit"] == "resize"
+    assert feats.shape[:2] == (4, 1)
+
+
+def test_features_bad_input(mnist, tmp_path, capsys):
+    root, _, _ = mnist
+    out = tmp_path / "f.h5"
+    cases = [
+        (features_args(tmp_path / "nowhere", out), "does not exist"),
+        (features_args(root / "train-labels-idx1-ubyte.gz", out), "is not a folder"),
+        (features_args(tmp_path, out), "not found"),  # wrong layout: no IDX files
+        (features_args(tmp_path, out, "cifar10"), "not found"),
+        (features_args(tmp_path, out, "folder"), "no class sub-folders"),
+        (features_args(root, out, "mnist", "wavelets"), "unknown transform 'wavelets'"),
+        (features_args(root, tmp_path / "f.csv"), "--out must end in one of"),
+        (features_args(root, tmp_path / "missing" / "f.h5"), "does not exist"),
+        (features_args(root, out, "mnist", "scattering", "--limit", "0"), "--limit must be >= 1"),
+        (features_args(root, out, "mnist", "scattering", "--batch-size", "0"),
+         "--batch-size must be >= 1"),
+    ]
+    for argv, message in cases:
+        code, _, err = run(argv, capsys)
+        assert code == 1, (argv, err)
+        assert message in err, (message, err)
+        assert err.startswith("scatter features: error:")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    with pytest.raises(SystemExit) as exc:  # argparse usage error
+        main(["features", "--dataset", "svhn", "--path", str(root), "--transform", "dwt",
+              "--out", str(out)])
+    assert exc.value.code == 2
+
+
+# ------------------------------------------------------------------------------------ filters
+@pytest.mark.parametrize("bank", ["morlet", "gabor", "log-gabor", "curvelet", "dwt"])
+def test_filters_draws_every_bank(bank, tmp_path, capsys):
+    out = tmp_path / f"{bank}.png"
+    code, stdout, err = run(["filters", "--bank", bank, "--J", "3", "--L", "4", "--size", "64",
+                             "--out", out], capsys)
+    assert code == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_filters_bad_input(tmp_path, capsys):
+    for argv, message in [
+        (["filters", "--bank", "haar", "--out", tmp_path / "b.png"], "unknown bank 'haar'"),
+        (["filters", "--bank", "morlet", "--out", tmp_path / "b.txt"], "--out must end in .png"),
+        (["filters", "--bank", "morlet", "--out", tmp_path / "no" / "b.png"], "does not exist"),
+        (["filters", "--bank", "morlet", "--J", "0", "--out", tmp_path / "b.png"], "J"),
+    ]:
+        code, _, err = run(argv, capsys)
+        assert code == 1 and message in err, (argv, err)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------- help
+@pytest.mark.parametrize("argv", [["--help"], ["features", "--help"], ["filters", "--help"]])
+def test_help_on_every_subcommand(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: scatter" in text
+    if argv[0] == "features":
+        assert "--transform" in text and "--overwrite" in text and "--limit" in text
+    if argv[0] == "filters":
+        assert "--bank" in text
+
+
+def test_python_dash_m_scatter_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "scatter", "features", "--dataset", "mnist",
+                           "--path", str(tmp_path / "nowhere"), "--transform", "scattering",
+                           "--out", str(tmp_path / "f.h5")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "does not exist" in proc.stderr
