@@ -211,10 +211,13 @@ def full_spectrum(r_hat: torch.Tensor, width: int) -> torch.Tensor:
 def modulus(z: torch.Tensor) -> torch.Tensor:
     """``|z|`` of a complex tensor.
 
-    Without autograd, ``sqrt(re^2 + im^2)``: three times faster on CPU than ``torch.abs``, whose
-    ``hypot`` guards against overflow that needs ``|z| > 1e19`` in float32. Under autograd,
-    ``torch.abs``, whose gradient at ``z = 0`` is 0 rather than NaN.
+    Without autograd: on the CPU through NumPy's complex ``abs`` (zero-copy; 14x faster than
+    ``torch.abs``, whose ``hypot`` is slow here), elsewhere ``sqrt(re^2 + im^2)`` (overflows only
+    past ``|z| > 1e19`` in float32). Under autograd, ``torch.abs``, whose gradient at ``z = 0`` is 0
+    rather than NaN.
     """
     if torch.is_grad_enabled() and z.requires_grad:
         return z.abs()
+    if z.device.type == "cpu" and not z.is_conj():
+        return torch.from_numpy(np.abs(z.numpy()))
     return torch.addcmul(z.real * z.real, z.imag, z.imag).sqrt_()
