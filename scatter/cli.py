@@ -107,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CLIError, FileNotFoundError, ValueError, TypeError) as err:
         print(f"{PROGRAM} {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{PROGRAM} {args.command}: interrupted; finished batches are kept: rerun the same "
+              f"command to resume", file=sys.stderr)
+        return 130
 
 
 def _version() -> str:
@@ -155,6 +159,16 @@ def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
             "n_images": int(len(images)), "image_shape": list(images.shape[1:]),
             "input_sha256": digest.hexdigest(), **extra}
     return images, labels, info
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise CLIError(f"--device {name!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    return device
 
 
 def _positive(name: str, value):
@@ -296,11 +310,11 @@ def run_features(args) -> int:
     if args.transform not in TRANSFORMS:
         raise CLIError(f"unknown transform {args.transform!r}; choose one of {list(TRANSFORMS)}")
     batch_size = _positive("--batch-size", args.batch_size)
+    device = _device(args.device)
     images, labels, info = load_dataset(args)
-    x_all = _as_batch_tensor(images)
-    transform, tparams = build_transform(args.transform, tuple(x_all.shape[-2:]), args.J, args.L,
-                                         args.max_order, args.wavelet)
-    transform = transform.to(args.device)
+    transform, tparams = build_transform(args.transform, tuple(_as_batch_tensor(images[:1]).shape[-2:]),
+                                         args.J, args.L, args.max_order, args.wavelet)
+    transform = transform.to(device)
     # What makes two runs' features equal: compared with an existing output and checkpoint.
     key = {"input": info, "transform": tparams, "normalize": args.normalize, "log_eps": LOG_EPS,
            "batch_size": batch_size, "dtype": "float32", "scale": "uint8 / 255",
@@ -335,7 +349,7 @@ def run_features(args) -> int:
             json.dump(key, fp)
         os.replace(tmp, state)
 
-    n = len(x_all)
+    n = len(images)
     n_batches = -(-n // batch_size)
     files = [ckpt / f"batch_{b:06d}.npz" for b in range(n_batches)]
     todo = [b for b in range(n_batches) if not files[b].exists()]
@@ -348,8 +362,9 @@ def run_features(args) -> int:
         progress = tqdm(todo, desc="features", unit="batch")
     for b in progress:
         part = slice(b * batch_size, (b + 1) * batch_size)
-        feats, _ = next(iter_feature_batches(x_all[part], transform, batch_size, args.device,
-                                             log=args.normalize == "log"))
+        # images stay uint8 in memory; one batch at a time is converted to float
+        feats, _ = next(iter_feature_batches(_as_batch_tensor(images[part]), transform, batch_size,
+                                             device, log=args.normalize == "log"))
         _atomic_save(files[b], features=feats, labels=labels[part])
     print(f"computed {len(todo)} of {n_batches} batches")
 

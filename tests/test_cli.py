@@ -286,6 +286,9 @@ def test_features_bad_input(mnist, tmp_path, capsys):
         (features_args(root, out, "mnist", "scattering", "--limit", "0"), "--limit must be >= 1"),
         (features_args(root, out, "mnist", "scattering", "--batch-size", "0"),
          "--batch-size must be >= 1"),
+        (features_args(root, out, "mnist", "scattering", "--device", "gpu0"),
+         "is not a torch device"),
+        (features_args(root, out, "mnist", "scattering", "--J", "9"), "J"),
     ]
     for argv, message in cases:
         code, _, err = run(argv, capsys)
@@ -334,6 +337,13 @@ def test_help_on_every_subcommand(argv, capsys):
         assert "--transform" in text and "--overwrite" in text and "--limit" in text
     if argv[0] == "filters":
         assert "--bank" in text
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_cuda_unavailable_message(mnist, tmp_path, capsys):
+    code, _, err = run(features_args(mnist[0], tmp_path / "f.h5", "mnist", "scattering",
+                                     "--device", "cuda"), capsys)
+    assert code == 1 and "CUDA is not available" in err
 
 
 def test_python_dash_m_scatter_exit_code(tmp_path):
