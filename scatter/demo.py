@@ -10,6 +10,10 @@ Steps, one function each, called in order by :func:`main`:
 
 4. :func:`scatter_image` computes the 2D scattering of a bundled image (scikit-image's
    ``camera``), prints its shape, energy per order and run time, and saves its first-order maps.
+
+5. :func:`classify_digits` computes scattering features of MNIST (from ``../shared/data/mnist``
+   when present, else scikit-learn's bundled 8x8 digits) with :func:`scatter.extract_features` and
+   prints a linear classifier's test accuracy.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -275,6 +280,81 @@ def scatter_image(out: Path, size: int = 256, J: int = 3, L: int = 8, dpi: int =
     return save_figure(fig, out / "scattering_camera.png", dpi=dpi)
 
 
+# ------------------------------------------------------------------------------ step 5
+# Where the project's provided datasets lie (as tests/conftest.py finds them).
+SHARED_DATA = Path(os.environ.get("SCATTER_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def load_digit_images(n_train: int, n_test: int, root: Path | None = None):
+    """Digit images for the classification step, as float32 in [0, 1].
+
+    MNIST's first ``n_train`` training and ``n_test`` test images from ``root/mnist`` (default
+    :data:`SHARED_DATA`) when the folder exists; otherwise scikit-learn's 1,797 bundled 8x8 digits
+    split in order (at most ``n_train`` for training, the rest up to ``n_test`` for testing).
+
+    Returns
+    -------
+    source : str
+    x_train, x_test : ndarray, float32, shape (n, H, W)
+    y_train, y_test : ndarray, int64, shape (n,)
+    """
+    import numpy as np
+
+    folder = Path(SHARED_DATA if root is None else root) / "mnist"
+    if folder.is_dir():
+        from models.datasets import load_mnist
+
+        x_train, y_train = load_mnist(folder, "train", max_items=n_train)
+        x_test, y_test = load_mnist(folder, "test", max_items=n_test)
+        return (f"MNIST ({folder})", (x_train / 255).astype(np.float32),
+                (x_test / 255).astype(np.float32), y_train, y_test)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = (digits.images / 16).astype(np.float32), digits.target.astype(np.int64)
+    cut = min(n_train, len(x) * 2 // 3)
+    return ("scikit-learn digits (8x8; MNIST not found at " f"{folder})", x[:cut],
+            x[cut:cut + n_test], y[:cut], y[cut:cut + n_test])
+
+
+def classify_digits(n_train: int = 2000, n_test: int = 1000, J: int = 2, L: int = 8,
+                    root: Path | None = None) -> dict:
+    """Log-scattering features of digits and a logistic regression on them; prints the accuracy.
+
+    Returns
+    -------
+    dict
+        ``source``, ``n_train``, ``n_test``, ``n_features``, ``accuracy`` (on the test images),
+        ``seconds_features`` and ``seconds_fit``.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from . import Scattering2D
+    from .features import extract_features
+
+    source, x_train, x_test, y_train, y_test = load_digit_images(n_train, n_test, root)
+    J = min(J, int(math.log2(min(x_train.shape[1:]))) - 1)  # 8x8 digits take J = 2 at most
+    S = Scattering2D(J, x_train.shape[1:], L=L)
+    start = time.perf_counter()
+    f_train, f_test = (extract_features(x, S, batch_size=250, normalize="log", progress=False)
+                       .reshape(len(x), -1) for x in (x_train, x_test))
+    features = time.perf_counter() - start
+    start = time.perf_counter()
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
+    accuracy = float(model.fit(f_train, y_train).score(f_test, y_test))
+    fit = time.perf_counter() - start
+    print(f"digits: {source}; log-scattering J={J}, L={L}: {f_train.shape[1]} features; "
+          f"logistic regression trained on {len(x_train)}, test accuracy on {len(x_test)}: "
+          f"{100 * accuracy:.2f}% (features {features:.1f} s, fit {fit:.1f} s)")
+    return {"source": source, "n_train": len(x_train), "n_test": len(x_test),
+            "n_features": int(f_train.shape[1]), "accuracy": accuracy,
+            "seconds_features": features, "seconds_fit": fit}
+
+
 # ------------------------------------------------------------------------------ main
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demonstration; returns the process exit status."""
@@ -289,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="side of the image the scattering step transforms (default: 256)")
     parser.add_argument("--dpi", type=int, default=100,
                         help="resolution of the PNGs (default: 100)")
+    parser.add_argument("--digits-train", type=int, default=2000,
+                        help="training images of the digit classification step (default: 2000)")
+    parser.add_argument("--digits-test", type=int, default=1000,
+                        help="test images of the digit classification step (default: 1000)")
     args = parser.parse_args(argv)
     if args.size < 16:
         parser.error(f"--size must be >= 16, got {args.size}")
@@ -298,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--image-size must be >= 32, got {args.image_size}")
     if args.dpi < 10:
         parser.error(f"--dpi must be >= 10, got {args.dpi}")
+    if args.digits_train < 10 or args.digits_test < 10:
+        parser.error(f"--digits-train and --digits-test must be >= 10, got {args.digits_train} "
+                     f"and {args.digits_test}")
 
     banks = build_banks(args.size)
     if not banks:
@@ -312,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path}")
     print()
     print(f"wrote {scatter_image(args.out, size=args.image_size, dpi=args.dpi)}")
+    print()
+    classify_digits(args.digits_train, args.digits_test)
     return 0
 
 

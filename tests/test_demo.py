@@ -17,8 +17,9 @@ SMALL = (
 
 def test_main_writes_gallery_and_prints_bounds(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "DEFAULT_RECIPES", SMALL)
+    monkeypatch.setattr(demo, "SHARED_DATA", tmp_path / "no_data")  # bundled digits: fast
     argv = ["--out", str(tmp_path), "--size", "32", "--dpi", "30", "--max-filters", "4",
-            "--image-size", "64"]
+            "--image-size", "64", "--digits-train", "300", "--digits-test", "100"]
     assert demo.main(argv) == 0
     printed = capsys.readouterr().out
     assert "skipped missing: filters.no_such_bank not found" in printed
@@ -64,8 +65,24 @@ def test_save_figure_is_atomic(tmp_path):
 
 @pytest.mark.parametrize("argv,name", [(["--size", "4"], "--size"),
                                        (["--max-filters", "0"], "--max-filters"),
-                                       (["--dpi", "1"], "--dpi")])
+                                       (["--dpi", "1"], "--dpi"),
+                                       (["--digits-train", "0"], "--digits-train")])
 def test_bad_arguments(argv, name, capsys):
     with pytest.raises(SystemExit):
         demo.main(argv)
     assert name in capsys.readouterr().err
+
+
+def test_classify_digits_bundled_fallback(tmp_path, capsys):
+    result = demo.classify_digits(n_train=600, n_test=300, root=tmp_path)
+    assert result["source"].startswith("scikit-learn digits")
+    assert (result["n_train"], result["n_test"]) == (600, 300)
+    assert result["accuracy"] > 0.9
+    assert f"{100 * result['accuracy']:.2f}%" in capsys.readouterr().out
+
+
+def test_classify_digits_mnist(shared_data):
+    result = demo.classify_digits(n_train=300, n_test=200, root=shared_data)
+    assert result["source"].startswith("MNIST")
+    assert result["n_features"] == 81 * 7 * 7  # J=2, L=8 on 28x28
+    assert result["accuracy"] > 0.85
