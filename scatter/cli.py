@@ -42,7 +42,8 @@ class CLIError(Exception):
 # ------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``scatter`` command (one sub-parser per subcommand)."""
-    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog=PROGRAM, description="Scattering and wavelet features of image datasets (scatter features), and "
+                                     "drawings of filter banks (scatter filters).",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{features,filters}")
@@ -241,6 +242,14 @@ def _write_h5(path: str, features_blocks, n: int, labels: np.ndarray, provenance
             start += len(block)
         f.create_dataset("labels", data=labels)
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+        # the main facts also as flat attributes, for h5dump / HDFView readers
+        key = provenance["key"]
+        for name, value in {**key["transform"], "dataset": key["input"]["dataset"],
+                            "input_sha256": key["input"]["input_sha256"],
+                            "normalize": key["normalize"],
+                            "scatter_version": key["versions"]["scatter"]}.items():
+            f.attrs[name] = json.dumps(value) if isinstance(value, (list, dict)) or value is None \
+                else value
 
 
 def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict) -> None:

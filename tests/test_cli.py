@@ -240,6 +240,32 @@ def test_resume_after_kill_is_bit_identical(tmp_path, capsys):
     assert resumed[2]["key"] == straight[2]["key"]
 
 
+def test_ctrl_c_keeps_finished_batches(mnist, tmp_path, capsys, monkeypatch):
+    import scatter.features as features_module
+
+    root, _, _ = mnist
+    argv = features_args(root, tmp_path / "f.h5", "mnist", "morlet", "--batch-size", "5")
+    original, calls = features_module.iter_feature_batches, []
+
+    def interrupted(x, *args, **kwargs):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
+    code, _, err = run(argv, capsys)
+    assert code == 130 and "rerun the same command to resume" in err
+    assert len(list((tmp_path / "f.h5.partial").glob("batch_*.npz"))) == 2
+    monkeypatch.setattr(features_module, "iter_feature_batches", original)
+    code, stdout, _ = run(argv, capsys)
+    assert code == 0 and "2 of 5 batches already done" in stdout
+    with __import__("h5py").File(tmp_path / "f.h5") as f:
+        assert f.attrs["transform"] == "morlet" and f.attrs["J"] == 2
+        assert f.attrs["input_sha256"] == json.loads(f.attrs["provenance"])["key"]["input"][
+            "input_sha256"]
+
+
 def test_checkpoint_from_other_parameters_refused(mnist, tmp_path, capsys):
     root, _, _ = mnist
     out = tmp_path / "f.h5"
