@@ -142,6 +142,15 @@ def test_features_other_transforms(mnist, tmp_path, capsys, transform, channels)
     assert prov["key"]["transform"]["transform"] == transform
 
 
+def test_features_fashion_mnist_layout(mnist, tmp_path, capsys):
+    root, images, labels = mnist  # Fashion-MNIST shares MNIST's IDX file names and layout
+    code, _, err = run(features_args(root, tmp_path / "f.npz", "fashion-mnist", "dwt"), capsys)
+    assert code == 0, err
+    feats, lab, prov = read_features(tmp_path / "f.npz")
+    assert prov["key"]["input"]["dataset"] == "fashion-mnist" and feats.shape[0] == 24
+    np.testing.assert_array_equal(lab, labels)
+
+
 def test_features_normalize(mnist, tmp_path, capsys):
     root, _, _ = mnist
     outs = {}
