@@ -67,13 +67,18 @@ def _kernel_manager(kernel_dir: Path):
             "display_name": "scatter (this interpreter)", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     specs = KernelSpecManager(kernel_dirs=[str(kernel_dir)], ensure_native_kernel=False)
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    # the connection file goes in the temporary folder too: nothing written under ~/.local
+    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs,
+                         connection_file=str(kernel_dir / "connection.json"))
 
 
-def _kernel_env() -> dict[str, str]:
+def _kernel_env(kernel_dir: Path) -> dict[str, str]:
     """The kernel's environment: the checkout importable first; one BLAS thread (the machine's
-    cores are better spent by torch); no debugger warnings about frozen modules."""
+    cores are better spent by torch); IPython's profile in the temporary folder (the user's
+    startup files do not run, and a read-only home is fine); no debugger warnings about frozen
+    modules."""
     env = dict(os.environ)
+    env["IPYTHONDIR"] = str(kernel_dir / "ipython")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -112,7 +117,7 @@ def execute_notebook(path: Path, timeout: int = 120):
         km = _kernel_manager(Path(kernel_dir))
         client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
                                 resources={"metadata": {"path": str(path.parent)}})
-        client.execute(env=_kernel_env())
+        client.execute(env=_kernel_env(Path(kernel_dir)))
     return nb
 
 
