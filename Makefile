@@ -5,7 +5,7 @@ PIP     := $(PY) -m pip
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench docs clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/filters.py
+
+# run the notebooks and save their figures as PNG under out/docs (README's gallery comes from here)
+docs: $(STAMP)
+	$(PY) notebooks/export_figures.py --out out/docs
 
 clean:
 	rm -rf out .pytest_cache
