@@ -48,18 +48,18 @@ def main() -> None:
                                 n_iter=args.steps, batch_size=args.batch or None, coding_iter=30,
                                 dict_iter=10, random_state=0).fit(s)
     elapsed = time.perf_counter() - t0
-    # full-batch objective of the learned dictionary vs its random initialisation
+    # full-batch objective of the learned dictionary vs the initial filters
     init = ConvDictionaryLearning(n_filters=args.filters, filter_size=args.size, lmbda=args.lmbda,
                                   n_iter=1, coding_iter=1, dict_iter=1, random_state=0)
     D0 = init._init_dictionary(1, s.float())
     from models import ConvSparseCoding, csc_objective
     f = {}
-    for name, D in (("random init", D0), ("learned", torch.from_numpy(dl.dictionary_).float())):
+    for name, D in (("initial", D0), ("learned", torch.from_numpy(dl.dictionary_).float())):
         maps = ConvSparseCoding(D, args.lmbda, max_iter=100, history=False).solve(s.float()).maps
         f[name] = csc_objective(D, maps, s.float(), args.lmbda).sum().item()
     print(f"{len(crops)} images 128x128, {args.filters} filters {args.size}x{args.size}, "
           f"{args.steps} steps of {args.batch or len(crops)} images: {elapsed:.1f} s; "
-          f"objective (100 ADMM its) random init {f['random init']:.2f} -> learned "
+          f"objective (100 ADMM its) initial filters {f['initial']:.2f} -> learned "
           f"{f['learned']:.2f}")
     try:
         from filters import fit_gabor

@@ -47,6 +47,9 @@ class ConvDictionaryLearning(BaseEstimator):
         ADMM iterations per sparse-coding step (warm-started between alternations).
     dict_iter : int
         Projected-FISTA iterations per dictionary step.
+    init : {'patches', 'random'}
+        Initial filters: random image patches (zero mean, unit norm; filters that start
+        uncorrelated with the images are thresholded away and never learn) or Gaussian noise.
     device : str or torch.device, optional
         Where to compute (default: CPU).
     dtype : {'float32', 'float64'}
@@ -71,8 +74,8 @@ class ConvDictionaryLearning(BaseEstimator):
 
     def __init__(self, n_filters: int = 32, filter_size: int = 8, lmbda: float = 0.1,
                  n_iter: int = 20, batch_size: int | None = None, coding_iter: int = 20,
-                 dict_iter: int = 10, device=None, dtype: str = "float32",
-                 random_state: int | None = None) -> None:
+                 dict_iter: int = 10, init: str = "patches", device=None,
+                 dtype: str = "float32", random_state: int | None = None) -> None:
         self.n_filters = n_filters
         self.filter_size = filter_size
         self.lmbda = lmbda
@@ -80,6 +83,7 @@ class ConvDictionaryLearning(BaseEstimator):
         self.batch_size = batch_size
         self.coding_iter = coding_iter
         self.dict_iter = dict_iter
+        self.init = init
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -95,6 +99,7 @@ class ConvDictionaryLearning(BaseEstimator):
         check_int("coding_iter", self.coding_iter, minimum=1)
         check_int("dict_iter", self.dict_iter, minimum=1)
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("init", self.init, ("patches", "random"))
 
     def _as_tensor(self, images) -> Tensor:
         if isinstance(images, Tensor):
@@ -119,10 +124,20 @@ class ConvDictionaryLearning(BaseEstimator):
 
     def _init_dictionary(self, channels: int, like: Tensor) -> Tensor:
         rng = np.random.default_rng(self.random_state)
-        d = rng.standard_normal((self.n_filters, channels, self.filter_size, self.filter_size))
+        k = self.filter_size
+        if self.init == "patches":
+            n, _, H, W = like.shape
+            idx = rng.integers(0, n, self.n_filters)
+            ys = rng.integers(0, H - k + 1, self.n_filters)
+            xs = rng.integers(0, W - k + 1, self.n_filters)
+            d = np.stack([like[i, :, y:y + k, x:x + k].double().cpu().numpy()
+                          for i, y, x in zip(idx, ys, xs)])
+            d += 1e-6 * rng.standard_normal(d.shape)   # flat patches stay normalisable
+        else:
+            d = rng.standard_normal((self.n_filters, channels, k, k))
         d -= d.mean(axis=(1, 2, 3), keepdims=True)
         d /= np.linalg.norm(d.reshape(self.n_filters, -1), axis=1)[:, None, None, None]
-        return torch.from_numpy(d).to(like)
+        return torch.from_numpy(d).to(device=like.device, dtype=like.dtype)
 
     def _coder(self, D: Tensor, max_iter: int) -> ConvSparseCoding:
         return ConvSparseCoding(D, self.lmbda, max_iter=max_iter, tol=0.0, history=False)
