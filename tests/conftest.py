@@ -17,6 +17,12 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
+# The tests' tensors are small: torch's intra-op threads only add barrier waits (on a busy 2-core
+# machine, small ops ran 10-60x slower with 2 threads than with 1). Benchmarks set their own.
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
 SHARED_DATA = Path(os.environ.get("SCATTER_SHARED_DATA",
                                   Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 

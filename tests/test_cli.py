@@ -20,7 +20,6 @@ from filters import DWT2d
 from scatter import Scattering2D
 from scatter.cli import main, read_features
 
-torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
 
 

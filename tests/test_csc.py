@@ -14,15 +14,6 @@ from sporco.admm import cbpdn  # noqa: E402
 LMBDA = 0.05
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These problems are tiny: intra-op threads only add contention on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def problem():
     """High-passed 32x40 crop of camera()[::2, ::2] and SPORCO's G:8x8x32 dictionary (float64)."""

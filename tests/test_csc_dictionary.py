@@ -10,15 +10,6 @@ from models import tikhonov_split
 from models.csc_dictionary import ConvDictionaryLearning
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These problems are tiny: intra-op threads only add contention on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def images():
     """Four high-passed 32x32 crops of scikit-image's bundled natural images (float64)."""

@@ -17,15 +17,6 @@ WAVELETS = ["haar", "db4", "sym8", "coif3", "bior4.4"]
 COARSE = {"sym8", "bior4.4"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # these tensors are tiny: on a loaded machine intra-op threads cost 30x more than they save
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(autouse=True)
 def _quiet_pywt():
     # pywt warns when a level exceeds dwt_max_level (boundary effects): expected here

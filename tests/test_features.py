@@ -7,8 +7,6 @@ import torch
 from models.datasets import ImageArrayDataset
 from scatter import Scattering2D, extract_features
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def net():

@@ -4,19 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import torch
 
 from filters import GaborFit, fit_gabor, gabor_model
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Small batched problems: one thread avoids OpenMP barrier waits, which on a shared, busy
-    # machine make them many times slower. Restored afterwards.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _random_gabors(rng, K, shape=(16, 16)):

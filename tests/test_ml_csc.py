@@ -9,15 +9,6 @@ from torch import nn
 from models import MultiLayerCSC
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These problems are tiny: intra-op threads only add contention on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _net(method="thresholding", n=0, nonnegative=True, lam=0.05, seed=0):
     torch.manual_seed(seed)
     net = MultiLayerCSC([1, 8, 16], kernel_sizes=[5, 3], strides=[1, 2], method=method,

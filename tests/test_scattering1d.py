@@ -12,16 +12,6 @@ kymatio = pytest.importorskip("kymatio")
 from kymatio import Scattering1D as KymatioScattering1D  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: with two OpenMP threads on a shared, loaded machine each op waits for the
-    second thread to be scheduled (0.8 s instead of 2 ms for a 1024-sample network)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def rel_err(a, b):
     return np.abs(a - b).max() / np.abs(b).max()
 

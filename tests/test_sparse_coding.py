@@ -15,16 +15,6 @@ from models.sparse_coding import SparseCoding, infer_codes, sparse_objective
 from models.sparse_summary import dictionary_summary, plot_dictionary
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Small problems: one thread avoids OpenMP barrier waits, which on a shared, busy machine
-    # make them many times slower. Restored afterwards.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def white_images():
     return whiten_images(natural_images(["camera", "astronaut", "grass", "brick", "coffee"]))
