@@ -103,8 +103,8 @@ def mnist(epochs: int, seed: int, bank_set: dict, out: Path) -> list[str]:
     net = LeNet()
     init = first_layer_filters(net)
     t0, c0 = time.perf_counter(), time.process_time()
-    history = fit(net, train, epochs=epochs, batch_size=64, lr=0.05, weight_decay=5e-4,
-                  seed=seed, progress=False)
+    fit(net, train, epochs=epochs, batch_size=64, lr=0.05, weight_decay=5e-4,
+        seed=seed, progress=False)
     train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     acc = evaluate(net, test)["accuracy"]
     trained = first_layer_filters(net)

@@ -13,3 +13,29 @@ from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
 from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows
 from .curvelet_transform import CurveletTransform
+
+__all__ = [
+    "curvelet_2d",
+    "curvelet_windows",
+    "CurveletBank",
+    "CurveletTransform",
+    "CurveletWindows",
+    "DWT1d",
+    "DWT2d",
+    "dwt_bank",
+    "dwt_filter_bank",
+    "DWTFilters",
+    "FilterBank",
+    "fit_gabor",
+    "gabor_2d",
+    "gabor_model",
+    "GaborFit",
+    "IDWT1d",
+    "IDWT2d",
+    "kymatio_padding_1d",
+    "log_gabor_2d",
+    "morlet_1d",
+    "morlet_1d_params",
+    "morlet_2d",
+    "plot_bank",
+]

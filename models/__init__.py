@@ -10,3 +10,36 @@ from .csc import ConvSparseCoding, CSCResult, csc_objective, csc_reconstruct
 from .csc_preprocess import tikhonov_split
 from .ml_csc import MultiLayerCSC
 from .csc_dictionary import ConvDictionaryLearning
+
+__all__ = [
+    "CifarNet",
+    "compare_filters",
+    "ConvDictionaryLearning",
+    "ConvSparseCoding",
+    "csc_objective",
+    "csc_reconstruct",
+    "CSCResult",
+    "dictionary_summary",
+    "evaluate",
+    "extract_patches",
+    "FilterComparison",
+    "first_layer_filters",
+    "fit",
+    "ImageArrayDataset",
+    "LeNet",
+    "load_cifar10",
+    "load_cifar10_meta",
+    "load_fashion_mnist",
+    "load_idx",
+    "load_image_folder",
+    "load_images",
+    "load_mnist",
+    "MultiLayerCSC",
+    "natural_images",
+    "natural_patches",
+    "plot_comparison",
+    "plot_dictionary",
+    "SparseCoding",
+    "tikhonov_split",
+    "whiten_images",
+]

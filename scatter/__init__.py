@@ -6,3 +6,11 @@ from .scattering1d import Scattering1D
 from .scattering2d import Scattering2D, padded_shape_2d
 from .transformer import ScatteringTransformer
 from .features import extract_features
+
+__all__ = [
+    "extract_features",
+    "padded_shape_2d",
+    "Scattering1D",
+    "Scattering2D",
+    "ScatteringTransformer",
+]

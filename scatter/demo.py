@@ -328,7 +328,6 @@ def classify_digits(n_train: int = 2000, n_test: int = 1000, J: int = 2, L: int 
         ``source``, ``n_train``, ``n_test``, ``n_features``, ``accuracy`` (on the test images),
         ``seconds_features`` and ``seconds_fit``.
     """
-    import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -390,8 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not banks:
         print("no filter bank could be built", file=sys.stderr)
         return 1
-    print(f"\nFrame bounds for real signals (Littlewood-Paley sum with the low-pass, min and max "
-          f"over the grid):\n")
+    print("\nFrame bounds for real signals (Littlewood-Paley sum with the low-pass, min and max "
+          "over the grid):\n")
     print(frame_bounds_table(banks))
     print("A = 0 (or nearly) means part of the frequency grid is left uncovered, e.g. beyond the\n"
           "highest Gabor band: the bank is not a frame there and cannot be inverted stably.\n")
