@@ -11,7 +11,7 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
-from ._frontend import (check_finite, crop_fourier, filter_subsample, full_spectrum,
+from ._frontend import (check_bank, check_finite, crop_fourier, filter_subsample, full_spectrum,
                         lowpass_half_spectrum, modulus, reflect_indices, significant_blocks, to_output,
                         to_tensor)
 
@@ -159,21 +159,8 @@ class Scattering2D(FilterBuffers):
 
     # ------------------------------------------------------------------------ construction
     def _check_bank(self, bank, grid) -> FilterBank:
-        if not isinstance(bank, FilterBank):
-            raise TypeError(f"bank must be a filters.FilterBank or a callable returning one, "
-                            f"got {type(bank).__name__}")
-        if bank.ndim != 2 or bank.shape != tuple(grid):
-            raise ValueError(f"bank is sampled on a grid of shape {bank.shape}, but this network "
-                             f"needs the padded grid {tuple(grid)} (padded_shape_2d({self.shape}, "
-                             f"J={self.J})); pass a callable bank(shape) to have it built there")
-        if bank.phi is None:
-            raise ValueError("bank has no low-pass filter phi; scattering needs one")
-        if "j" not in bank.meta:
-            raise ValueError("bank.meta must give an integer scale 'j' for every filter")
-        js = bank.meta["j"]
-        if not np.issubdtype(js.dtype, np.integer) or js.min() < 0 or js.max() >= self.J:
-            raise ValueError(f"bank.meta['j'] must hold integers in [0, J={self.J}), got "
-                             f"{sorted(set(js.tolist()))}")
+        check_bank(bank, tuple(grid), f"the padded grid {tuple(grid)} (padded_shape_2d({self.shape}, "
+                   f"J={self.J}))", self.J - 1, f"[0, J={self.J})")
         return bank
 
     def _build_filters(self) -> None:
