@@ -121,18 +121,6 @@ def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-def subsample_fourier(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Subsample in space by ``factor`` on the last two axes, acting on Fourier coefficients.
-
-    The mean of the ``factor**2`` aliases of each frequency: the DFT at the lower resolution of
-    the signal sampled every ``factor`` pixels.
-    """
-    if factor == 1:
-        return x
-    *lead, m, n = x.shape
-    return x.reshape(*lead, factor, m // factor, factor, n // factor).mean(dim=(-4, -2))
-
-
 # Alias blocks where a filter stays below this fraction of its peak are skipped: float64 filters
 # designed by FFT carry rounding noise of about 1e-16 of their peak everywhere, so this drops
 # nothing that the design itself resolves.
@@ -154,11 +142,12 @@ def significant_blocks(filters: np.ndarray, factor: int) -> list[tuple[int, int]
 
 def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
                      blocks: list[tuple[int, int]]) -> torch.Tensor:
-    """``subsample_fourier(u_hat * filt, factor)`` without forming the full-size product.
+    """Filter in Fourier and subsample in space by ``factor``, without the full-size product.
 
-    The subsampled spectrum is the sum over alias blocks of the products of the blocks (the
-    ``1 / factor**2`` of the mean must already be folded into ``filt``); only ``blocks`` (see
-    :func:`significant_blocks`) are visited.
+    Subsampling ``y`` by ``factor`` in space replaces its spectrum by the mean of its
+    ``factor**2`` aliases (blocks of the spectrum); here the sum over alias blocks of the products
+    of the blocks (the ``1 / factor**2`` of the mean must already be folded into ``filt``); only
+    ``blocks`` (see :func:`significant_blocks`) are visited.
 
     Parameters
     ----------

@@ -47,6 +47,11 @@ def _resolutions(bank: FilterBank, groups) -> dict[int, int]:
     return out
 
 
+def _half_columns(spectrum: np.ndarray) -> np.ndarray:
+    """Columns ``0 .. N // 2`` of a spectrum ``(M, N)``: the part ``rfft2`` keeps."""
+    return spectrum[:, :spectrum.shape[1] // 2 + 1]
+
+
 def _is_real_even(phi: np.ndarray) -> bool:
     """Whether a Fourier filter is real and even, ``phi(-w) = phi(w)`` (to rounding)."""
     if np.iscomplexobj(phi) and np.abs(phi.imag).max() > 1e-12 * np.abs(phi).max():
@@ -183,9 +188,9 @@ class Scattering2D(FilterBuffers):
         self._phi_even = _is_real_even(bank.phi)
         for res in range(J):
             crop = lambda: crop_fourier(bank.phi, 2 ** res)  # noqa: E731
-            if self._phi_even:  # half spectrum, used by lowpass_half_spectrum
-                self._add_subsampling_filter(
-                    f"_phi_{res}", lambda: crop()[:, :crop().shape[1] // 2 + 1], 2 ** (J - res), blocks=False)
+            if self._phi_even:  # half spectrum (columns 0 .. n // 2), used by lowpass_half_spectrum
+                self._add_subsampling_filter(f"_phi_{res}", lambda: _half_columns(crop()), 2 ** (J - res),
+                                             blocks=False)
             else:
                 self._add_subsampling_filter(f"_phi_{res}", crop, 2 ** (J - res))
         self._meta = self._path_meta(js, thetas)
