@@ -7,6 +7,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from filters._validation import check_choice, check_int
 
+from .features import extract_features
+
 
 class ScatteringTransformer(TransformerMixin, BaseEstimator):
     """Scattering coefficients as features, for scikit-learn pipelines.
@@ -127,21 +129,8 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
         if X.shape[1:] != self._shape:
             raise ValueError(f"X must have shape (n_samples, {self.n_features_in_}) or "
                              f"(n_samples, {', '.join(map(str, self._shape))}), got {X.shape}")
-        X = X.astype(self.dtype, copy=False)
-        starts = range(0, n, self.batch_size)
-        show = self.progress is True or (self.progress == "auto" and len(starts) > 10)
-        if show:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="scattering", unit="batch")
-        outputs = []
-        with torch.no_grad():
-            for start in starts:
-                batch = torch.from_numpy(np.ascontiguousarray(X[start:start + self.batch_size])).to(self.device)
-                coefs = self.scattering_(batch).reshape(batch.shape[0], -1)
-                if self.log:
-                    coefs = torch.log(coefs.abs() + 1e-6)
-                outputs.append(coefs.cpu().numpy())
-        if not outputs:
-            return np.zeros((0, 0), dtype=self.dtype)
-        return np.concatenate(outputs)
+        features = extract_features(X.astype(self.dtype, copy=False), self.scattering_,
+                                    batch_size=self.batch_size, device=self.device,
+                                    normalize="log" if self.log else None, progress=self.progress,
+                                    dtype=getattr(torch, self.dtype))
+        return np.asarray(features).reshape(n, -1)
