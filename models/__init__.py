@@ -10,6 +10,7 @@ from .csc import ConvSparseCoding, CSCResult, csc_objective, csc_reconstruct
 from .csc_preprocess import tikhonov_split
 from .ml_csc import MultiLayerCSC
 from .csc_dictionary import ConvDictionaryLearning
+from .hybrid import Hybrid
 
 __all__ = [
     "CifarNet",
@@ -25,6 +26,7 @@ __all__ = [
     "FilterComparison",
     "first_layer_filters",
     "fit",
+    "Hybrid",
     "ImageArrayDataset",
     "LeNet",
     "load_cifar10",
