@@ -43,6 +43,29 @@ class FilterBank:
     Filters are designed in float64 NumPy and converted to torch once per device and dtype by
     :meth:`to_torch`. The transform of a signal ``x`` by filter ``k`` is
     ``ifftn(fftn(x) * psi[k])``: a circular convolution on the grid.
+
+    Examples
+    --------
+    >>> import numpy as np, torch, filters
+    >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
+    >>> bank.psi.shape, bank.psi.dtype, bank.phi.shape        # (K, *shape), Fourier domain
+    ((8, 32, 32), dtype('float64'), (32, 32))
+    >>> bank.meta["j"].tolist(), bank.meta["theta"].tolist()
+    ([0, 0, 0, 0, 1, 1, 1, 1], [0, 1, 2, 3, 0, 1, 2, 3])
+    >>> weights = bank.to_torch(dtype=torch.float32)           # once per device and dtype
+    >>> weights["psi"].shape, weights["psi"].dtype
+    (torch.Size([8, 32, 32]), torch.float32)
+    >>> spatial, low_pass = bank.spatial()                     # centred, complex128
+    >>> spatial.shape, spatial.dtype
+    ((8, 32, 32), dtype('complex128'))
+
+    Any family can be wrapped: a 1D bank of two Gaussian band-pass filters.
+
+    >>> k = np.fft.fftfreq(16)
+    >>> psi = np.stack([np.exp(-(abs(k) - 0.25) ** 2 / 0.005), np.exp(-(abs(k) - 0.125) ** 2 / 0.002)])
+    >>> toy = filters.FilterBank(psi, None, {"j": [0, 1]}, name="toy")
+    >>> toy.shape, toy.ndim, toy.is_real
+    ((16,), 1, True)
     """
 
     def __init__(self, psi: np.ndarray, phi: np.ndarray | None, meta: Mapping[str, Any],

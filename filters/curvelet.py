@@ -156,6 +156,13 @@ class CurveletWindows:
         Centre radial frequency of each wedge in cycles per sample.
     radius : list of float
         ``r_j`` per scale (Nyquist units), where the radial window of scale ``j`` equals 1.
+
+    Examples
+    --------
+    >>> import filters
+    >>> w = filters.curvelet_windows((64, 64), scales=3, angles=8)
+    >>> w.shape, w.scales, w.angles, w.radius
+    ((64, 64), 3, 8, [0.75, 0.375])
     """
 
     shape: tuple[int, int]
@@ -244,6 +251,15 @@ def curvelet_windows(shape, scales: int, angles: int = 16,
     Returns
     -------
     CurveletWindows
+
+    Examples
+    --------
+    >>> import filters
+    >>> w = filters.curvelet_windows((64, 64), scales=3, angles=8)
+    >>> w.counts                      # wedges per band-pass scale, finest first
+    [16, 8]
+    >>> w.index[0][0].dtype, w.value[0][0].dtype
+    (dtype('int64'), dtype('float64'))
     """
     shape, scales, angles, finest, _ = validate_curvelet_args(shape, scales, angles, finest, True)
     M, N = shape
@@ -321,7 +337,21 @@ def curvelet_windows(shape, scales: int, angles: int = 16,
 
 
 class CurveletBank(FilterBank):
-    """A :class:`FilterBank` of curvelets that draws its wedge tiling (see :func:`curvelet_2d`)."""
+    """A :class:`FilterBank` of curvelets that draws its wedge tiling (see :func:`curvelet_2d`).
+
+    Parameters
+    ----------
+    psi, phi, meta, name, params, phi_meta
+        As in :class:`FilterBank`; built by :func:`curvelet_2d`, not by hand.
+
+    Examples
+    --------
+    >>> import filters
+    >>> bank = filters.curvelet_2d((64, 64), scales=3, angles=8)
+    >>> type(bank).__name__, bank.psi.shape, bank.psi.dtype
+    ('CurveletBank', (12, 64, 64), dtype('float64'))
+    >>> fig = bank.plot()             # the wedge tiling of the frequency plane
+    """
 
     def plot(self, max_filters: int = 3, **kwargs):
         """Wedge tiling in frequency and ``max_filters`` curvelets per scale in space.

@@ -74,6 +74,13 @@ class DWTFilters:
 
     and likewise per axis with the 2D weights. :class:`DWT1d` and friends compute the same sums
     with a polyphase loop, which is faster in float64.
+
+    Examples
+    --------
+    >>> import filters
+    >>> w = filters.dwt_bank("haar")
+    >>> w.wavelet.name, w.length, tuple(w.synthesis_1d.shape)
+    ('haar', 2, (1, 2, 2))
     """
 
     wavelet: pywt.Wavelet
@@ -107,6 +114,15 @@ def dwt_bank(wavelet, dtype: torch.dtype = torch.float64, device=None) -> DWTFil
     Returns
     -------
     DWTFilters
+        Filters of length ``F`` as tensors of ``dtype`` on ``device`` (shapes in
+        :class:`DWTFilters`).
+
+    Examples
+    --------
+    >>> import filters
+    >>> w = filters.dwt_bank("db2")
+    >>> w.length, tuple(w.analysis_1d.shape), tuple(w.analysis_2d.shape), w.dec_lo.dtype
+    (4, (2, 1, 4), (4, 1, 4, 4), torch.float64)
 
     Notes
     -----
@@ -265,7 +281,18 @@ class DWT1d(_DWTBase):
     Forward
     -------
     x : Tensor, float32/float64, shape (..., N), any device
-    returns list of Tensors ``[cA_level, cD_level, ..., cD_1]`` of shapes (..., n_j), as pywt.
+    returns : list of Tensor
+        ``[cA_level, cD_level, ..., cD_1]`` of shapes (..., n_j), as pywt, in ``x``'s dtype.
+
+    Examples
+    --------
+    >>> import torch, filters
+    >>> x = torch.randn(4, 32, dtype=torch.float64)
+    >>> coeffs = filters.DWT1d("db2", level=2)(x)
+    >>> [tuple(c.shape) for c in coeffs]          # cA_2, cD_2, cD_1
+    [(4, 8), (4, 8), (4, 16)]
+    >>> torch.allclose(filters.IDWT1d("db2")(coeffs), x)
+    True
     """
 
     def __init__(self, wavelet, level: int = 1, mode: str = "periodization") -> None:
@@ -287,13 +314,29 @@ class DWT1d(_DWTBase):
 class IDWT1d(_DWTBase):
     """Inverse of :class:`DWT1d`, equal to ``pywt.waverec(coeffs, wavelet, mode)``.
 
+    Parameters
+    ----------
+    wavelet, mode
+        As in :class:`DWT1d`.
+
     Forward
     -------
-    coeffs : list of Tensors ``[cA_n, cD_n, ..., cD_1]``, shapes (..., n_j)
+    coeffs : list of Tensor
+        ``[cA_n, cD_n, ..., cD_1]``, shapes (..., n_j), float32/float64.
     output_size : int, optional
         Length of the signal to return: ``2 * len(cD_1)`` (what pywt returns) or one less (to
         recover an odd-length input).
-    returns Tensor (..., output_size)
+    returns : Tensor
+        Shape (..., output_size).
+
+    Examples
+    --------
+    >>> import torch, filters
+    >>> x = torch.randn(3, 31, dtype=torch.float64)               # odd length
+    >>> coeffs = filters.DWT1d("sym4", level=2)(x)
+    >>> y = filters.IDWT1d("sym4")(coeffs, output_size=31)
+    >>> y.shape, torch.allclose(y, x)
+    (torch.Size([3, 31]), True)
     """
 
     def forward(self, coeffs: list[torch.Tensor], output_size: int | None = None) -> torch.Tensor:
@@ -328,9 +371,20 @@ class DWT2d(_DWTBase):
     Forward
     -------
     x : Tensor, float32/float64, shape (..., M, N), any device
-    returns list ``[cA_level, D_level, ..., D_1]``: ``cA`` of shape (..., m, n) and each ``D_j``
-    of shape (..., 3, m_j, n_j) stacking pywt's ``(cH, cV, cD)`` (theta 0, 1, 2 of
-    :func:`dwt_filter_bank`).
+    returns : list of Tensor
+        ``[cA_level, D_level, ..., D_1]``: ``cA`` of shape (..., m, n) and each ``D_j`` of shape
+        (..., 3, m_j, n_j) stacking pywt's ``(cH, cV, cD)`` (theta 0, 1, 2 of
+        :func:`dwt_filter_bank`).
+
+    Examples
+    --------
+    >>> import torch, filters
+    >>> x = torch.randn(2, 16, 16, dtype=torch.float64)
+    >>> coeffs = filters.DWT2d("haar", level=2)(x)
+    >>> [tuple(c.shape) for c in coeffs]          # cA_2, D_2, D_1
+    [(2, 4, 4), (2, 3, 4, 4), (2, 3, 8, 8)]
+    >>> torch.allclose(filters.IDWT2d("haar")(coeffs), x)
+    True
     """
 
     def __init__(self, wavelet, level: int = 1, mode: str = "periodization") -> None:
@@ -354,13 +408,29 @@ class DWT2d(_DWTBase):
 class IDWT2d(_DWTBase):
     """Inverse of :class:`DWT2d`, equal to ``pywt.waverec2(coeffs, wavelet, mode)``.
 
+    Parameters
+    ----------
+    wavelet, mode
+        As in :class:`DWT1d`.
+
     Forward
     -------
-    coeffs : list ``[cA_n, D_n, ..., D_1]``, ``cA`` (..., m, n), ``D_j`` (..., 3, m_j, n_j)
+    coeffs : list of Tensor
+        ``[cA_n, D_n, ..., D_1]``, ``cA`` (..., m, n), ``D_j`` (..., 3, m_j, n_j).
     output_size : (int, int), optional
         Size to return: ``2 * D_1.shape[-2:]`` (what pywt returns) or one less on an axis (to
         recover an odd-sized input).
-    returns Tensor (..., M, N)
+    returns : Tensor
+        Shape (..., M, N).
+
+    Examples
+    --------
+    >>> import torch, filters
+    >>> x = torch.randn(2, 15, 16, dtype=torch.float64)
+    >>> coeffs = filters.DWT2d("db2", level=1)(x)
+    >>> y = filters.IDWT2d("db2")(coeffs, output_size=(15, 16))
+    >>> y.shape, torch.allclose(y, x)
+    (torch.Size([2, 15, 16]), True)
     """
 
     def forward(self, coeffs: list[torch.Tensor], output_size=None) -> torch.Tensor:
@@ -425,8 +495,11 @@ def dwt_filter_bank(wavelet, shape, level: int) -> FilterBank:
     Parameters
     ----------
     wavelet : str or pywt.Wavelet
+        A discrete wavelet, as in :func:`dwt_bank`.
     shape : int or tuple of 1 or 2 ints
+        Grid: ``N`` (1D) or ``(M, N)`` (2D).
     level : int >= 1
+        Number of levels.
 
     Returns
     -------
@@ -437,6 +510,15 @@ def dwt_filter_bank(wavelet, shape, level: int) -> FilterBank:
         ``'ad'``, ``'dd'``, or ``'d'`` in 1D), ``'xi'`` (nominal centre frequency
         ``0.75 / 2^(j+1)`` cycles/sample of the ideal band along a high-pass axis),
         ``'decimation'`` (``2^(j+1)``).
+
+    Examples
+    --------
+    >>> import filters
+    >>> bank = filters.dwt_filter_bank("db2", (32, 32), level=2)
+    >>> bank.psi.shape, bank.psi.dtype                # (3 * level, M, N)
+    ((6, 32, 32), dtype('complex128'))
+    >>> [round(b, 6) for b in bank.frame_bounds()]    # orthogonal wavelet: a Parseval frame
+    [1.0, 1.0]
     """
     w = as_wavelet(wavelet)
     shape = check_shape("shape", shape, (1, 2))

@@ -35,6 +35,17 @@ class GaborFit:
         mean; 0 for a constant filter).
     fitted : ndarray, float64, shape (K, h, w)
         The fitted Gabors sampled on the filters' grid.
+
+    Examples
+    --------
+    >>> import filters
+    >>> g = filters.gabor_model((11, 11), x0=5, y0=5, theta=[0.3, 2.0], frequency=0.2, phase=0.0,
+    ...                         sigma_x=2.0, sigma_y=2.0, amplitude=1.0)
+    >>> fit = filters.fit_gabor(g, n_iter=30)
+    >>> sorted(fit.params), fit.params["theta"].shape
+    (['amplitude', 'frequency', 'phase', 'sigma_x', 'sigma_y', 'theta', 'x0', 'y0'], (2,))
+    >>> fit.params["theta"].round(2).tolist()
+    [0.3, 2.0]
     """
 
     params: dict[str, np.ndarray]
@@ -63,6 +74,16 @@ def gabor_model(shape: tuple[int, int], x0, y0, theta, frequency, phase, sigma_x
     Returns
     -------
     ndarray, float64, shape (K, h, w), or (h, w) when every parameter is a scalar.
+
+    Examples
+    --------
+    >>> import filters
+    >>> g = filters.gabor_model((9, 9), x0=4, y0=4, theta=[0.0, 1.0], frequency=0.25, phase=0.0,
+    ...                         sigma_x=2.0, sigma_y=2.0, amplitude=1.0)
+    >>> g.shape, g.dtype                  # two Gabors (theta broadcast against the scalars)
+    ((2, 9, 9), dtype('float64'))
+    >>> float(g[0, 4, 4])                 # amplitude at the centre, cosine phase
+    1.0
     """
     h, w = shape
     args = np.broadcast_arrays(*[np.asarray(p, dtype=np.float64) for p in
@@ -275,6 +296,17 @@ def fit_gabor(filters: np.ndarray, *, n_iter: int = 60, device: str | torch.devi
     the parametrisation of Ringach 2002, J. Neurophysiol. 88:455). Envelope widths are bounded
     to ``[0.3, 4 max(h, w)]`` pixels, the centre to one filter size around the grid and
     ``|f| <= 0.5`` cycle/pixel.
+
+    Examples
+    --------
+    >>> import numpy as np, filters
+    >>> g = filters.gabor_model((15, 15), x0=7, y0=7, theta=0.5, frequency=0.2, phase=0.0,
+    ...                         sigma_x=2.5, sigma_y=3.0, amplitude=1.0)
+    >>> fit = filters.fit_gabor(g, n_iter=30)
+    >>> fit.r2.shape, fit.fitted.shape
+    ((1,), (1, 15, 15))
+    >>> bool(fit.r2[0] > 0.99), round(float(fit.params["frequency"][0]), 2)
+    (True, 0.2)
     """
     arr = np.asarray(filters)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer)

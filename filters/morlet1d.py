@@ -135,6 +135,15 @@ def morlet_1d_params(J: int, Q: int, r_psi: float = R_PSI, sigma0: float = SIGMA
     -------
     Morlet1DParams
         ``(xi, sigma, j)`` arrays, one entry per filter, highest frequency first.
+
+    Examples
+    --------
+    >>> import filters
+    >>> p = filters.morlet_1d_params(J=4, Q=2)
+    >>> p.xi.round(3).tolist()                     # cycles per sample, highest first
+    [0.35, 0.247, 0.175, 0.124, 0.087, 0.062, 0.044, 0.031, 0.015]
+    >>> p.j.tolist()
+    [0, 0, 0, 0, 1, 1, 2, 2, 3]
     """
     sigma_min = sigma0 / math.pow(2.0, J)
     ratio = math.pow(2.0, 1.0 / Q)
@@ -362,6 +371,12 @@ def kymatio_padding_1d(N: int, J: int, Q=1, T=None, *, sigma0: float = SIGMA0,
     -------
     int
         The padded length, a power of two, ``N <= N_pad < 3 N``.
+
+    Examples
+    --------
+    >>> import filters
+    >>> filters.kymatio_padding_1d(1000, J=6)      # Kymatio 0.3 pads 1000 samples to 2048
+    2048
     """
     N = check_int("N", N, minimum=2)
     J = check_int("J", J, minimum=1)

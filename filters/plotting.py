@@ -247,6 +247,14 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
     ValueError
         ``max_filters < 1``, ``crop`` outside ``(0, 1)``, unknown ``freq_scale``, or both
         ``spatial`` and ``fourier`` off.
+
+    Examples
+    --------
+    >>> import filters
+    >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
+    >>> fig = filters.plot_bank(bank, spatial=False)      # Fourier tiling and Littlewood-Paley sum
+    >>> len(fig.axes) >= 2                                # save it with fig.savefig("bank.png")
+    True
     """
     from matplotlib.figure import Figure, FigureBase
 
