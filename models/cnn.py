@@ -35,6 +35,13 @@ class LeNet(nn.Module):
         Feature maps of the two convolutions (LeNet-5: 6 and 16).
 
     Input ``(B, in_channels, 28, 28)`` float; output ``(B, n_classes)`` logits.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> net = models.LeNet()
+    >>> net(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
     """
 
     def __init__(self, in_channels: int = 1, n_classes: int = 10,
@@ -86,6 +93,15 @@ class CifarNet(nn.Module):
         learned filters are then much cleaner Gabors (see ``benchmarks/learned_filters.py``).
 
     Input ``(B, in_channels, H, W)`` float (32x32 for CIFAR-10); output ``(B, n_classes)`` logits.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> net = models.CifarNet(first_channels=16, width=32)
+    >>> net(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    >>> models.first_layer_filters(net).shape          # the layer compare_filters studies
+    (16, 3, 7, 7)
     """
 
     def __init__(self, in_channels: int = 3, n_classes: int = 10, kernel_size: int = 7,
@@ -198,6 +214,16 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
         ``'loss'`` and ``'accuracy'`` (training, averaged over the epoch's batches as they were
         seen), ``'time'`` (seconds), and ``'val_loss'``, ``'val_accuracy'`` when ``val_data`` is
         given.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> _ = torch.manual_seed(0)
+    >>> net = models.LeNet()
+    >>> x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    >>> history = models.fit(net, (x, y), epochs=2, batch_size=8, progress=False)
+    >>> sorted(history), len(history["loss"])
+    (['accuracy', 'loss', 'time'], 2)
     """
     from tqdm.auto import tqdm
 
@@ -270,10 +296,32 @@ def evaluate(model: nn.Module, data, batch_size: int = 512, device=None,
              loss_fn: nn.Module | None = None) -> dict:
     """Loss and accuracy of a classifier on ``data`` (a Dataset or ``(x, y)``), in eval mode.
 
+    Parameters
+    ----------
+    model : nn.Module
+        Maps a batch ``(B, ...)`` to logits ``(B, n_classes)``.
+    data : Dataset or (x, y)
+        As in :func:`fit`.
+    batch_size : int
+    device : str or torch.device, optional
+        Default: the device of the model's parameters.
+    loss_fn : nn.Module, optional
+        Default: cross-entropy. A loss with mean reduction is summed back per batch, so
+        ``'loss'`` is the mean over all samples.
+
     Returns
     -------
     dict
         ``{'loss': float, 'accuracy': float, 'n': int}``.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> net = models.LeNet()
+    >>> x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    >>> scores = models.evaluate(net, (x, y))
+    >>> sorted(scores), scores["n"]
+    (['accuracy', 'loss', 'n'], 8)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

@@ -54,6 +54,17 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
         If ``path`` does not exist.
     ValueError
         If the file is not IDX (bad magic number), is truncated, or is a corrupt gzip stream.
+
+    Examples
+    --------
+    >>> import pathlib, struct, tempfile, numpy as np, models
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "labels-idx1-ubyte"
+    >>> _ = path.write_bytes(struct.pack(">4BI", 0, 0, 8, 1, 3) + bytes([7, 0, 4]))  # 3 uint8 labels
+    >>> a = models.load_idx(path)
+    >>> a.tolist(), a.dtype
+    ([7, 0, 4], dtype('uint8'))
+    >>> tmp.cleanup()
     """
     path = Path(path)
     max_items = _check_max_items(max_items)
@@ -118,6 +129,24 @@ def load_mnist(root: PathLike, split: str = "train", max_items: int | None = Non
     -------
     images : ndarray, uint8, shape (N, 28, 28)
     labels : ndarray, int64, shape (N,)
+
+    Examples
+    --------
+    Four tiny IDX files in the official layout (a real copy is read the same way):
+
+    >>> import gzip, pathlib, struct, tempfile, numpy as np, models
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = pathlib.Path(tmp.name)
+    >>> def write_idx(path, a):   # magic 0 0 8 (uint8) ndim, big-endian sizes, then the data
+    ...     header = struct.pack(">4B", 0, 0, 8, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape)
+    ...     path.write_bytes(gzip.compress(header + a.tobytes()))
+    >>> for split in ("train", "t10k"):
+    ...     write_idx(root / f"{split}-images-idx3-ubyte.gz", np.zeros((5, 28, 28), np.uint8))
+    ...     write_idx(root / f"{split}-labels-idx1-ubyte.gz", np.arange(5, dtype=np.uint8))
+    >>> images, labels = models.load_mnist(root, split="test", max_items=3)
+    >>> images.shape, images.dtype, labels.tolist(), labels.dtype
+    ((3, 28, 28), dtype('uint8'), [0, 1, 2], dtype('int64'))
+    >>> tmp.cleanup()
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be one of ['train', 'test'], got {split!r}")
@@ -143,7 +172,33 @@ def load_mnist(root: PathLike, split: str = "train", max_items: int | None = Non
 
 def load_fashion_mnist(root: PathLike, split: str = "train", max_items: int | None = None
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Load Fashion-MNIST; identical to :func:`load_mnist` (the files share the IDX layout)."""
+    """Load Fashion-MNIST; identical to :func:`load_mnist` (the files share the IDX layout).
+
+    Parameters
+    ----------
+    root, split, max_items
+        As in :func:`load_mnist`.
+
+    Returns
+    -------
+    images : ndarray, uint8, shape (N, 28, 28)
+    labels : ndarray, int64, shape (N,)
+
+    Examples
+    --------
+    >>> import gzip, pathlib, struct, tempfile, numpy as np, models
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = pathlib.Path(tmp.name)
+    >>> def write_idx(path, a):   # magic 0 0 8 (uint8) ndim, big-endian sizes, then the data
+    ...     header = struct.pack(">4B", 0, 0, 8, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape)
+    ...     path.write_bytes(gzip.compress(header + a.tobytes()))
+    >>> write_idx(root / "t10k-images-idx3-ubyte.gz", np.zeros((4, 28, 28), np.uint8))
+    >>> write_idx(root / "t10k-labels-idx1-ubyte.gz", np.array([9, 2, 1, 1], np.uint8))
+    >>> images, labels = models.load_fashion_mnist(root, split="test")
+    >>> images.shape, labels.tolist()
+    ((4, 28, 28), [9, 2, 1, 1])
+    >>> tmp.cleanup()
+    """
     return load_mnist(root, split=split, max_items=max_items)
 
 
@@ -203,6 +258,22 @@ def load_cifar10(root: PathLike, batches: str | Sequence[str] = "train",
     images : ndarray, uint8, shape (N, 32, 32, 3)
         Height, width, RGB (the files store each row as the R, G, B planes of one image).
     labels : ndarray, int64, shape (N,)
+
+    Examples
+    --------
+    A tiny batch in the official pickle layout (rows of 3072 bytes: R, G, B planes):
+
+    >>> import pathlib, pickle, tempfile, numpy as np, models
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = pathlib.Path(tmp.name)
+    >>> data = np.zeros((2, 3072), np.uint8)
+    >>> data[:, :1024] = 255                                   # red plane: two red images
+    >>> batch = {b"data": data, b"labels": [3, 8]}
+    >>> _ = (root / "data_batch_1").write_bytes(pickle.dumps(batch))
+    >>> images, labels = models.load_cifar10(root, ["data_batch_1"])
+    >>> images.shape, images.dtype, images[0, 0, 0].tolist(), labels.tolist()
+    ((2, 32, 32, 3), dtype('uint8'), [255, 0, 0], [3, 8])
+    >>> tmp.cleanup()
     """
     root = Path(root)
     max_items = _check_max_items(max_items)
@@ -244,7 +315,29 @@ def load_cifar10(root: PathLike, batches: str | Sequence[str] = "train",
 
 
 def load_cifar10_meta(root: PathLike) -> list[str]:
-    """The ten class names from ``batches.meta`` in ``root``, in label order."""
+    """The ten class names from ``batches.meta`` in ``root``, in label order.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The ``cifar-10-batches-py`` folder.
+
+    Returns
+    -------
+    list of str
+        ``names[label]`` is the class name (``'airplane'``, ``'automobile'``, ... in the
+        official file).
+
+    Examples
+    --------
+    >>> import pathlib, pickle, tempfile, models
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> meta = {b"label_names": [b"airplane", b"automobile"]}
+    >>> _ = (pathlib.Path(tmp.name) / "batches.meta").write_bytes(pickle.dumps(meta))
+    >>> models.load_cifar10_meta(tmp.name)
+    ['airplane', 'automobile']
+    >>> tmp.cleanup()
+    """
     meta = _unpickle(Path(root) / "batches.meta")
     if "label_names" not in meta:
         raise ValueError(f"{Path(root) / 'batches.meta'}: no b'label_names' entry")
@@ -284,6 +377,20 @@ def load_image_folder(root: PathLike, mode: str = "L", size: tuple[int, int] | N
     labels : ndarray, int64, shape (N,)
     classes : list of str
         ``classes[label]`` is the sub-folder name.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np, models
+    >>> from PIL import Image
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for cls, value in (("bark", 40), ("sand", 200)):
+    ...     (pathlib.Path(tmp.name) / cls).mkdir()
+    ...     for i in range(2):
+    ...         Image.fromarray(np.full((20, 24), value, np.uint8)).save(f"{tmp.name}/{cls}/{i}.png")
+    >>> images, labels, classes = models.load_image_folder(tmp.name, size=(16, 16))
+    >>> images.shape, images.dtype, labels.tolist(), classes
+    ((4, 16, 16), dtype('uint8'), [0, 0, 1, 1], ['bark', 'sand'])
+    >>> tmp.cleanup()
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -372,6 +479,14 @@ class ImageArrayDataset(Dataset):
     tensors : tuple of Tensor
         ``(x, y)`` with ``x`` float32 of shape (N, C, H, W) and ``y`` int64 of shape (N,), as in
         ``torch.utils.data.TensorDataset`` (:func:`models.fit` batches these directly).
+
+    Examples
+    --------
+    >>> import numpy as np, models
+    >>> images = np.zeros((10, 32, 32, 3), np.uint8)            # as load_cifar10 returns them
+    >>> ds = models.ImageArrayDataset(images, np.arange(10))
+    >>> len(ds), ds[0][0].shape, ds[0][0].dtype, ds[0][1]
+    (10, torch.Size([3, 32, 32]), torch.float32, tensor(0))
     """
 
     def __init__(self, images, labels, mean: Sequence[float] | None = None,

@@ -42,6 +42,13 @@ def first_layer_filters(model: nn.Module, example_input: torch.Tensor | None = N
         If ``model`` is not an ``nn.Module``.
     ValueError
         If the model has no 2D convolution.
+
+    Examples
+    --------
+    >>> import models
+    >>> w = models.first_layer_filters(models.LeNet())
+    >>> w.shape, w.dtype
+    ((6, 1, 5, 5), dtype('float64'))
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -115,6 +122,18 @@ class FilterComparison:
     bank_fourier : ndarray, (M, H, W)
         Moduli of the bank filters' DFTs on their grid (for the coverage plot).
     r2_threshold : float
+
+    Examples
+    --------
+    >>> import filters, models
+    >>> learned = filters.gabor_model((7, 7), x0=3, y0=3, theta=0.5, frequency=0.25, phase=0.0,
+    ...                               sigma_x=1.5, sigma_y=1.5, amplitude=1.0)
+    >>> cmp = models.compare_filters(learned, filters.morlet_2d((32, 32), J=2, L=4))
+    >>> round(float(cmp.gabor_r2[0]), 3), cmp.bank_name
+    (1.0, 'morlet')
+    >>> summary = cmp.summary()                  # medians over the filters, as a dict
+    >>> summary["n_filters"], summary["frac_gabor"]
+    (1, 1.0)
     """
 
     spatial: np.ndarray
@@ -232,6 +251,20 @@ def compare_filters(learned, bank, *, reduce: str = "svd", max_shift: int = 1,
         If ``learned`` or ``bank`` has an unsupported type.
     ValueError
         If the shapes are unsupported or the bank's grid is smaller than the kernel plus shifts.
+
+    Examples
+    --------
+    Two Gabor "learned" filters against a Morlet bank (``fit=False`` skips the Gabor fit):
+
+    >>> import filters, models
+    >>> learned = filters.gabor_model((7, 7), x0=3, y0=3, theta=[0.0, 0.8], frequency=0.25,
+    ...                               phase=0.0, sigma_x=1.5, sigma_y=1.5, amplitude=1.0)
+    >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
+    >>> cmp = models.compare_filters(learned, bank, fit=False)
+    >>> cmp.spatial.shape, cmp.correlation.shape, cmp.match_shift.shape
+    ((2, 7, 7), (2,), (2, 2))
+    >>> bool((cmp.correlation > 0.9).all())      # both are close to a Morlet wavelet
+    True
     """
     if reduce not in ("svd", "mean", "channels"):
         raise ValueError(f"reduce must be one of ['svd', 'mean', 'channels'], got {reduce!r}")
@@ -444,9 +477,26 @@ def plot_comparison(comparison: FilterComparison, max_filters: int = 32, title: 
     plane (cycles/pixel) and each learned filter's spectral peak (with its mirror image, as the
     filters are real), coloured by R^2.
 
+    Parameters
+    ----------
+    comparison : FilterComparison
+        What :func:`compare_filters` returned.
+    max_filters : int
+        Most pairs drawn (the first ``max_filters`` filters).
+    title : str, optional
+        Figure title.
+
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import filters, models
+    >>> learned = filters.gabor_model((7, 7), x0=3, y0=3, theta=[0.0, 0.8], frequency=0.25,
+    ...                               phase=0.0, sigma_x=1.5, sigma_y=1.5, amplitude=1.0)
+    >>> cmp = models.compare_filters(learned, filters.morlet_2d((32, 32), J=2, L=4), fit=False)
+    >>> fig = models.plot_comparison(cmp, max_filters=2)        # save with fig.savefig(path)
     """
     import matplotlib.pyplot as plt
 

@@ -75,6 +75,20 @@ class MultiLayerCSC(nn.Module):
     (without it the objective stops decreasing after a few iterations). The monotone decrease
     holds for signed codes (``nonnegative=False``); with ReLU the intermediate layers are also
     pushed towards ``D_{i+1}⋯D_L γ_L ≥ 0``, a constraint the objective does not contain.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> net = models.MultiLayerCSC([1, 4, 8], kernel_sizes=3, strides=[1, 2],
+    ...                            method="fista", n_unfoldings=3)
+    >>> x = torch.randn(2, 1, 16, 16)
+    >>> gamma = net(x)                                  # deepest code, (B, C_L, H_L, W_L)
+    >>> gamma.shape
+    torch.Size([2, 8, 6, 6])
+    >>> [tuple(g.shape) for g in net(x, return_all=True)]
+    [(2, 4, 14, 14), (2, 8, 6, 6)]
+    >>> net.objective(x, gamma).shape                   # one value per sample
+    torch.Size([2])
     """
 
     def __init__(self, channels: Sequence[int], kernel_sizes: int | Sequence[int] = 3,

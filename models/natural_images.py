@@ -54,6 +54,13 @@ def natural_images(names: Sequence[str] | None = None) -> list[np.ndarray]:
     -------
     list of ndarray, float64, shape (h_i, w_i)
         Grey levels in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> import models
+    >>> (image,) = models.natural_images(["camera"])
+    >>> image.shape, image.dtype, float(image.min()) >= 0, float(image.max()) <= 1
+    ((512, 512), dtype('float64'), True, True)
     """
     import skimage.data
     names = DEFAULT_IMAGES if names is None else tuple(names)
@@ -90,6 +97,17 @@ def load_images(folder: str | os.PathLike, recursive: bool = False) -> list[np.n
         If ``folder`` is not a directory.
     ValueError
         If it holds no image, or a file cannot be decoded (the message names the file).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, models
+    >>> from PIL import Image
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> Image.fromarray(np.full((8, 12), 255, np.uint8)).save(f"{tmp.name}/white.png")
+    >>> images = models.load_images(tmp.name)
+    >>> len(images), images[0].shape, images[0].dtype, float(images[0].max())
+    (1, (8, 12), dtype('float64'), 1.0)
+    >>> tmp.cleanup()
     """
     from skimage.io import imread
     folder = Path(folder)
@@ -148,6 +166,14 @@ def whiten_images(images, f0: float = 0.4, variance: float = 1.0) -> list[np.nda
     Returns
     -------
     list of ndarray, float64, shape (h_i, w_i)
+
+    Examples
+    --------
+    >>> import numpy as np, models
+    >>> image = np.random.default_rng(0).random((32, 48))
+    >>> (white,) = models.whiten_images(image)
+    >>> white.shape, white.dtype, round(float(white.var()), 6)
+    ((32, 48), dtype('float64'), 1.0)
     """
     images = _check_images(images)
     f0 = check_float("f0", f0, positive=True)
@@ -184,6 +210,14 @@ def extract_patches(images, patch_size: int | tuple[int, int], n_patches: int,
     -------
     ndarray, float32, shape (n_patches, ph * pw)
         Row-major flattened patches, shuffled.
+
+    Examples
+    --------
+    >>> import numpy as np, models
+    >>> images = [np.random.default_rng(0).random((32, 32)), np.ones((20, 40))]
+    >>> p = models.extract_patches(images, patch_size=8, n_patches=10, random_state=0)
+    >>> p.shape, p.dtype                         # flattened 8 x 8 patches, 5 from each image
+    ((10, 64), dtype('float32'))
     """
     images = _check_images(images)
     if isinstance(patch_size, (tuple, list)):
@@ -230,6 +264,14 @@ def natural_patches(n_patches: int, patch_size: int = 16, images=None, f0: float
     Returns
     -------
     ndarray, float32, shape (n_patches, patch_size**2)
+
+    Examples
+    --------
+    >>> import numpy as np, models
+    >>> images = [np.random.default_rng(0).random((64, 64))]  # default: scikit-image's photographs
+    >>> x = models.natural_patches(100, patch_size=8, images=images)
+    >>> x.shape, x.dtype
+    ((100, 64), dtype('float32'))
     """
     images = natural_images() if images is None else images
     return extract_patches(whiten_images(images, f0=f0), patch_size, n_patches, random_state)

@@ -158,6 +158,17 @@ class SparseCoding(TransformerMixin, BaseEstimator):
     :meth:`transform` uses the same penalty and ``alpha`` as learning (unlike scikit-learn's
     default OMP transform), with more iterations. Inputs may be NumPy arrays (the results are
     NumPy) or torch tensors (the results stay on the tensor's device).
+
+    Examples
+    --------
+    >>> import numpy as np, models
+    >>> X = np.random.default_rng(0).standard_normal((200, 64)).astype(np.float32)  # 8x8 patches
+    >>> sc = models.SparseCoding(n_atoms=16, alpha=0.1, batch_size=50, random_state=0).fit(X)
+    >>> sc.dictionary_.shape, sc.dictionary_.dtype, sc.n_steps_
+    ((16, 64), dtype('float32'), 4)
+    >>> codes = sc.transform(X[:5])                  # same penalty and alpha as fit
+    >>> codes.shape, sc.inverse_transform(codes).shape
+    ((5, 16), (5, 64))
     """
 
     def __init__(self, n_atoms: int = 256, alpha: float = 0.1, penalty: str = "l1",

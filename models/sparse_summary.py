@@ -101,6 +101,18 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
     The code entropy is the mean over atoms of the Shannon entropy of the atom's coefficients
     divided by their standard deviation and quantised in bins of 0.1 (a Gaussian code gives
     about 5.37 bits; a sparse code fewer).
+
+    Examples
+    --------
+    >>> import numpy as np, filters, models
+    >>> atoms = filters.gabor_model((8, 8), x0=3.5, y0=3.5, theta=np.linspace(0, 3, 6),
+    ...                             frequency=0.25, phase=0.0, sigma_x=1.5, sigma_y=2.0,
+    ...                             amplitude=1.0).reshape(6, 64)
+    >>> s = models.dictionary_summary(atoms)
+    >>> s["n_atoms"], s["gabor_fraction_r2_0.9"]      # Gabor atoms are fitted as Gabors
+    (6, 1.0)
+    >>> int(s["orientation_hist"].sum())               # all six are oriented
+    6
     """
     atoms = atoms_as_images(dictionary, patch_shape)
     fit = fit_gabor(atoms) if fit is None else fit
@@ -163,6 +175,14 @@ def plot_dictionary(dictionary: np.ndarray, path: str | Path | None = None,
     Returns
     -------
     matplotlib.figure.Figure or None (when saved)
+
+    Examples
+    --------
+    >>> import numpy as np, models
+    >>> atoms = np.random.default_rng(0).standard_normal((16, 64))
+    >>> fig = models.plot_dictionary(atoms, n_cols=4)           # 16 atoms of 8 x 8
+    >>> len(fig.axes) >= 16
+    True
     """
     import matplotlib
     if path is not None:

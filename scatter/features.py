@@ -189,7 +189,7 @@ def extract_features(data, transform: Callable, batch_size: int = 256, device="c
         datasets return). Images are given to the transform as they are (converted to ``dtype``
         only; no scaling).
     transform : torch.nn.Module or callable
-        Maps a batch tensor of shape (b, ...) on ``device`` to a tensor (b, *feature_shape), e.g.
+        Maps a batch tensor of shape (b, ...) on ``device`` to a tensor ``(b, *feature_shape)``, e.g.
         :class:`scatter.Scattering2D`. It must already live on ``device``.
     batch_size : int
         Images per forward pass.
