@@ -28,9 +28,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/filters.py
 
-# run the notebooks and save their figures as PNG under out/docs (README's gallery comes from here)
+# run the notebooks and save their figures as PNG under out/docs (README's gallery comes from here),
+# then build the API reference from the docstrings (warnings are errors) into out/docs/html
 docs: $(STAMP)
 	$(PY) notebooks/export_figures.py --out out/docs
+	$(PY) -m sphinx -W --keep-going -b html docs out/docs/html
 
 clean:
 	rm -rf out .pytest_cache

@@ -44,6 +44,14 @@ class CSCResult:
     state : dict of str to Tensor
         Solver state (``'x'``, ``'y'``, ``'u'``, ``'rho'`` for ADMM) for a warm restart through
         ``solve(..., state=...)``.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> csc = models.ConvSparseCoding(torch.randn(4, 1, 5, 5), lmbda=0.1, max_iter=20, tol=0)
+    >>> res = csc.solve(torch.randn(2, 1, 16, 16))
+    >>> res.maps.shape, res.n_iter, res.history["objective"].shape
+    (torch.Size([2, 4, 16, 16]), 20, torch.Size([20, 2]))
     """
 
     maps: Tensor
@@ -117,6 +125,14 @@ def csc_reconstruct(dictionary: Tensor, maps: Tensor) -> Tensor:
     Returns
     -------
     Tensor, shape (B, C, H, W), dtype of ``maps``.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> maps = torch.zeros(1, 4, 16, 16)
+    >>> maps[0, 2, 8, 8] = 1.0                          # one impulse: a copy of filter 2
+    >>> models.csc_reconstruct(torch.randn(4, 1, 5, 5), maps).shape
+    torch.Size([1, 1, 16, 16])
     """
     dictionary = _check_dictionary(dictionary).to(maps)
     shape = tuple(maps.shape[-2:])
@@ -140,6 +156,13 @@ def csc_objective(dictionary, maps: Tensor, signal: Tensor, lmbda: float,
     Returns
     -------
     Tensor, shape (B,)
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> d, s = torch.randn(4, 1, 5, 5), torch.randn(2, 1, 16, 16)
+    >>> models.csc_objective(d, torch.zeros(2, 4, 16, 16), s, lmbda=0.1).shape   # one per image
+    torch.Size([2])
     """
     residual = csc_reconstruct(dictionary, maps) - signal.to(maps)
     if mask is not None:

@@ -70,6 +70,17 @@ class ConvDictionaryLearning(BaseEstimator):
     -----
     Images should be high-passed first (:func:`models.tikhonov_split`): small filters cannot
     represent the smooth part.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> images = torch.randn(3, 1, 24, 24)                      # (N, C, H, W), high-passed
+    >>> cdl = models.ConvDictionaryLearning(n_filters=4, filter_size=5, n_iter=2,
+    ...                                     random_state=0).fit(images)
+    >>> cdl.dictionary_.shape, cdl.dictionary_.dtype
+    ((4, 1, 5, 5), dtype('float64'))
+    >>> cdl.transform(images).shape                              # sparse maps (N, M, H, W)
+    torch.Size([3, 4, 24, 24])
     """
 
     def __init__(self, n_filters: int = 32, filter_size: int = 8, lmbda: float = 0.1,

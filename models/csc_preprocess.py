@@ -46,6 +46,14 @@ def tikhonov_split(images: Tensor, lmbda: float, pad: int = 16) -> tuple[Tensor,
     Returns
     -------
     low, high : Tensor, each of the shape and dtype of ``images``, with ``low + high == images``.
+
+    Examples
+    --------
+    >>> import torch, models
+    >>> images = torch.rand(2, 1, 32, 32, dtype=torch.float64)
+    >>> low, high = models.tikhonov_split(images, lmbda=10.0)
+    >>> high.shape, torch.allclose(low + high, images)
+    (torch.Size([2, 1, 32, 32]), True)
     """
     if not isinstance(images, Tensor):
         raise TypeError(f"images must be a torch.Tensor of shape (..., H, W), "
