@@ -22,6 +22,24 @@ def padded_shape_2d(shape, J: int) -> tuple[int, int]:
     ``M_p = (floor((M + 2**J) / 2**J) + 1) * 2**J`` (and the same for ``N``): a multiple of ``2**J``
     with at least ``2**J`` pixels of reflection padding in total. Filters for a network on
     ``shape`` are designed on this grid.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(M, N)`` of the input images.
+    J : int >= 0
+        Number of scales.
+
+    Returns
+    -------
+    (int, int)
+        ``(M_p, N_p)``.
+
+    Examples
+    --------
+    >>> from scatter import padded_shape_2d
+    >>> padded_shape_2d((32, 32), J=2), padded_shape_2d((128, 96), J=3)
+    ((40, 40), (144, 112))
     """
     M, N = check_shape("shape", shape, 2)
     step = 2 ** check_int("J", J, minimum=0)
