@@ -35,13 +35,10 @@ napoleon_custom_sections = [("Attributes", "params_style"), ("Forward", "params_
 napoleon_use_param = False
 
 autosummary_generate = False  # the api pages list their members explicitly; nothing generated
-autodoc_default_options = {
-    "members": True,
-    "undoc-members": False,
-    "show-inheritance": False,
-}
+# (flag options are on when present, whatever their value: only "members" is listed)
+autodoc_default_options = {"members": True}
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
+autodoc_typehints = "signature"  # the docstrings describe the types; no second field list
 # torch.nn.Module methods (forward hooks, buffers...) are torch's to document, not ours
 autodoc_inherit_docstrings = False
 
