@@ -410,6 +410,7 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
 
     Examples
     --------
+    >>> from filters import curvelet_2d
     >>> bank = curvelet_2d((64, 64), scales=3, angles=8)
     >>> int(bank.meta['j'].max()), float(abs(bank.littlewood_paley() - 1).max()) < 1e-12
     (1, True)

@@ -97,6 +97,8 @@ class CurveletTransform(nn.Module):
 
     Examples
     --------
+    >>> import torch
+    >>> from filters import CurveletTransform
     >>> T = CurveletTransform((64, 48), scales=3, angles=8)
     >>> x = torch.randn(2, 64, 48, dtype=torch.float64)
     >>> c = T(x)

@@ -78,6 +78,7 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
 
     Examples
     --------
+    >>> from filters import gabor_2d
     >>> bank = gabor_2d((64, 64), [0.25, 0.125], 4, remove_dc=True)
     >>> bank.psi.shape
     (8, 64, 64)

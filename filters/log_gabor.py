@@ -73,6 +73,7 @@ def log_gabor_2d(shape, n_scales: int = 4, n_orientations: int = 6, min_waveleng
 
     Examples
     --------
+    >>> from filters import log_gabor_2d
     >>> bank = log_gabor_2d((64, 64), n_scales=3, n_orientations=4)
     >>> bank.psi.shape, float(abs(bank.psi[:, 0, 0]).max())
     ((12, 64, 64), 0.0)

@@ -57,6 +57,7 @@ def morlet_2d(shape, J: int, L: int = 8, sigma0: float = 0.8, xi0: float = 3 * m
 
     Examples
     --------
+    >>> from filters import morlet_2d
     >>> bank = morlet_2d((64, 64), J=3, L=8)
     >>> bank.psi.shape
     (24, 64, 64)

@@ -302,6 +302,7 @@ def morlet_1d(N: int, J: int, Q=1, T=None, *, r_psi: float = R_PSI, sigma0: floa
 
     Examples
     --------
+    >>> from filters import kymatio_padding_1d, morlet_1d
     >>> n_pad = kymatio_padding_1d(4096, J=6, Q=8)
     >>> bank = morlet_1d(n_pad, J=6, Q=8)
     >>> first = bank.select(bank.meta['order'] == 1)

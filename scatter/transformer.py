@@ -51,6 +51,7 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
 
     Examples
     --------
+    >>> from scatter import ScatteringTransformer
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.linear_model import LogisticRegression
