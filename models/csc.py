@@ -219,6 +219,8 @@ class ConvSparseCoding(nn.Module):
 
     Examples
     --------
+    >>> import torch
+    >>> from models import ConvSparseCoding
     >>> csc = ConvSparseCoding(torch.randn(8, 1, 5, 5), lmbda=0.1, max_iter=20)
     >>> res = csc.solve(torch.randn(2, 1, 32, 32))
     >>> res.maps.shape

@@ -300,6 +300,7 @@ class Scattering1D(FilterBuffers):
     Examples
     --------
     >>> import torch
+    >>> from scatter import Scattering1D
     >>> S = Scattering1D(J=6, shape=4096, Q=8)
     >>> S(torch.randn(2, 3, 4096)).shape[:2]
     torch.Size([2, 3])

@@ -147,6 +147,7 @@ class Scattering2D(FilterBuffers):
     Examples
     --------
     >>> import torch
+    >>> from scatter import Scattering2D
     >>> S = Scattering2D(J=2, shape=(32, 32))
     >>> S(torch.randn(5, 3, 32, 32)).shape
     torch.Size([5, 3, 81, 8, 8])
