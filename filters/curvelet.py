@@ -342,7 +342,8 @@ class CurveletBank(FilterBank):
     Parameters
     ----------
     psi, phi, meta, name, params, phi_meta
-        As in :class:`FilterBank`; built by :func:`curvelet_2d`, not by hand.
+        As in :class:`FilterBank` (``psi`` float64 of shape ``(K, M, N)``, ``phi`` ``(M, N)``);
+        built by :func:`curvelet_2d`, not by hand.
 
     Examples
     --------
