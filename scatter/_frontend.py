@@ -151,29 +151,92 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
 
     Parameters
     ----------
-    u_hat : Tensor, shape (..., M, N)
-    filt : Tensor, shape (..., M, N), broadcastable with ``u_hat``
-        Of ``u_hat``'s dtype: a real filter times complex data is promoted on every call, which
-        costs more than the product (store real Fourier filters as complex).
+    u_hat : Tensor, complex, shape (..., M, N)
+    filt : Tensor, shape (..., M, N), broadcastable with ``u_hat``, complex of ``u_hat``'s dtype;
+        or real, shape (..., M, N, 2), a real Fourier filter duplicated over a trailing axis:
+        the products then run on ``view_as_real(u_hat)`` as real products (on CPU, torch's
+        broadcast complex products are several times slower than real ones).
     factor : int
     blocks : list of (int, int)
 
     Returns
     -------
-    Tensor, shape (broadcast leading dims, M // factor, N // factor)
+    Tensor, complex, shape (broadcast leading dims, M // factor, N // factor)
     """
+    pairs = not filt.is_complex()
+    u = torch.view_as_real(u_hat.resolve_conj()) if pairs else u_hat
     if factor == 1:
-        return u_hat * filt
+        out = u * filt
+        return torch.view_as_complex(out) if pairs else out
     m, n = u_hat.shape[-2:]
-    u = u_hat.unflatten(-1, (factor, n // factor)).unflatten(-3, (factor, m // factor))
-    f = filt.unflatten(-1, (factor, n // factor)).unflatten(-3, (factor, m // factor))
+    row, col = (-4, -2) if pairs else (-3, -1)
+    u = u.unflatten(col, (factor, n // factor)).unflatten(row, (factor, m // factor))
+    f = filt.unflatten(col, (factor, n // factor)).unflatten(row, (factor, m // factor))
     out = None
     for a, b in blocks:
+        index = (..., a, slice(None), b, slice(None)) + ((slice(None),) if pairs else ())
         if out is None:
-            out = u[..., a, :, b, :] * f[..., a, :, b, :]
+            out = u[index] * f[index]
         else:
-            out.addcmul_(u[..., a, :, b, :], f[..., a, :, b, :])
-    return out
+            out.addcmul_(u[index], f[index])
+    return torch.view_as_complex(out) if pairs else out
+
+
+def lowpass_matrix(phi: np.ndarray, factor: int, i0: int, n_out: int) -> np.ndarray:
+    """Real matrix ``P`` (m, n_out) with ``u @ P`` the low-pass of real signals ``u`` (..., m).
+
+    ``Re(ifft(fold_factor(fft(u) phi)))[i0 : i0 + n_out]``, i.e. the circular convolution of ``u``
+    with ``g = Re(ifft(phi))`` sampled every ``factor`` samples from sample ``factor * i0``:
+    ``P[t, s] = g[(factor (i0 + s) - t) mod m]``. One matrix product replaces a forward FFT, a
+    product, a fold and an inverse FFT when few outputs are kept.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (m,)
+        Fourier filter of a real filter (Hermitian; only ``Re(ifft(phi))`` is used).
+    factor : int
+        Subsampling after the filter.
+    i0, n_out : int
+        First kept output sample (at the subsampled rate) and the number kept.
+    """
+    m = phi.shape[-1]
+    g = np.fft.ifft(phi).real
+    t = np.arange(m)[:, None]
+    s = np.arange(n_out)[None, :]
+    return g[(factor * (i0 + s) - t) % m]
+
+
+def separable_factors(phi: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fourier factors ``(a, b)`` with ``phi = a[:, None] * b[None, :]``, each of a real filter.
+
+    Gaussian low-passes (Morlet banks: a periodised isotropic Gaussian) are separable, so their
+    2D low-pass is two 1D low-passes (:func:`lowpass_matrix` on each axis). Returns ``None`` when
+    ``phi`` is not rank one to ``rtol`` of its peak or a factor is not Hermitian (its filter
+    would be complex in space).
+
+    Parameters
+    ----------
+    phi : ndarray, shape (M, N), real or complex
+    """
+    peak = np.abs(phi).max()
+    if peak == 0:
+        return None
+    i, j = np.unravel_index(np.argmax(np.abs(phi)), phi.shape)
+    a, b = phi[:, j], phi[i, :] / phi[i, j]
+    if np.abs(np.outer(a, b) - phi).max() > rtol * peak:
+        return None
+    # the factors are defined up to a constant: make a(0) real so both are Hermitian if phi is
+    if abs(a[0]) <= rtol * np.abs(a).max():
+        return None
+    c = a[0] / abs(a[0])
+    a, b = a / c, b * c
+
+    def hermitian(v):
+        return np.abs(v - np.conj(np.roll(v[::-1], 1))).max() <= rtol * np.abs(v).max()
+
+    if not (hermitian(a) and hermitian(b)):
+        return None
+    return a, b
 
 
 def to_output(x: torch.Tensor, from_numpy: bool):

@@ -12,7 +12,8 @@ from filters import FilterBank, kymatio_padding_1d, morlet_1d
 from filters._validation import check_choice, check_int, check_shape
 
 from ._buffers import FilterBuffers
-from ._frontend import check_bank, check_finite, modulus, reflect_indices, to_output, to_tensor
+from ._frontend import (check_bank, check_finite, lowpass_matrix, modulus, reflect_indices, to_output,
+                        to_tensor)
 
 # Fourier samples of a filter below this fraction of its peak are left out of the products (a
 # Morlet filter's Gaussian tails run down to 1e-300): each dropped term changes the result by
@@ -159,21 +160,6 @@ def _extend(spectrum: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
             pieces.append(spectrum[..., M - r - n + 1:M - r + 1].flip(-1).conj())
         b += n
     return torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0].resolve_conj()
-
-
-def _lowpass_matrix(phi: np.ndarray, factor: int, i0: int, n_out: int) -> np.ndarray:
-    """Real matrix ``P`` (m, n_out) with ``u @ P`` the low-pass of real maps ``u`` (..., m).
-
-    ``Re(ifft(fold_factor(fft(u) phi)))[i0 : i0 + n_out]`` is the circular convolution of ``u``
-    with ``g = Re(ifft(phi))`` sampled every ``factor`` samples: ``P[t, s] = g[(factor (i0 + s)
-    - t) mod m]``. One matrix product replaces a forward FFT, a product, a fold and an inverse FFT
-    when few outputs are kept.
-    """
-    m = phi.shape[-1]
-    g = np.fft.ifft(phi).real
-    t = np.arange(m)[:, None]
-    s = np.arange(n_out)[None, :]
-    return g[(factor * (i0 + s) - t) % m]
 
 
 def _periodise(h: np.ndarray, k: int) -> np.ndarray:
@@ -406,12 +392,12 @@ class Scattering1D(FilterBuffers):
             return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ,
                                        True)
 
-        def lowpass_matrix(res: int, stride: int) -> str:
+        def lowpass_plan(res: int, stride: int) -> str:
             """Low-pass matrix for maps at resolution ``2**res`` given ``stride`` times finer."""
             name, kJ = f"_phimat_{res}_{stride}", max(L - res - self.oversampling, 0)
             if name not in self._plans:
                 i0, i1 = self._unpad_bounds(res + kJ)
-                P = _lowpass_matrix(_periodise(phi, res), 2 ** kJ, i0, i1 - i0)
+                P = lowpass_matrix(_periodise(phi, res), 2 ** kJ, i0, i1 - i0)
                 if stride > 1:  # zero rows: only every stride-th sample enters
                     finer = np.zeros((P.shape[0] * stride, P.shape[1]), dtype=P.dtype)
                     finer[::stride] = P
@@ -449,7 +435,7 @@ class Scattering1D(FilterBuffers):
                     parts, members = [], []
                     for k2 in batch:
                         n2 = valid[ks == k2]
-                        low = lowpass_matrix(k1 + k2, 2 ** (k2 - k)) if self.average else None
+                        low = lowpass_plan(k1 + k2, 2 ** (k2 - k)) if self.average else None
                         parts.append((len(members), len(members) + len(n2), k2, low))
                         members += n2.tolist()
                         rows2 += [(2, (int(a), int(b))) for a in n1 for b in n2]
