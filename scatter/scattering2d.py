@@ -415,7 +415,10 @@ class Scattering2D(FilterBuffers):
             out.append(self._lowpass(u1, r1, self._res[j1]))
             if not later:
                 continue
-            u1_hat = full_spectrum(r1, u1.shape[-1])[:, :, None]               # (B, L1, 1, m, n)
+            width = u1.shape[-1]
+            del u1  # drop maps as soon as they are used: bounds the peak memory
+            u1_hat = full_spectrum(r1, width)[:, :, None]                        # (B, L1, 1, m, n)
+            del r1
             step = self._maps_per_pass(j1, B, u1_hat.shape[1], x.device)
             parts = []
             for part in u1_hat.split(step, dim=1):
