@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Callable
 
 import numpy as np
@@ -11,9 +12,9 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
-from ._frontend import (check_bank, check_finite, crop_fourier, filter_subsample, full_spectrum,
-                        lowpass_half_spectrum, lowpass_matrix, modulus, reflect_indices,
-                        separable_factors, significant_blocks, to_output, to_tensor)
+from ._frontend import (Workspace, check_bank, check_finite, crop_fourier, filter_subsample,
+                        full_spectrum, lowpass_half_spectrum, lowpass_matrix, modulus, reflect_indices,
+                        separable_factors, significant_blocks, take, to_output, to_tensor)
 
 
 def padded_shape_2d(shape, J: int) -> tuple[int, int]:
@@ -167,6 +168,7 @@ class Scattering2D(FilterBuffers):
         self.check_input = bool(check_input)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, minimum=1)
 
+        self._local = threading.local()  # work buffers of each calling thread (see _workspaces)
         self.padded_shape = padded_shape_2d(self.shape, self.J)
         grid = self.padded_shape
         if bank is None:
@@ -273,10 +275,10 @@ class Scattering2D(FilterBuffers):
             self._register_design(f"_phiB_{res}", B, False, B32)
         return True
 
-    def _filtered(self, u_hat: torch.Tensor, name: str) -> torch.Tensor:
+    def _filtered(self, u_hat: torch.Tensor, name: str, workspace: Workspace | None = None) -> torch.Tensor:
         """``subsample(u_hat * filter, factor)`` for the filter ``name``."""
         factor, blocks = self._blocks[name]
-        return filter_subsample(u_hat, self._filter(name), factor, blocks)
+        return filter_subsample(u_hat, self._filter(name), factor, blocks, workspace)
 
     def _path_meta(self, js, thetas) -> dict:
         rows = [(0, (), (), ())]
@@ -347,8 +349,12 @@ class Scattering2D(FilterBuffers):
         if not self.pre_pad:
             x = x.index_select(-2, self._pad_rows).index_select(-1, self._pad_cols)
         chunk = self.batch_size or self._auto_batch_size(x.device)
-        blocks = torch.cat([self._cascade(part) for part in x.split(chunk)]) if x.shape[0] > chunk \
-            else self._cascade(x)
+        # inference on the CPU writes the large intermediates into buffers kept between calls
+        reuse = (x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
+                 and not torch.compiler.is_compiling())
+        ws = self._workspaces() if reuse else None
+        blocks = torch.cat([self._cascade(part, ws) for part in x.split(chunk)]) if x.shape[0] > chunk \
+            else self._cascade(x, ws)
         if self.out_type == "list":
             out, c = [], 0
             for (order, js, thetas, ns) in self._meta["rows"]:
@@ -390,7 +396,8 @@ class Scattering2D(FilterBuffers):
         low-pass (Morlet's Gaussian) the product stays on half spectra.
         """
         if self._phi_separable:
-            return torch.matmul(self._filter(f"_phiA_{res}"), torch.matmul(u, self._filter(f"_phiB_{res}")))
+            # rows first: a batch of small products beats one tall product with few columns
+            return torch.matmul(torch.matmul(self._filter(f"_phiA_{res}"), u), self._filter(f"_phiB_{res}"))
         name = f"_phi_{res}"
         if self._phi_even:
             if r_hat is None:
@@ -402,29 +409,71 @@ class Scattering2D(FilterBuffers):
                                                else r_hat, name)).real
         return s[..., 1:-1, 1:-1]
 
-    def _cascade(self, x: torch.Tensor) -> torch.Tensor:
-        """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``."""
+    def _cascade(self, x: torch.Tensor, ws: dict[str, Workspace] | None = None) -> torch.Tensor:
+        """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``.
+
+        ``ws``: workspaces for the large intermediates (see :meth:`_workspaces`), or ``None``.
+        """
+        w = ws or {}
+
+        def ifft2_modulus(z: torch.Tensor) -> torch.Tensor:
+            y = torch.fft.ifft2(z, out=take(w.get("fft"), z.shape, z.dtype, z.device))
+            return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
+
+        def rfft2(u: torch.Tensor, slot: str) -> torch.Tensor:
+            shape = (*u.shape[:-1], u.shape[-1] // 2 + 1)
+            dtype = torch.complex128 if u.dtype == torch.float64 else torch.complex64
+            return torch.fft.rfft2(u, out=take(w.get(slot), shape, dtype, u.device))
+
         B = x.shape[0]
-        x_hat = full_spectrum(torch.fft.rfft2(x), x.shape[-1])
+        x_hat = full_spectrum(rfft2(x, "input_rfft"), x.shape[-1], w.get("input_spectrum"))
         out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, _ in self._groups:
-            u1 = modulus(torch.fft.ifft2(self._filtered(x_hat[:, None], f"_psi1_{j1}")))  # (B, L1, m, n)
+            u1 = ifft2_modulus(self._filtered(x_hat[:, None], f"_psi1_{j1}", w.get("product")))  # (B, L1, m, n)
             later = [j2 for j2, _ in self._groups if j2 > j1] if self.max_order == 2 else []
-            r1 = torch.fft.rfft2(u1) if later or not self._phi_separable else None
+            r1 = rfft2(u1, "rfft") if later or not self._phi_separable else None
             out.append(self._lowpass(u1, r1, self._res[j1]))
             if not later:
                 continue
             width = u1.shape[-1]
             del u1  # drop maps as soon as they are used: bounds the peak memory
-            u1_hat = full_spectrum(r1, width)[:, :, None]                        # (B, L1, 1, m, n)
+            u1_hat = full_spectrum(r1, width, w.get("spectrum"))[:, :, None]     # (B, L1, 1, m, n)
             del r1
             step = self._maps_per_pass(j1, B, u1_hat.shape[1], x.device)
             parts = []
             for part in u1_hat.split(step, dim=1):
-                per_j2 = [self._lowpass(modulus(torch.fft.ifft2(self._filtered(part, f"_psi2_{j1}_{j2}"))),
+                per_j2 = [self._lowpass(ifft2_modulus(self._filtered(part, f"_psi2_{j1}_{j2}", w.get("product"))),
                                         None, self._res[j2]) for j2 in later]  # (B, l1, L2, h, w)
                 parts.append(torch.cat(per_j2, dim=2))
             s2 = torch.cat(parts, dim=1)
             second.append(s2.reshape(B, -1, *s2.shape[-2:]))
         return torch.cat(out + second, dim=1)
+
+    _SLOTS = ("input_rfft", "input_spectrum", "product", "fft", "modulus", "rfft", "spectrum")
+
+    def _workspaces(self) -> dict[str, Workspace]:
+        """This thread's buffers for the large intermediates (threads never share one)."""
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = self._local.slots = {name: Workspace() for name in self._SLOTS}
+        return slots
+
+    def release_workspace(self) -> None:
+        """Free the work buffers kept between calls without autograd.
+
+        On the CPU, inference writes the wavelet products, their inverse FFTs, moduli and spectra
+        into buffers reused from one call to the next (each about as large as the biggest such
+        intermediate of a chunk, a few MB with the automatic chunking): fresh ones cost more in
+        page faults than the products themselves.
+        """
+        self._local = threading.local()
+
+    def __getstate__(self):
+        state = dict(super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__)
+        state.pop("_local", None)   # buffers are a cache, and thread-locals do not pickle
+        return state
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self._local = threading.local()

@@ -222,3 +222,62 @@ def test_traces_under_torch_compile():
     x = torch.randn(3, 16, 16)
     compiled = torch.compile(S, backend="aot_eager", fullgraph=False)
     torch.testing.assert_close(compiled(x), S(x), rtol=1e-5, atol=1e-6)
+
+
+def test_inference_buffers_are_per_thread_and_not_pickled():
+    """Work buffers kept between no-autograd calls: threads never share them, copies drop them,
+    and no output aliases them."""
+    import copy
+    import pickle
+    import threading
+
+    S = Scattering2D(2, (20, 24), L=4)
+    x, y = torch.randn(3, 20, 24), torch.randn(3, 20, 24)
+    with torch.no_grad():
+        ref = S(x)
+        first = S(x)
+        S(y)                       # reuses the buffers: the earlier output must not change
+        assert torch.equal(first, ref)
+    results = []
+
+    def run():
+        with torch.no_grad():
+            results.extend(torch.equal(S(x), ref) for _ in range(10))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 30 and all(results)
+    assert torch.equal(pickle.loads(pickle.dumps(S))(x), ref)
+    assert torch.equal(copy.deepcopy(S)(x), ref)
+    S.release_workspace()
+    assert torch.equal(S(x), ref)
+    x.requires_grad_(True)         # autograd: fresh tensors, same numbers
+    assert torch.allclose(S(x), ref, rtol=0, atol=1e-6 * float(ref.abs().max()))
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+def test_separable_lowpass_equals_fourier_lowpass(dtype, tol):
+    """Morlet's Gaussian low-pass runs as two matrix products; the Fourier path gives the same."""
+    fast = Scattering2D(3, (30, 34), L=4).to(dtype)
+    assert fast._phi_separable
+    slow = Scattering2D(3, (30, 34), L=4).to(dtype)
+    slow._phi_separable = False
+    x = torch.randn(2, 30, 34, dtype=dtype)
+    a, b = fast(x), slow(x)
+    assert float((a - b).abs().max() / b.abs().max()) <= tol
+
+
+def test_separable_factors_and_lowpass_matrix():
+    from scatter._frontend import lowpass_matrix, separable_factors
+
+    bank = morlet_2d((32, 40), 2, 4)
+    a, b = separable_factors(bank.phi)
+    np.testing.assert_allclose(np.outer(a, b), bank.phi, atol=1e-14 * np.abs(bank.phi).max())
+    assert separable_factors(bank.psi[1]) is None          # an oriented wavelet is not separable
+    u = np.random.default_rng(0).standard_normal(40)
+    P = lowpass_matrix(b, 4, 1, 8)                          # (40, 8)
+    full = np.fft.ifft(np.fft.fft(u) * b).real[::4][1:9]    # filter, subsample, keep 1..8
+    np.testing.assert_allclose(u @ P, full, atol=1e-12)
