@@ -6,7 +6,8 @@ downsampled by 2), in mini-batch mode, then fits a 2D Gabor to every filter
 (:func:`filters.fit_gabor`) and prints the R² distribution. Saves the filters to
 ``out/csc_dictionary.png``.
 
-Usage: ``python benchmarks/csc_dictionary.py [--filters 32] [--size 8] [--steps 40] [--batch 4]``
+Usage: ``python benchmarks/csc_dictionary.py [--filters 32] [--size 8] [--steps 40] [--batch 4]
+[--dict-iter 50] [--coding-iter 30]``
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--batch", type=int, default=4, help="mini-batch size; 0: full batch")
     ap.add_argument("--lmbda", type=float, default=0.05)
+    ap.add_argument("--dict-iter", type=int, default=50, help="FISTA iterations per filter step")
+    ap.add_argument("--coding-iter", type=int, default=30, help="ADMM iterations per coding step")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     if args.threads:
@@ -45,8 +48,9 @@ def main() -> None:
     s = tikhonov_split(torch.from_numpy(np.stack(crops)), 5.0)[1][:, None]
     t0 = time.perf_counter()
     dl = ConvDictionaryLearning(n_filters=args.filters, filter_size=args.size, lmbda=args.lmbda,
-                                n_iter=args.steps, batch_size=args.batch or None, coding_iter=30,
-                                dict_iter=10, random_state=0).fit(s)
+                                n_iter=args.steps, batch_size=args.batch or None,
+                                coding_iter=args.coding_iter, dict_iter=args.dict_iter,
+                                random_state=0).fit(s)
     elapsed = time.perf_counter() - t0
     # full-batch objective of the learned dictionary vs the initial filters
     init = ConvDictionaryLearning(n_filters=args.filters, filter_size=args.size, lmbda=args.lmbda,

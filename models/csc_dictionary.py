@@ -22,7 +22,7 @@ from torch import Tensor
 
 from filters._validation import check_choice, check_float, check_int
 
-from .csc import ConvSparseCoding, csc_objective
+from .csc import ConvSparseCoding, csc_objective, csc_reconstruct
 
 __all__ = ["ConvDictionaryLearning"]
 
@@ -50,6 +50,15 @@ class ConvDictionaryLearning(BaseEstimator):
     init : {'patches', 'random'}
         Initial filters: random image patches (zero mean, unit norm; filters that start
         uncorrelated with the images are thresholded away and never learn) or Gaussian noise.
+    zero_mean : bool
+        Constrain the filters to zero mean as well (the filter step projects on
+        {mean 0, ‖d‖ ≤ 1}): the mean of a patch-sized window is left to the smooth part of
+        the image, and flat "blob" filters cannot form.
+    reseed : bool
+        After each filter step, replace every filter whose maps were all zero in that step
+        (an unused atom: its gradient is zero, so it never learns) by the zero-mean, unit-norm
+        patch of the current residual with the most energy (Mairal et al., JMLR 2010, Sec. 4.1
+        use the same remedy for patch dictionaries).
     device : str or torch.device, optional
         Where to compute (default: CPU).
     dtype : {'float32', 'float64'}
@@ -85,8 +94,9 @@ class ConvDictionaryLearning(BaseEstimator):
 
     def __init__(self, n_filters: int = 32, filter_size: int = 8, lmbda: float = 0.1,
                  n_iter: int = 20, batch_size: int | None = None, coding_iter: int = 20,
-                 dict_iter: int = 10, init: str = "patches", device=None,
-                 dtype: str = "float32", random_state: int | None = None) -> None:
+                 dict_iter: int = 10, init: str = "patches", zero_mean: bool = True,
+                 reseed: bool = True, device=None, dtype: str = "float32",
+                 random_state: int | None = None) -> None:
         self.n_filters = n_filters
         self.filter_size = filter_size
         self.lmbda = lmbda
@@ -95,6 +105,8 @@ class ConvDictionaryLearning(BaseEstimator):
         self.coding_iter = coding_iter
         self.dict_iter = dict_iter
         self.init = init
+        self.zero_mean = zero_mean
+        self.reseed = reseed
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -111,6 +123,9 @@ class ConvDictionaryLearning(BaseEstimator):
         check_int("dict_iter", self.dict_iter, minimum=1)
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_choice("init", self.init, ("patches", "random"))
+        for name in ("zero_mean", "reseed"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _as_tensor(self, images) -> Tensor:
         if isinstance(images, Tensor):
@@ -157,9 +172,14 @@ class ConvDictionaryLearning(BaseEstimator):
         """One alternation on images ``s``: code (warm-started), then update the filters."""
         res = self._coder(D, self.coding_iter).solve(s, state=state)
         # The filter step sees the maps with the filters of this step.
-        D = _dictionary_step(D, res.maps, s, self.dict_iter)
+        D = _dictionary_step(D, res.maps, s, self.dict_iter, self.zero_mean)
         obj = float(csc_objective(D, res.maps, s, self.lmbda).sum())
-        return D, res.state, obj
+        state = res.state
+        if self.reseed:
+            unused = (res.maps == 0).flatten(2).all(2).all(0)          # (M,)
+            if bool(unused.any()):
+                D, state = _reseed(D, res.maps, s, unused, state)
+        return D, state, obj
 
     # ------------------------------------------------------------------ estimator API
     def fit(self, images, y=None) -> "ConvDictionaryLearning":
@@ -211,8 +231,10 @@ class ConvDictionaryLearning(BaseEstimator):
         return ConvSparseCoding(D, self.lmbda, max_iter=max_iter, history=False).solve(s).maps
 
 
-def _dictionary_step(D: Tensor, maps: Tensor, s: Tensor, n_iter: int) -> Tensor:
-    """Projected FISTA on ½ Σ_k ‖Σ_m d_m * z_{k,m} − s_k‖² over supported, unit-ball filters.
+def _dictionary_step(D: Tensor, maps: Tensor, s: Tensor, n_iter: int,
+                     zero_mean: bool = False) -> Tensor:
+    """Projected FISTA on ½ Σ_k ‖Σ_m d_m * z_{k,m} − s_k‖² over supported, unit-ball filters
+    (of zero mean if ``zero_mean``).
 
     Parameters
     ----------
@@ -228,9 +250,7 @@ def _dictionary_step(D: Tensor, maps: Tensor, s: Tensor, n_iter: int) -> Tensor:
     shape = tuple(s.shape[-2:])
     Xf = torch.fft.rfft2(maps)                     # (B, M, H, Wr)
     Sf = torch.fft.rfft2(s)
-    # Lipschitz bound: max over frequencies of Σ_{k,m} |X_{k,m}|² ≥ λ_max(Σ_k X_k X_kᴴ)
-    L = (Xf.real.square() + Xf.imag.square()).sum((0, 1)).amax()
-    L = torch.clamp_min(L, torch.finfo(s.dtype).tiny)
+    L = torch.clamp_min(_lipschitz(Xf), torch.finfo(s.dtype).tiny)
     Xc = Xf.conj()
     V, t = D, 1.0
     for _ in range(n_iter):
@@ -238,13 +258,68 @@ def _dictionary_step(D: Tensor, maps: Tensor, s: Tensor, n_iter: int) -> Tensor:
         Rf = torch.einsum("ncyx,bnyx->bcyx", Vf, Xf) - Sf     # residual, per image
         gradf = torch.einsum("bmyx,bcyx->mcyx", Xc, Rf)
         grad = torch.fft.irfft2(gradf, s=shape)[..., :h, :w]   # adjoint of zero-padding
-        Dn = _project_unit_ball(V - grad / L)
+        Dn = _project(V - grad / L, zero_mean)
         t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
         V = Dn + ((t - 1.0) / t_new) * (Dn - D)
         D, t = Dn, t_new
     return D
 
 
-def _project_unit_ball(D: Tensor) -> Tensor:
+def _lipschitz(Xf: Tensor) -> Tensor:
+    """Lipschitz constant of the filter gradient: max over frequencies of λ_max(Σ_k x_k x_kᴴ),
+    x_k the (M,) map spectra of image k, from the smaller of the M×M and B×B Gram matrices
+    (the trace bound Σ_{k,m}|X_{k,m}|² can be M times too large, and the steps as small)."""
+    B, M = Xf.shape[:2]
+    X = Xf.flatten(2)                                        # (B, M, F)
+    if B <= M:
+        gram = torch.einsum("kmf,lmf->fkl", X.conj(), X)     # (F, B, B)
+    else:
+        gram = torch.einsum("kmf,knf->fmn", X, X.conj())     # (F, M, M)
+    return torch.linalg.eigvalsh(gram)[..., -1].amax()
+
+
+def _project(D: Tensor, zero_mean: bool = False) -> Tensor:
+    """Projection on {‖d_m‖ ≤ 1} (and mean 0: the ball is centred in that subspace, so the
+    projection on the intersection is the two projections in turn)."""
+    if zero_mean:
+        D = D - D.mean((1, 2, 3), keepdim=True)
     norms = torch.linalg.vector_norm(D.flatten(1), dim=1).clamp_min(1.0)
     return D / norms[:, None, None, None]
+
+
+def _reseed(D: Tensor, maps: Tensor, s: Tensor, unused: Tensor,
+            state: dict | None) -> tuple[Tensor, dict | None]:
+    """Unused filters ← the zero-mean, unit-norm residual patches of most energy (one per
+    filter, at distinct windows); their ADMM state is reset to zero."""
+    M, C, h, w = D.shape
+    R = s - csc_reconstruct(D, maps)                          # (B, C, H, W)
+    # energy of every h×w window (circular, as the model), at its top-left corner
+    E = torch.fft.irfft2(torch.fft.rfft2(R.square().sum(1)) *
+                         torch.fft.rfft2(torch.ones(h, w, dtype=R.dtype, device=R.device),
+                                         s=R.shape[-2:]).conj(), s=R.shape[-2:])
+    idx = unused.nonzero()[:, 0]
+    order = E.flatten().argsort(descending=True)
+    H, W = R.shape[-2:]
+    D = D.clone()
+    taken: list[tuple[int, int, int]] = []
+    for pos in order.tolist():
+        if len(taken) == len(idx):
+            break
+        b, rem = divmod(pos, H * W)
+        y, x = divmod(rem, W)
+        if any(b == tb and abs((y - ty + H // 2) % H - H // 2) < h
+               and abs((x - tx + W // 2) % W - W // 2) < w for tb, ty, tx in taken):
+            continue                                          # overlaps a chosen window
+        taken.append((b, y, x))
+    for m, (b, y, x) in zip(idx.tolist(), taken):
+        ys = torch.arange(y, y + h, device=R.device) % H
+        xs = torch.arange(x, x + w, device=R.device) % W
+        patch = R[b][:, ys][:, :, xs]
+        patch = patch - patch.mean()
+        D[m] = patch / torch.linalg.vector_norm(patch).clamp_min(torch.finfo(D.dtype).tiny)
+    if state is not None:
+        state = {k: v.clone() for k, v in state.items()}
+        for key in ("x", "y", "u"):
+            if key in state:
+                state[key][:, idx] = 0
+    return D, state

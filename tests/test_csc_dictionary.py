@@ -61,9 +61,44 @@ def test_bad_input(images):
         ConvDictionaryLearning().fit(images * np.nan)
     with pytest.raises(ValueError, match="shape"):
         ConvDictionaryLearning().fit(images[0, 0])
+    with pytest.raises(TypeError, match="reseed"):
+        ConvDictionaryLearning(reseed="yes").fit(images)
+    with pytest.raises(TypeError, match="zero_mean"):
+        ConvDictionaryLearning(zero_mean=1).fit(images)
     with pytest.raises(ValueError, match="not fitted"):
         ConvDictionaryLearning().transform(images)
     dl = ConvDictionaryLearning(n_filters=2, filter_size=3, n_iter=1, coding_iter=2,
                                 dict_iter=1).fit(images)
     with pytest.raises(ValueError, match="channel"):
         dl.partial_fit(np.repeat(images[:, None], 3, axis=1))
+
+
+def test_zero_mean_filters_and_reseeding_of_unused_atoms(images):
+    from models import ConvSparseCoding
+    kw = dict(n_filters=6, filter_size=5, lmbda=0.4, n_iter=1, coding_iter=10, dict_iter=5,
+              init="random", dtype="float64", random_state=0)
+    s = torch.from_numpy(images)[:, None]
+    D0 = ConvDictionaryLearning(**kw)._init_dictionary(1, s)
+    maps = ConvSparseCoding(D0, kw["lmbda"], max_iter=10, tol=0).solve(s).maps
+    unused = (maps == 0).flatten(2).all(2).all(0).numpy()
+    assert unused.any() and not unused.all()
+    plain = ConvDictionaryLearning(reseed=False, **kw).fit(images).dictionary_
+    seeded = ConvDictionaryLearning(reseed=True, **kw).fit(images).dictionary_
+    np.testing.assert_array_equal(seeded[~unused], plain[~unused])
+    assert not np.allclose(seeded[unused], plain[unused])
+    np.testing.assert_allclose(np.linalg.norm(seeded[unused].reshape(unused.sum(), -1), axis=1), 1)
+    for d in (plain, seeded):                                  # zero_mean=True by default
+        np.testing.assert_allclose(d.mean(axis=(1, 2, 3)), 0, atol=1e-12)
+    free = ConvDictionaryLearning(zero_mean=False, reseed=False, **kw).fit(images).dictionary_
+    assert np.abs(free.mean(axis=(1, 2, 3))).max() > 1e-6
+
+
+@pytest.mark.parametrize("B, M", [(2, 5), (6, 3)])
+def test_lipschitz_is_largest_gram_eigenvalue(B, M):
+    from models.csc_dictionary import _lipschitz
+    g = torch.Generator().manual_seed(B)
+    Xf = torch.randn(B, M, 4, 3, dtype=torch.complex128, generator=g)
+    x = Xf.flatten(2).permute(2, 0, 1)                        # (F, B, M)
+    gram = torch.einsum("fkm,fkn->fmn", x, x.conj())           # Σ_k x_k x_kᴴ, (F, M, M)
+    ref = torch.linalg.eigvalsh(gram).amax()
+    torch.testing.assert_close(_lipschitz(Xf), ref)
