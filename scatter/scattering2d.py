@@ -416,23 +416,19 @@ class Scattering2D(FilterBuffers):
         """
         w = ws or {}
 
+        # (FFTs write fresh tensors: torch's out= variants compute into a temporary and copy)
         def ifft2_modulus(z: torch.Tensor) -> torch.Tensor:
-            y = torch.fft.ifft2(z, out=take(w.get("fft"), z.shape, z.dtype, z.device))
+            y = torch.fft.ifft2(z)
             return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
 
-        def rfft2(u: torch.Tensor, slot: str) -> torch.Tensor:
-            shape = (*u.shape[:-1], u.shape[-1] // 2 + 1)
-            dtype = torch.complex128 if u.dtype == torch.float64 else torch.complex64
-            return torch.fft.rfft2(u, out=take(w.get(slot), shape, dtype, u.device))
-
         B = x.shape[0]
-        x_hat = full_spectrum(rfft2(x, "input_rfft"), x.shape[-1], w.get("input_spectrum"))
+        x_hat = full_spectrum(torch.fft.rfft2(x), x.shape[-1], w.get("input_spectrum"))
         out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, _ in self._groups:
             u1 = ifft2_modulus(self._filtered(x_hat[:, None], f"_psi1_{j1}", w.get("product")))  # (B, L1, m, n)
             later = [j2 for j2, _ in self._groups if j2 > j1] if self.max_order == 2 else []
-            r1 = rfft2(u1, "rfft") if later or not self._phi_separable else None
+            r1 = torch.fft.rfft2(u1) if later or not self._phi_separable else None
             out.append(self._lowpass(u1, r1, self._res[j1]))
             if not later:
                 continue
@@ -450,7 +446,7 @@ class Scattering2D(FilterBuffers):
             second.append(s2.reshape(B, -1, *s2.shape[-2:]))
         return torch.cat(out + second, dim=1)
 
-    _SLOTS = ("input_rfft", "input_spectrum", "product", "fft", "modulus", "rfft", "spectrum")
+    _SLOTS = ("input_spectrum", "product", "modulus", "spectrum")
 
     def _workspaces(self) -> dict[str, Workspace]:
         """This thread's buffers for the large intermediates (threads never share one)."""
@@ -462,8 +458,7 @@ class Scattering2D(FilterBuffers):
     def release_workspace(self) -> None:
         """Free the work buffers kept between calls without autograd.
 
-        On the CPU, inference writes the wavelet products, their inverse FFTs, moduli and spectra
-        into buffers reused from one call to the next (each about as large as the biggest such
+        On the CPU, inference writes the wavelet products, moduli and full spectra into buffers reused from one call to the next (each about as large as the biggest such
         intermediate of a chunk, a few MB with the automatic chunking): fresh ones cost more in
         page faults than the products themselves.
         """
