@@ -34,14 +34,17 @@ Datasets and splits (from ``--data``, through the library's loaders)
   seed ``seed, seed + 1, ...``), tested on all of ``data_batch_5``: the small-sample regime of
   Oyallon et al. 2017. Reported as ``cifar10-100`` etc.
 - ``kth-tips``: ``kth_tips_grey`` (``models.load_image_folder``), 10 materials x 81 images,
-  centre-cropped to 112x112 (the smallest image is 113 pixels on one side); 10 random splits of
-  40 training images per class, the other 41 for testing. The deep rows see the crops averaged
-  2x2 to 56x56 (CPU budget); the linear rows get the 112x112 crops.
+  resized to 200x200 (63 images are smaller, down to 113 pixels on a side: a common centre crop
+  would keep a quarter of the others); 10 random splits of 40 training images per class, the
+  other 41 for testing (:func:`kth_splits`, the same draws as ``transfer_linear.kth_splits``).
+  The deep rows see the images area-averaged to 56x56 (CPU budget); the linear rows get 200x200.
 
-Every method sees the same train/test indices. ``linear_rows(dataset, X_train, y_train, X_test,
-y_test, *, quick, seed)`` receives uint8 images as the loaders return them: ``(N, 28, 28)`` for
-MNIST, ``(N, 32, 32, 3)`` for CIFAR-10, ``(N, 112, 112)`` for KTH-TIPS; ``dataset`` is the label
-of the column (``'mnist'``, ``'cifar10'``, ``'cifar10-100'``, ..., ``'kth-tips'``).
+Every method sees the same train/test indices. The linear rows come from
+``transfer_linear.linear_rows(dataset, X_train, y_train, X_test, y_test, *, quick, seed)`` with
+``dataset`` in ``{'mnist', 'cifar10'}`` and uint8 images ``(N, 28, 28)`` or ``(N, 3, 32, 32)``
+(one call per split), and for KTH-TIPS from ``transfer_linear.kth_rows(images, labels, 40, 10,
+quick=..., seed=...)`` (features once, the same 10 splits). An error there is reported in the
+table, not fatal.
 
 Training (deep rows): Adam, lr 1e-3, weight decay 1e-4, batch 128 (32 for fewer than 1000
 images), no data augmentation, epochs per dataset in ``PLANS``; inputs in [0, 1], standardised
@@ -85,7 +88,7 @@ SOURCE = {"mnist": "cifar10", "cifar10": "mnist", "cifar10-small": "mnist", "kth
 
 # Per dataset: scattering J, head width, epochs (or images seen for the small samples), seeds.
 PLANS = {
-    "mnist": dict(J=2, width=16, epochs=1),
+    "mnist": dict(J=2, width=16, epochs=3),
     "cifar10": dict(J=2, width=16, epochs=4),
     "cifar10-small": dict(J=2, width=16, images_seen=8_000, min_epochs=10, seeds=3),
     "kth-tips": dict(J=3, width=16, epochs=15, splits=10),
@@ -147,6 +150,17 @@ def balanced_subset(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.
                                               replace=False) for c in classes]))
 
 
+def kth_splits(labels: np.ndarray, n_train: int, n_splits: int, seed: int):
+    """KTH-TIPS protocol: ``n_splits`` random splits, ``n_train`` training images per class, the
+    rest tested. The same draws as ``transfer_linear.kth_splits`` (one generator seeded with
+    ``seed``, classes in order), so both families of rows see the same splits."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    for _ in range(n_splits):
+        train = np.sort(np.concatenate([rng.choice(m, n_train, replace=False) for m in members]))
+        yield train, np.setdiff1d(np.arange(len(labels)), train)
+
+
 def load_pool(name: str, root: Path, quick: bool, seed: int) -> Pool:
     q = QUICK[name] if quick else {}
     if name == "mnist":
@@ -172,19 +186,15 @@ def load_pool(name: str, root: Path, quick: bool, seed: int) -> Pool:
                     tasks.append((f"cifar10-{n}", balanced_subset(ytr, n, rng), test, s))
         return Pool(name, images, labels, _to_deep(images), tasks)
     if name == "kth-tips":
+        # The whole image, resized to 200x200 (63 of the 810 are smaller: up to 1.8x upscaled);
+        # the deep rows see it area-averaged to 56x56.
         images, labels, _ = models.load_image_folder(root / "kth_tips_grey", mode="L",
-                                                     size=(112, 112), fit="crop",
+                                                     size=(200, 200), fit="resize",
                                                      max_per_class=q.get("per_class"))
-        deep = nn.functional.avg_pool2d(_to_deep(images), 2)           # (N, 1, 56, 56)
+        deep = nn.functional.adaptive_avg_pool2d(_to_deep(images), 56)  # (N, 1, 56, 56)
         plan = {**PLANS[name], **q}
-        n_train = q.get("n_train", 40)
-        tasks = []
-        for split in range(plan["splits"]):
-            rng = np.random.default_rng([seed, split])
-            train = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), n_train,
-                                                       replace=False) for c in np.unique(labels)]))
-            tasks.append(("kth-tips", train, np.setdiff1d(np.arange(len(labels)), train),
-                          seed + split))
+        tasks = [("kth-tips", train, test, seed + k) for k, (train, test) in
+                 enumerate(kth_splits(labels, q.get("n_train", 40), plan["splits"], seed))]
         return Pool(name, images, labels, deep, tasks)
     raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASETS)}")
 
@@ -366,8 +376,8 @@ class Study:
         return rows
 
 
-def _linear_rows():
-    """``linear_rows`` from benchmarks/transfer_linear.py (loaded by path), or None."""
+def _linear_module():
+    """benchmarks/transfer_linear.py loaded by path (it may be written while we run), or None."""
     import importlib.util
 
     path = Path(__file__).resolve().with_name("transfer_linear.py")
@@ -376,24 +386,41 @@ def _linear_rows():
     spec = importlib.util.spec_from_file_location("transfer_linear", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, "linear_rows", None)
+    return module
 
 
 def run_linear(column, pool: Pool, train, test, quick, seed, log=print) -> list[dict]:
-    """The linear rows from benchmarks/transfer_linear.py, or 'pending' rows if it is missing."""
-    linear_rows = _linear_rows()
-    if linear_rows is None:
-        log("  linear rows pending (benchmarks/transfer_linear.py has no linear_rows yet)")
-        return [dict(method="linear rows (benchmarks/transfer_linear.py)", dataset=column,
-                     accuracy=None, seconds=0.0, notes="pending")]
+    """The linear rows of one task (for KTH-TIPS: of all splits, on its first task), or a
+    'pending'/'error' row when benchmarks/transfer_linear.py is missing or fails."""
+    import traceback
+
+    if pool.name == "kth-tips" and seed != pool.tasks[0][3]:
+        return []  # kth_rows ran every split with the first task
     start = time.perf_counter()
-    rows = linear_rows(column, pool.images[train], pool.labels[train], pool.images[test],
-                       pool.labels[test], quick=quick, seed=seed)
+    try:
+        module = _linear_module()
+        if module is None or not hasattr(module, "linear_rows"):
+            log("  linear rows pending (benchmarks/transfer_linear.py has no linear_rows yet)")
+            return [dict(method="linear rows (benchmarks/transfer_linear.py)", dataset=column,
+                         accuracy=None, seconds=0.0, notes="pending")]
+        if pool.name == "kth-tips":
+            n_train = len(train) // len(np.unique(pool.labels))
+            rows = module.kth_rows(pool.images, pool.labels, n_train, len(pool.tasks),
+                                   quick=quick, seed=pool.tasks[0][3])
+        else:
+            images = pool.images if pool.images.ndim == 3 else pool.images.transpose(0, 3, 1, 2)
+            rows = module.linear_rows(column.split("-")[0], images[train], pool.labels[train],
+                                      images[test], pool.labels[test], quick=quick, seed=seed)
+    except Exception as err:  # noqa: BLE001 - the other rows are still worth printing
+        log("".join(traceback.format_exc()))
+        return [dict(method="linear rows (benchmarks/transfer_linear.py)", dataset=column,
+                     accuracy=None, seconds=time.perf_counter() - start,
+                     notes=f"error: {type(err).__name__}: {err}")]
     for row in rows:
+        row["dataset"] = column
         acc = row.get("accuracy")
         log(f"  {column:13s} {row['method']:55s} "
             f"{'pending' if acc is None else f'{100 * acc:6.2f} %'}  {row.get('seconds', 0):7.1f} s")
-    log(f"  (linear rows: {time.perf_counter() - start:.1f} s)")
     return rows
 
 
@@ -405,10 +432,11 @@ def summarise(rows: list[dict]) -> list[dict]:
         groups.setdefault((row["dataset"], row["method"]), []).append(row)
     out = []
     for (dataset, method), runs in groups.items():
-        accs = [r["accuracy"] for r in runs if r.get("accuracy") is not None]
+        accs = [a for r in runs if r.get("accuracy") is not None
+                for a in r.get("accuracies", [r["accuracy"]])]
         anchor = next((text for d, test, text in ANCHORS if d == dataset and test(method.lower())),
                       "")
-        out.append(dict(dataset=dataset, method=method, runs=len(runs),
+        out.append(dict(dataset=dataset, method=method, runs=max(len(runs), len(accs)),
                         mean=float(np.mean(accs)) if accs else None,
                         std=float(np.std(accs)) if len(accs) > 1 else None,
                         seconds=float(sum(r.get("seconds") or 0 for r in runs)), anchor=anchor,

@@ -43,6 +43,20 @@ def test_balanced_subsets_and_channel_adaptation(transfer):
     assert torch.allclose(conv(image.expand(1, 3, 16, 16), back), conv(image, grey), atol=1e-5)
 
 
+def test_kth_splits_match_the_linear_rows(transfer):
+    labels = np.repeat(np.arange(10), 81)
+    splits = list(transfer.kth_splits(labels, 40, 3, seed=5))
+    for train, test in splits:
+        assert np.all(np.bincount(labels[train]) == 40)
+        assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(labels)
+    assert not np.array_equal(splits[0][0], splits[1][0])
+    linear = transfer._linear_module()
+    if linear is None or not hasattr(linear, "kth_splits"):
+        pytest.skip("benchmarks/transfer_linear.py not written yet")
+    for (a, b), (c, d) in zip(splits, linear.kth_splits(labels, 40, 3, seed=5)):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
 def test_morlet_stem_and_cnn_share_the_hybrid_grid(transfer):
     w = transfer.morlet_stem_weight(3)
     assert w.shape == (35, 3, 7, 7)
