@@ -295,3 +295,28 @@ def test_inference_buffers_are_per_thread_and_not_pickled():
     assert torch.equal(copy.deepcopy(S)(x), ref)
     S.release_workspace()
     assert torch.equal(S(x), ref)
+
+
+@pytest.mark.parametrize("T, out_type", [(None, "array"), (0, "list")])
+def test_batch_size_chunks_give_the_same_coefficients(T, out_type):
+    """Chunked passes (explicit or automatic) equal one pass over the whole batch."""
+    x = torch.randn(7, 512)
+    whole = Scattering1D(5, 512, Q=2, T=T, out_type=out_type, batch_size=7)(x)
+    for chunked in (Scattering1D(5, 512, Q=2, T=T, out_type=out_type, batch_size=3),
+                    _with_target(Scattering1D(5, 512, Q=2, T=T, out_type=out_type), 2 ** 12)):
+        got = chunked(x)
+        if out_type == "array":
+            assert torch.allclose(got, whole, rtol=0, atol=1e-6 * float(whole.abs().max()))
+        else:
+            assert len(got) == len(whole)
+            for a, b in zip(got, whole):
+                assert torch.allclose(a["coef"], b["coef"], rtol=0, atol=1e-6 * float(b["coef"].abs().max()))
+    with pytest.raises(ValueError, match="batch_size"):
+        Scattering1D(5, 512, batch_size=0)
+
+
+def _with_target(S, target: int):
+    """``S`` with a small automatic-chunking target (several passes for a few signals)."""
+    S._CPU_TARGET = target
+    assert S._auto_batch_size(7, torch.device("cpu")) < 7
+    return S
