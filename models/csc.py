@@ -227,6 +227,10 @@ class ConvSparseCoding(nn.Module):
     torch.Size([2, 8, 32, 32])
     """
 
+    # CPU: the elementwise passes of the one-channel ADMM run over chunks of this many map
+    # elements (2 MB of float32), so that a chunk stays in cache from one pass to the next.
+    _chunk = 8 * 256 * 256
+
     def __init__(self, dictionary, lmbda: float, method: str = "admm", max_iter: int = 1000,
                  tol: float = 1e-3, rho: float | None = None, auto_rho: bool = True,
                  rho_period: int = 1, rho_scaling: float = 1000.0, rho_ratio: float = 1.2,
@@ -440,7 +444,9 @@ class ConvSparseCoding(nn.Module):
         (Sherman-Morrison rearranged) is applied to the packed spectra directly, the reversed
         terms being needed only on the reductions ``Σ_m D_m tz_m`` (small maps); the data term
         of the objective is ``½‖ρ g‖²`` (Parseval), as ``D x − s = −ρ g``; the scaled dual ``u``
-        is kept as ``c · scale`` so that a ρ update costs no pass over the maps.
+        is kept as ``c · scale`` so that a ρ update costs no pass over the maps. On CPU the
+        frequency-domain passes run map by map and the spatial ones over chunks of maps, so
+        that the data of one pass is still in cache for the next.
         """
         B, _, H, W = s.shape
         K, N2 = D.shape[0], W // 2
@@ -476,7 +482,11 @@ class ConvSparseCoding(nn.Module):
         # page-fault on every iteration and then cost as much as the arithmetic.
         T = torch.empty_like(Y)                                   # y − u, then scratch
         V = torch.empty_like(Y)                                   # relaxed v, then the new y
-        prod = torch.empty(B, K, H, N2, dtype=cdt, device=dev)
+        on_cpu = dev.type == "cpu"
+        prod = None if on_cpu else torch.empty(B, K, H, N2, dtype=cdt, device=dev)
+        DloHi = torch.stack([Dlo, Dhi], 1) if on_cpu else None
+        step = max(1, self._chunk // (H * W)) if on_cpu else K
+        chunks = [slice(m, min(m + step, K)) for m in range(0, K, step)]
         stats: dict[str, list[Tensor]] = {k: [] for k in
                                           ("objective", "data_fidelity", "l1",
                                            "primal_residual", "dual_residual", "rho")}
@@ -486,23 +496,39 @@ class ConvSparseCoding(nn.Module):
             # x step on packed spectra: T = y − u, X = T + conj(D) g
             torch.addcmul(Y, Cm, -uscale[:, None, None, None], out=T)
             Tz = torch.fft.fft2(torch.view_as_complex(T.view(B, K, H, N2, 2)))
-            P1 = torch.mul(Tz, Dlo, out=prod).sum(1)              # Σ_m D_lo,m tz_m (B, H, N2)
-            P2 = torch.mul(Tz, Dhi, out=prod).sum(1)
+            if on_cpu:                                            # accumulator stays in cache
+                P = torch.zeros(B, 2, H, N2, dtype=cdt, device=dev)
+                for m in range(K):
+                    P.addcmul_(Tz[:, m, None], DloHi[m])
+                P1, P2 = P[:, 0], P[:, 1]                         # Σ_m D_lo,hi,m tz_m (B, H, N2)
+            else:
+                P1 = torch.mul(Tz, Dlo, out=prod).sum(1)
+                P2 = torch.mul(Tz, Dhi, out=prod).sum(1)
             Rlo, Rhi = P2.clone(), P1.clone()                     # Σ_m conj(D_m) tz_m at −ω
             Rlo[..., 0], Rhi[..., 0] = P1[..., 0], P2[..., 0]
             q = torch.cat([a * P1 + b * _reverse(Rlo).conj(),
                            b * P2 + a * _reverse(Rhi).conj()], -1)  # Σ_m D_m T_m, (B, H, W)
             g = (Sf - q) / (DtD + rho[:, None, None])
-            Tz.addcmul_(F1, g[:, None, :, :N2]).addcmul_(F2, g[:, None, :, N2:])
+            if on_cpu:                                            # one pass over each map
+                glo, ghi = g[:, :, :N2], g[:, :, N2:]
+                for m in range(K):
+                    Tz[:, m].addcmul_(F1[m], glo).addcmul_(F2[m], ghi)
+            else:
+                Tz.addcmul_(F1, g[:, None, :, :N2]).addcmul_(F2, g[:, None, :, N2:])
             X = torch.view_as_real(torch.fft.ifft2(Tz)).view(B, K, H, W)
             # relaxation, y step (soft threshold), u step: v = αx + (1−α)y + u, u = clip(v)
-            torch.lerp(Y, X, alpha, out=V).addcmul_(Cm, uscale[:, None, None, None])
             thr = (lmbda / rho)[:, None, None, None]
-            torch.clamp(V, -thr, thr, out=Cm)
-            V.sub_(Cm)                                            # the new y
-            sums = torch.stack([
-                _sqnorm(X), _sqnorm(V), _sqnorm(Cm),
-                _sqnorm(torch.sub(X, V, out=T)), _sqnorm(torch.sub(Y, V, out=T))])
+            us4 = uscale[:, None, None, None]
+            parts = []
+            for c in chunks:                                      # chunks stay in cache
+                x, y, v, cm, t = X[:, c], Y[:, c], V[:, c], Cm[:, c], T[:, c]
+                torch.lerp(y, x, alpha, out=v).addcmul_(cm, us4)
+                torch.clamp(v, -thr, thr, out=cm)
+                v.sub_(cm)                                        # the new y
+                parts.append(torch.stack([
+                    _sqnorm(x), _sqnorm(v), _sqnorm(cm),
+                    _sqnorm(torch.sub(x, v, out=t)), _sqnorm(torch.sub(y, v, out=t))]))
+            sums = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
             Y, V = V, Y
             uscale = torch.ones_like(uscale)
             nx, ny, nu, nr, ns = sums.sqrt()

@@ -107,6 +107,7 @@ def test_packed_path_equals_general_path(width):
     Dt = torch.from_numpy(rng.standard_normal((6, 1, 5, 4)))
     st = torch.from_numpy(rng.standard_normal((2, 1, 18, width)))
     csc = ConvSparseCoding(Dt, 0.2, max_iter=30, tol=0)
+    csc._chunk = 2 * 18 * width                  # spatial passes in three chunks of maps
     fast = csc.solve(st)
     ref = csc._admm(Dt, st, None, None)
     for key in ("objective", "primal_residual", "dual_residual", "rho"):
