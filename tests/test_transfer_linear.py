@@ -170,3 +170,18 @@ def test_kth_bad_input():
         next(tl.kth_splits(labels, 4, n_splits=0))
     with pytest.raises(ValueError, match="labels"):
         tl.kth_rows(np.zeros((30, 32, 32), np.float32), labels[:20], quick=True)
+
+
+def test_feature_cache_gives_the_same_features():
+    X, y = _stripes(40, size=32, seed=5)
+    tl._CACHE.clear()
+    first = tl._feature_sets("kth_tips", X)[0]
+    assert len(tl._CACHE) == 40
+    # a new call on a mix of seen and unseen images, in another order
+    mixed = np.concatenate([X[20:][::-1], _stripes(5, size=32, seed=6)[0]])
+    again = tl._feature_sets("kth_tips", mixed)[0]
+    for method in tl.METHODS[1:]:
+        np.testing.assert_array_equal(again[method][:20], first[method][20:][::-1])
+    fresh, _ = tl.scattering_features(mixed[20:], tl._scales("kth_tips", (32, 32)), pool=True)
+    np.testing.assert_allclose(again[tl.METHODS[1]][20:], fresh, rtol=1e-6)
+    tl._CACHE.clear()
