@@ -185,3 +185,18 @@ def test_feature_cache_gives_the_same_features():
     fresh, _ = tl.scattering_features(mixed[20:], tl._scales("kth_tips", (32, 32)), pool=True)
     np.testing.assert_allclose(again[tl.METHODS[1]][20:], fresh, rtol=1e-6)
     tl._CACHE.clear()
+
+
+def test_fit_logistic_more_features_than_samples_matches_scikit_learn():
+    # d > n takes the exact span reformulation: the same minimiser as scikit-learn's
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    X = rng.standard_normal((60, 500)).astype(np.float32) + 0.3 * y[:, None].astype(np.float32)
+    C = 0.05
+    W, b = tl.fit_logistic(torch.from_numpy(X), torch.from_numpy(y), 3, C, max_iter=500, tol=1e-7)
+    ref = LogisticRegression(C=C, tol=1e-10, max_iter=5000).fit(X.astype(np.float64), y)
+    np.testing.assert_allclose(W.numpy(), ref.coef_, atol=2e-3)
+    np.testing.assert_allclose(b.numpy() - b.numpy().mean(), ref.intercept_ - ref.intercept_.mean(),
+                               atol=2e-3)
