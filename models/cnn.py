@@ -225,8 +225,6 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
     >>> sorted(history), len(history["loss"])
     (['accuracy', 'loss', 'time'], 2)
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_positive_ints(epochs=epochs, batch_size=batch_size)
@@ -266,9 +264,12 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             seen = 0
-            bar = tqdm(_batches(dataset, batch_size, True, generator), disable=not progress,
-                       total=_n_batches(dataset, batch_size), desc=f"epoch {epoch + 1}/{epochs}",
-                       leave=False)
+            bar = _batches(dataset, batch_size, True, generator)
+            if progress:  # tqdm imported only when shown (tqdm.auto warns in bare notebooks)
+                from tqdm.auto import tqdm
+
+                bar = tqdm(bar, total=_n_batches(dataset, batch_size), desc=f"epoch {epoch + 1}/{epochs}",
+                           leave=False)
             for x, y in bar:
                 x = x.to(device, non_blocking=True)
                 y = y.to(device, non_blocking=True)
