@@ -363,6 +363,9 @@ def select_and_fit(F_train: np.ndarray, y_train: np.ndarray, F_test: np.ndarray,
     for fit_idx, val_idx in folds:
         fi, vi = torch.from_numpy(fit_idx), torch.from_numpy(val_idx)
         Xf, Xv, yf, yv = Xtr[fi], Xtr[vi], ytr[fi], ytr[vi]
+        if Xf.shape[1] > Xf.shape[0]:  # the span of the samples, once for the whole C path
+            V = _span_basis(Xf)
+            Xf, Xv = Xf @ V, Xv @ V
         params, solutions = None, []
         for k, C in enumerate(grid):
             params = fit_logistic(Xf, yf, n_classes, C, init=params, max_iter=max_iter)
@@ -371,7 +374,8 @@ def select_and_fit(F_train: np.ndarray, y_train: np.ndarray, F_test: np.ndarray,
         del Xf, Xv
     best = int(np.argmax(val)) if folds else 0  # ties: the stronger regularisation
     # a large set starts its final fit from the subset's solution (fewer passes over it)
-    init = solutions[best] if len(folds) == 1 else None
+    init = solutions[best] if len(folds) == 1 and solutions[best][0].shape[1] == Xtr.shape[1] \
+        else None
     params = fit_logistic(Xtr, ytr, n_classes, grid[best], init=init, max_iter=max_iter)
     return dict(accuracy=_accuracy(Xte, torch.from_numpy(y_test), *params), C=grid[best],
                 val_accuracy=dict(zip(grid, val.round(4).tolist())))
