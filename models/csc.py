@@ -483,8 +483,11 @@ class ConvSparseCoding(nn.Module):
         T = torch.empty_like(Y)                                   # y − u, then scratch
         V = torch.empty_like(Y)                                   # relaxed v, then the new y
         on_cpu = dev.type == "cpu"
-        prod = None if on_cpu else torch.empty(B, K, H, N2, dtype=cdt, device=dev)
-        DloHi = torch.stack([Dlo, Dhi], 1) if on_cpu else None
+        # map by map only on one thread: with more, each small op is a parallel region whose
+        # threads wait for each other (badly on a shared machine)
+        per_map = on_cpu and torch.get_num_threads() == 1
+        prod = None if per_map else torch.empty(B, K, H, N2, dtype=cdt, device=dev)
+        DloHi = torch.stack([Dlo, Dhi], 1) if per_map else None
         step = max(1, self._chunk // (H * W)) if on_cpu else K
         chunks = [slice(m, min(m + step, K)) for m in range(0, K, step)]
         stats: dict[str, list[Tensor]] = {k: [] for k in
@@ -496,7 +499,7 @@ class ConvSparseCoding(nn.Module):
             # x step on packed spectra: T = y − u, X = T + conj(D) g
             torch.addcmul(Y, Cm, -uscale[:, None, None, None], out=T)
             Tz = torch.fft.fft2(torch.view_as_complex(T.view(B, K, H, N2, 2)))
-            if on_cpu:                                            # accumulator stays in cache
+            if per_map:                                           # accumulator stays in cache
                 P = torch.zeros(B, 2, H, N2, dtype=cdt, device=dev)
                 for m in range(K):
                     P.addcmul_(Tz[:, m, None], DloHi[m])
@@ -509,7 +512,7 @@ class ConvSparseCoding(nn.Module):
             q = torch.cat([a * P1 + b * _reverse(Rlo).conj(),
                            b * P2 + a * _reverse(Rhi).conj()], -1)  # Σ_m D_m T_m, (B, H, W)
             g = (Sf - q) / (DtD + rho[:, None, None])
-            if on_cpu:                                            # one pass over each map
+            if per_map:                                           # one pass over each map
                 glo, ghi = g[:, :, :N2], g[:, :, N2:]
                 for m in range(K):
                     Tz[:, m].addcmul_(F1[m], glo).addcmul_(F2[m], ghi)
