@@ -512,8 +512,8 @@ def kth_rows(images, labels, n_train_per_class: int = 40, n_splits: int = 10, *,
     n_train_per_class, n_splits, seed
         As in :func:`kth_splits`.
     quick : bool
-        Smoke-test mode: 64x64 centre crops, 2 splits of 5 training images per class, two
-        candidate C.
+        Smoke-test mode: 15 images per class, 64x64 centre crops, 2 splits of 5 training images
+        per class, two candidate C.
 
     Returns
     -------
@@ -524,6 +524,8 @@ def kth_rows(images, labels, n_train_per_class: int = 40, n_splits: int = 10, *,
     images = _check_images("images", images)
     labels = _check_labels("labels", labels, len(images), "images")
     if quick:
+        keep = _quick_subset(labels, 15 * len(np.unique(labels)), seed)
+        images, labels = images[keep], labels[keep]
         h, w = images.shape[-2:]
         top, left = (h - min(h, 64)) // 2, (w - min(w, 64)) // 2
         images = images[..., top:top + 64, left:left + 64]
@@ -565,7 +567,7 @@ def load_kth_tips(root, size: tuple[int, int] = (200, 200)) -> tuple[np.ndarray,
 
 # ------------------------------------------------------------------------------------- script
 def _print_table(rows: list[dict]) -> None:
-    print(f"\n| dataset | method | accuracy % | seconds | notes |\n|---|---|---:|---:|---|")
+    print("\n| dataset | method | accuracy % | seconds | notes |\n|---|---|---:|---:|---|")
     for r in rows:
         acc = f"{100 * r['accuracy']:.2f}" + (f" +- {100 * r['std']:.2f}" if "std" in r else "")
         print(f"| {r['dataset']} | {r['method']} | {acc} | {r['seconds']:.1f} | {r['notes']} |")
