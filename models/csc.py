@@ -285,8 +285,8 @@ class ConvSparseCoding(nn.Module):
                 raise ValueError("mask must be binary (0 = missing, 1 = observed) for "
                                  "method='admm'; use method='fista' for general weights")
         if self.method == "admm":
-            if mask is None and signal.shape[1] == 1 and signal.shape[3] % 2 == 0:
-                return self._admm_packed(D, signal, state)
+            if mask is None and signal.shape[1] == 1:
+                return self._admm_paired(D, signal, state)
             return self._admm(D, signal, mask, state)
         return self._fista(D, signal, mask, state)
 
@@ -429,112 +429,111 @@ class ConvSparseCoding(nn.Module):
         return CSCResult(maps=maps, history=history, n_iter=n_iter,
                          state={"x": X, "y": Y, "u": U, "rho": rho})
 
-    def _admm_packed(self, D: Tensor, s: Tensor,
+    def _admm_paired(self, D: Tensor, s: Tensor,
                      state: dict[str, Tensor] | None) -> CSCResult:
-        """ADMM for one channel, no mask, even width, on column-packed spectra.
+        """ADMM for one channel and no mask, on the spectra of pairs of maps.
 
-        The same iterates as the general path, computed with fewer and cheaper passes: a real
-        map ``t`` (H, W) is viewed as the complex map ``t[:, 0::2] + i t[:, 1::2]`` (H, W/2),
-        whose complex FFT ``tz`` holds the true spectrum in packed form (the textbook "two real
-        FFTs for one complex FFT" identity): with ``a_j = (1 − i w^j)/2``, ``b_j = (1 + i w^j)/2``,
-        ``w = exp(−2πi/W)`` and ``tr[u, j] = conj(tz[−u, −j])``,
-        ``T[u, j] = a tz + b tr`` and ``T[u, j + W/2] = b tz + a tr`` (j < W/2). Both FFTs per
-        iteration are then complex-to-complex (on CPU the c2r inverse costs 2-3x the r2c). The
-        x step ``X = T + conj(D) g`` with the single map ``g = (S − Σ_m D_m T_m) / (ρ + Σ|D_m|²)``
-        (Sherman-Morrison rearranged) is applied to the packed spectra directly, the reversed
-        terms being needed only on the reductions ``Σ_m D_m tz_m`` (small maps); the data term
-        of the objective is ``½‖ρ g‖²`` (Parseval), as ``D x − s = −ρ g``; the scaled dual ``u``
-        is kept as ``c · scale`` so that a ρ update costs no pass over the maps. On CPU the
-        frequency-domain passes run map by map and the spatial ones over chunks of maps, so
-        that the data of one pass is still in cache for the next.
+        The same iterates as the general path, computed with fewer and cheaper passes. Maps
+        are stored internally pair-interleaved, as real tensors of shape (B, P, H, W, 2) with
+        P = ⌈K/2⌉ (an odd K gets a zero filter), so that the pair ``(t_2p, t_2p+1)`` is the
+        complex map ``z_p = t_2p + i t_2p+1`` without a copy, and one c2c FFT ``Z_p`` carries
+        both spectra: ``T_2p = (Z_p + conj(Z_p)~)/2``, ``T_2p+1 = (Z_p − conj(Z_p)~)/(2i)``
+        (``~`` reverses the frequency, f → −f). With ``A_p = (D_2p − i D_2p+1)/2``:
+
+        - the reduction ``q = Σ_m D_m T_m`` is ``Q + conj(Q)~`` with ``Q = Σ_p A_p Z_p``, one
+          complex product per element (the reversed terms only on the small map ``Q``);
+        - the x step ``X_m = T_m + conj(D_m) g``, with the single map
+          ``g = (S − q) / (ρ + Σ_m |D_m|²)`` (Sherman-Morrison rearranged), is
+          ``Zx_p = Z_p + 2 conj(A_p) g`` on the paired spectra, whose inverse FFT is
+          ``x_2p + i x_2p+1``, the next pair of maps;
+        - the data term of the objective is ``½‖ρ g‖²`` (Parseval), as ``D x − s = −ρ g``.
+
+        The scaled dual ``u`` is kept as ``c · scale`` so that a ρ update costs no pass over
+        the maps. On CPU the soft threshold and the norms take Python scalars (a tensor bound
+        in ``clamp`` is several times slower), the frequency-domain passes run pair by pair on
+        one thread and the spatial ones over chunks of pairs, so that the data of one pass is
+        still in cache for the next.
         """
         B, _, H, W = s.shape
-        K, N2 = D.shape[0], W // 2
+        K = D.shape[0]
+        P = (K + 1) // 2
         rdt, dev = s.dtype, s.device
         cdt = torch.complex128 if rdt == torch.float64 else torch.complex64
-        Dfull = torch.fft.fft2(D[:, 0], s=(H, W))                 # (K, H, W) full grid
-        Dlo, Dhi = Dfull[..., :N2].contiguous(), Dfull[..., N2:].contiguous()
-        wj = torch.polar(torch.ones(N2, dtype=torch.float64, device=dev),
-                         -2 * math.pi / W * torch.arange(N2, dtype=torch.float64, device=dev))
-        a = ((1 - 1j * wj) / 2).to(cdt)
-        b = ((1 + 1j * wj) / 2).to(cdt)
-        F1 = (a * Dlo).conj().resolve_conj()                      # packs conj(D_lo) g_lo
-        F2 = (b * Dhi).conj().resolve_conj()                      # packs conj(D_hi) g_hi
+        Dfull = torch.fft.fft2(D[:, 0], s=(H, W))                 # (K, H, W)
         DtD = (Dfull.real.square() + Dfull.imag.square()).sum(0)  # (H, W)
+        if K % 2:
+            Dfull = torch.cat([Dfull, torch.zeros_like(Dfull[:1])])
+        A = (Dfull[0::2] - 1j * Dfull[1::2]) / 2                  # (P, H, W)
+        Ac = (2 * A).conj().resolve_conj()                        # conj(D_2p) + i conj(D_2p+1)
         Sf = torch.fft.fft2(s[:, 0])                              # (B, H, W)
 
         lmbda, alpha = self.lmbda, self.relax
         xi = self._rho_target()
         tau, mu = self.rho_scaling, self.rho_ratio
         if state is None:
-            Y = torch.zeros(B, K, H, W, dtype=rdt, device=dev)
+            Y = torch.zeros(B, P, H, W, 2, dtype=rdt, device=dev)
             Cm = torch.zeros_like(Y)
             rho0 = self.rho if self.rho is not None else 50.0 * lmbda + 1.0
             rho = torch.full((B,), rho0, dtype=rdt, device=dev)
         else:
-            Y = state["y"].to(s).clone()
-            Cm = state["u"].to(s).clone()
+            if state["y"].shape != (B, K, H, W):
+                raise ValueError(f"state['y'] has shape {tuple(state['y'].shape)}, "
+                                 f"expected {(B, K, H, W)}")
+            Y = _to_pairs(state["y"].to(s))
+            Cm = _to_pairs(state["u"].to(s))
             rho = state["rho"].to(s).clone()
-            if Y.shape != (B, K, H, W):
-                raise ValueError(f"state['y'] has shape {tuple(Y.shape)}, expected {(B, K, H, W)}")
         uscale = torch.ones(B, dtype=rdt, device=dev)              # u = Cm · uscale
         # Map-sized tensors are allocated once and reused: fresh multi-MB allocations
         # page-fault on every iteration and then cost as much as the arithmetic.
         T = torch.empty_like(Y)                                   # y − u, then scratch
         V = torch.empty_like(Y)                                   # relaxed v, then the new y
         on_cpu = dev.type == "cpu"
-        # map by map only on one thread: with more, each small op is a parallel region whose
+        # pair by pair only on one thread: with more, each small op is a parallel region whose
         # threads wait for each other (badly on a shared machine)
-        per_map = on_cpu and torch.get_num_threads() == 1
-        prod = None if per_map else torch.empty(B, K, H, N2, dtype=cdt, device=dev)
-        DloHi = torch.stack([Dlo, Dhi], 1) if per_map else None
-        step = max(1, self._chunk // (H * W)) if on_cpu else K
-        chunks = [slice(m, min(m + step, K)) for m in range(0, K, step)]
+        per_pair = on_cpu and torch.get_num_threads() == 1
+        prod = None if per_pair else torch.empty(B, P, H, W, dtype=cdt, device=dev)
+        step = max(1, self._chunk // (2 * H * W)) if on_cpu else P
+        chunks = [slice(p, min(p + step, P)) for p in range(0, P, step)]
         stats: dict[str, list[Tensor]] = {k: [] for k in
                                           ("objective", "data_fidelity", "l1",
                                            "primal_residual", "dual_residual", "rho")}
         n_iter = 0
+        X = Y
         for k in range(self.max_iter):
             n_iter = k + 1
-            # x step on packed spectra: T = y − u, X = T + conj(D) g
-            torch.addcmul(Y, Cm, -uscale[:, None, None, None], out=T)
-            Tz = torch.fft.fft2(torch.view_as_complex(T.view(B, K, H, N2, 2)))
-            if per_map:                                           # accumulator stays in cache
-                P = torch.zeros(B, 2, H, N2, dtype=cdt, device=dev)
-                for m in range(K):
-                    P.addcmul_(Tz[:, m, None], DloHi[m])
-                P1, P2 = P[:, 0], P[:, 1]                         # Σ_m D_lo,hi,m tz_m (B, H, N2)
+            # x step on paired spectra: T = y − u, X = T + conj(D) g
+            if on_cpu:
+                # the previous y/u step wrote T = y − c (a ρ update rescales u: redo those images)
+                for b, us in enumerate(uscale.tolist()):
+                    if k == 0 or us != 1.0:
+                        torch.add(Y[b], Cm[b], alpha=-us, out=T[b])
             else:
-                P1 = torch.mul(Tz, Dlo, out=prod).sum(1)
-                P2 = torch.mul(Tz, Dhi, out=prod).sum(1)
-            Rlo, Rhi = P2.clone(), P1.clone()                     # Σ_m conj(D_m) tz_m at −ω
-            Rlo[..., 0], Rhi[..., 0] = P1[..., 0], P2[..., 0]
-            q = torch.cat([a * P1 + b * _reverse(Rlo).conj(),
-                           b * P2 + a * _reverse(Rhi).conj()], -1)  # Σ_m D_m T_m, (B, H, W)
-            g = (Sf - q) / (DtD + rho[:, None, None])
-            if per_map:                                           # one pass over each map
-                glo, ghi = g[:, :, :N2], g[:, :, N2:]
-                for m in range(K):
-                    Tz[:, m].addcmul_(F1[m], glo).addcmul_(F2[m], ghi)
+                torch.addcmul(Y, Cm, -uscale[:, None, None, None, None], out=T)
+            Z = torch.fft.fft2(torch.view_as_complex(T))          # (B, P, H, W)
+            if per_pair:                                          # accumulator stays in cache
+                Q = torch.mul(Z[:, 0], A[0])
+                for p in range(1, P):
+                    Q.addcmul_(Z[:, p], A[p])
             else:
-                Tz.addcmul_(F1, g[:, None, :, :N2]).addcmul_(F2, g[:, None, :, N2:])
-            X = torch.view_as_real(torch.fft.ifft2(Tz)).view(B, K, H, W)
+                Q = torch.mul(Z, A, out=prod).sum(1)              # (B, H, W)
+            q = Q + _reverse(Q).conj()                            # Σ_m D_m T_m
+            g = torch.sub(Sf, q, out=q)
+            torch.view_as_real(g).mul_(torch.reciprocal(DtD + rho[:, None, None])[..., None])
+            if per_pair:                                          # one pass over each pair
+                for p in range(P):
+                    Z[:, p].addcmul_(Ac[p], g)
+            else:
+                Z.addcmul_(Ac, g[:, None])
+            X = torch.view_as_real(torch.fft.ifft2(Z))            # (B, P, H, W, 2)
             # relaxation, y step (soft threshold), u step: v = αx + (1−α)y + u, u = clip(v)
-            thr = (lmbda / rho)[:, None, None, None]
-            us4 = uscale[:, None, None, None]
-            parts = []
-            for c in chunks:                                      # chunks stay in cache
-                x, y, v, cm, t = X[:, c], Y[:, c], V[:, c], Cm[:, c], T[:, c]
-                torch.lerp(y, x, alpha, out=v).addcmul_(cm, us4)
-                torch.clamp(v, -thr, thr, out=cm)
-                v.sub_(cm)                                        # the new y
-                parts.append(torch.stack([
-                    _sqnorm(x), _sqnorm(v), _sqnorm(cm),
-                    _sqnorm(torch.sub(x, v, out=t)), _sqnorm(torch.sub(y, v, out=t))]))
-            sums = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+            if on_cpu:
+                sums = self._yu_step_cpu(X, Y, V, Cm, T, alpha, (lmbda / rho).tolist(),
+                                         uscale.tolist(), chunks)
+            else:
+                sums = _yu_step(X, Y, V, Cm, T, alpha, lmbda / rho, uscale)
             Y, V = V, Y
             uscale = torch.ones_like(uscale)
-            nx, ny, nu, nr, ns = sums.sqrt()
+            nx, ny, nu, nr, ns = sums[:5].sqrt()
             # normalised residuals (Wohlberg 2017, Sec. IV.B); zero norms are taken as one
             rn = torch.maximum(nx, ny)
             rn = torch.where(rn == 0, torch.ones_like(rn), rn)
@@ -545,7 +544,7 @@ class ConvSparseCoding(nn.Module):
             if self.history:
                 Eg = g.real.square() + g.imag.square()
                 dfd = 0.5 * rho.square() * Eg.sum((1, 2)) / (H * W)
-                l1 = torch.abs(X, out=T).sum((1, 2, 3))
+                l1 = sums[5]
                 stats["objective"].append(dfd + lmbda * l1)
                 stats["data_fidelity"].append(dfd)
                 stats["l1"].append(l1)
@@ -559,9 +558,34 @@ class ConvSparseCoding(nn.Module):
             if self.tol > 0 and bool(((r < self.tol) & (sres < self.tol)).all()):
                 break
         history = {k: torch.stack(v) for k, v in stats.items()} if self.history else {}
-        return CSCResult(maps=Y, history=history, n_iter=n_iter,
-                         state={"x": X.clone(), "y": Y, "u": Cm * uscale[:, None, None, None],
-                                "rho": rho})
+        u = Cm * uscale[:, None, None, None, None]
+        return CSCResult(maps=_from_pairs(Y, K), history=history, n_iter=n_iter,
+                         state={"x": _from_pairs(X, K), "y": _from_pairs(Y, K),
+                                "u": _from_pairs(u, K), "rho": rho})
+
+    def _yu_step_cpu(self, X: Tensor, Y: Tensor, V: Tensor, Cm: Tensor, T: Tensor,
+                     alpha: float, thr: list[float], uscale: list[float],
+                     chunks: list[slice]) -> Tensor:
+        """CPU relaxation, soft threshold and dual step, image by image and chunk by chunk
+        with Python scalars; writes the new y to ``V``, the new ``c`` (u = c · scale) to
+        ``Cm`` and ``V − Cm`` (the next x step's y − u unless ρ changes) to ``T``. Returns the squared norms ‖x‖², ‖y_new‖², ‖c_new‖², ‖x − y_new‖²,
+        ‖y − y_new‖² and ‖x‖₁, a (6, B) tensor."""
+        out = []
+        for b in range(X.shape[0]):
+            th, us = thr[b], uscale[b]
+            parts = []
+            for c in chunks:
+                x, y, v, cm, t = (a[b, c].reshape(-1) for a in (X, Y, V, Cm, T))
+                torch.lerp(y, x, alpha, out=v).add_(cm, alpha=us)
+                torch.clamp(v, -th, th, out=cm)
+                v.sub_(cm)                                        # the new y
+                parts.append(torch.stack([
+                    torch.dot(x, x), torch.dot(v, v), torch.dot(cm, cm),
+                    _dot2(torch.sub(x, v, out=t)), _dot2(torch.sub(y, v, out=t)),
+                    torch.abs(x, out=t).sum()]))
+                torch.sub(v, cm, out=t)                           # next T if ρ stays
+            out.append(parts[0] if len(parts) == 1 else torch.stack(parts).sum(0))
+        return torch.stack(out, 1)
 
     def _fista(self, D: Tensor, s: Tensor, mask: Tensor | None,
                state: dict[str, Tensor] | None) -> CSCResult:
@@ -645,6 +669,40 @@ def _sqnorm(x: Tensor) -> Tensor:
     block is contiguous, in one read (a batched dot product, no temporary): (B,)."""
     v = x.view(x.shape[0], 1, -1)
     return torch.bmm(v, v.transpose(1, 2)).view(-1)
+
+
+def _dot2(x: Tensor) -> Tensor:
+    """Squared norm of a 1-D tensor in one read (a dot product, no temporary)."""
+    return torch.dot(x, x)
+
+
+def _yu_step(X: Tensor, Y: Tensor, V: Tensor, Cm: Tensor, T: Tensor, alpha: float,
+             thr: Tensor, uscale: Tensor) -> Tensor:
+    """Relaxation, soft threshold and dual step of the paired ADMM on whole (B, ...) tensors
+    (any device, no host synchronisation); see ``ConvSparseCoding._yu_step_cpu``."""
+    shape = (-1,) + (1,) * (X.ndim - 1)
+    th, us = thr.view(shape), uscale.view(shape)
+    torch.lerp(Y, X, alpha, out=V).addcmul_(Cm, us)
+    torch.clamp(V, -th, th, out=Cm)
+    V.sub_(Cm)                                                    # the new y
+    return torch.stack([_sqnorm(X), _sqnorm(V), _sqnorm(Cm),
+                        _sqnorm(torch.sub(X, V, out=T)), _sqnorm(torch.sub(Y, V, out=T)),
+                        torch.abs(X, out=T).flatten(1).sum(1)])
+
+
+def _to_pairs(maps: Tensor) -> Tensor:
+    """(B, K, H, W) maps → pair-interleaved (B, ⌈K/2⌉, H, W, 2) (a zero map pads odd K)."""
+    B, K, H, W = maps.shape
+    if K % 2:
+        maps = torch.cat([maps, torch.zeros_like(maps[:, :1])], 1)
+    return maps.reshape(B, -1, 2, H, W).permute(0, 1, 3, 4, 2).contiguous()
+
+
+def _from_pairs(pairs: Tensor, K: int) -> Tensor:
+    """Pair-interleaved (B, P, H, W, 2) → (B, K, H, W) maps, a new contiguous tensor."""
+    B, P, H, W, _ = pairs.shape
+    maps = pairs.permute(0, 1, 4, 2, 3).reshape(B, 2 * P, H, W)
+    return maps[:, :K].contiguous() if K % 2 else maps
 
 
 def _rho_factor(r: Tensor, s: Tensor, tau: float, mu: float, xi: float) -> Tensor:

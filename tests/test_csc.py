@@ -99,22 +99,28 @@ def test_batch_equals_single_solves(problem):
         torch.testing.assert_close(both.history["rho"][:, b], one.history["rho"][:, 0])
 
 
-@pytest.mark.parametrize("width", [20, 21])
-def test_packed_path_equals_general_path(width):
-    """The one-channel solver on column-packed spectra (even widths) computes the iterates of
-    the general Sherman-Morrison path (also used for odd widths, masks, several channels)."""
+@pytest.mark.parametrize("n_maps, width", [(6, 20), (6, 21), (5, 20), (7, 19)])
+def test_paired_path_equals_general_path(n_maps, width):
+    """The one-channel solver on the spectra of pairs of maps (any width; odd numbers of maps
+    padded with a zero filter) computes the iterates of the general Sherman-Morrison path (also
+    used for masks and several channels)."""
     rng = np.random.default_rng(4)
-    Dt = torch.from_numpy(rng.standard_normal((6, 1, 5, 4)))
+    Dt = torch.from_numpy(rng.standard_normal((n_maps, 1, 5, 4)))
     st = torch.from_numpy(rng.standard_normal((2, 1, 18, width)))
     csc = ConvSparseCoding(Dt, 0.2, max_iter=30, tol=0)
-    csc._chunk = 2 * 18 * width                  # spatial passes in three chunks of maps
+    csc._chunk = 2 * 18 * width                  # spatial passes one pair of maps at a time
     fast = csc.solve(st)
     ref = csc._admm(Dt, st, None, None)
     for key in ("objective", "primal_residual", "dual_residual", "rho"):
         torch.testing.assert_close(fast.history[key], ref.history[key], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(fast.maps, ref.maps, rtol=0, atol=1e-10)
-    torch.testing.assert_close(fast.state["u"], ref.state["u"], rtol=0, atol=1e-10)
+    for key in ("x", "u"):
+        torch.testing.assert_close(fast.state[key], ref.state[key], rtol=0, atol=1e-10)
     assert bool((fast.maps == 0).any()) and bool((fast.maps != 0).any())
+    # warm restart from the returned state continues the same iterates
+    more = csc.solve(st, state=fast.state)
+    ref_more = csc._admm(Dt, st, None, ref.state)
+    torch.testing.assert_close(more.maps, ref_more.maps, rtol=0, atol=1e-10)
 
 
 def test_reconstruct_is_circular_convolution():
