@@ -230,6 +230,9 @@ class ConvSparseCoding(nn.Module):
     # CPU: the elementwise passes of the one-channel ADMM run over chunks of this many map
     # elements (2 MB of float32), so that a chunk stays in cache from one pass to the next.
     _chunk = 8 * 256 * 256
+    # CPU-only code paths of that solver (Python-scalar passes, loops over maps); tests switch
+    # them off to run the device-generic code on the CPU
+    _cpu_paths = True
 
     def __init__(self, dictionary, lmbda: float, method: str = "admm", max_iter: int = 1000,
                  tol: float = 1e-3, rho: float | None = None, auto_rho: bool = True,
@@ -482,18 +485,13 @@ class ConvSparseCoding(nn.Module):
             Y = _to_pairs(state["y"].to(s))
             Cm = _to_pairs(state["u"].to(s))
             rho = state["rho"].to(s).clone()
+        if dev.type == "cpu" and self._cpu_paths:
+            return self._paired_cpu(A, Ac, Sf, DtD, Y, Cm, rho, K)
         uscale = torch.ones(B, dtype=rdt, device=dev)              # u = Cm · uscale
-        # Map-sized tensors are allocated once and reused: fresh multi-MB allocations
-        # page-fault on every iteration and then cost as much as the arithmetic.
+        # Map-sized tensors are allocated once and reused
         T = torch.empty_like(Y)                                   # y − u, then scratch
         V = torch.empty_like(Y)                                   # relaxed v, then the new y
-        on_cpu = dev.type == "cpu"
-        # pair by pair only on one thread: with more, each small op is a parallel region whose
-        # threads wait for each other (badly on a shared machine)
-        per_pair = on_cpu and torch.get_num_threads() == 1
-        prod = None if per_pair else torch.empty(B, P, H, W, dtype=cdt, device=dev)
-        step = max(1, self._chunk // (2 * H * W)) if on_cpu else P
-        chunks = [slice(p, min(p + step, P)) for p in range(0, P, step)]
+        prod = torch.empty(B, P, H, W, dtype=cdt, device=dev)
         stats: dict[str, list[Tensor]] = {k: [] for k in
                                           ("objective", "data_fidelity", "l1",
                                            "primal_residual", "dual_residual", "rho")}
@@ -502,35 +500,16 @@ class ConvSparseCoding(nn.Module):
         for k in range(self.max_iter):
             n_iter = k + 1
             # x step on paired spectra: T = y − u, X = T + conj(D) g
-            if on_cpu:
-                # the previous y/u step wrote T = y − c (a ρ update rescales u: redo those images)
-                for b, us in enumerate(uscale.tolist()):
-                    if k == 0 or us != 1.0:
-                        torch.add(Y[b], Cm[b], alpha=-us, out=T[b])
-            else:
-                torch.addcmul(Y, Cm, -uscale[:, None, None, None, None], out=T)
+            torch.addcmul(Y, Cm, -uscale[:, None, None, None, None], out=T)
             Z = torch.fft.fft2(torch.view_as_complex(T))          # (B, P, H, W)
-            if per_pair:                                          # accumulator stays in cache
-                Q = torch.mul(Z[:, 0], A[0])
-                for p in range(1, P):
-                    Q.addcmul_(Z[:, p], A[p])
-            else:
-                Q = torch.mul(Z, A, out=prod).sum(1)              # (B, H, W)
+            Q = torch.mul(Z, A, out=prod).sum(1)                  # (B, H, W)
             q = Q + _reverse(Q).conj()                            # Σ_m D_m T_m
             g = torch.sub(Sf, q, out=q)
             torch.view_as_real(g).mul_(torch.reciprocal(DtD + rho[:, None, None])[..., None])
-            if per_pair:                                          # one pass over each pair
-                for p in range(P):
-                    Z[:, p].addcmul_(Ac[p], g)
-            else:
-                Z.addcmul_(Ac, g[:, None])
+            Z.addcmul_(Ac, g[:, None])
             X = torch.view_as_real(torch.fft.ifft2(Z))            # (B, P, H, W, 2)
             # relaxation, y step (soft threshold), u step: v = αx + (1−α)y + u, u = clip(v)
-            if on_cpu:
-                sums = self._yu_step_cpu(X, Y, V, Cm, T, alpha, (lmbda / rho).tolist(),
-                                         uscale.tolist(), chunks)
-            else:
-                sums = _yu_step(X, Y, V, Cm, T, alpha, lmbda / rho, uscale)
+            sums = _yu_step(X, Y, V, Cm, T, alpha, lmbda / rho, uscale)
             Y, V = V, Y
             uscale = torch.ones_like(uscale)
             nx, ny, nu, nr, ns = sums[:5].sqrt()
@@ -563,29 +542,129 @@ class ConvSparseCoding(nn.Module):
                          state={"x": _from_pairs(X, K), "y": _from_pairs(Y, K),
                                 "u": _from_pairs(u, K), "rho": rho})
 
-    def _yu_step_cpu(self, X: Tensor, Y: Tensor, V: Tensor, Cm: Tensor, T: Tensor,
-                     alpha: float, thr: list[float], uscale: list[float],
-                     chunks: list[slice]) -> Tensor:
-        """CPU relaxation, soft threshold and dual step, image by image and chunk by chunk
-        with Python scalars; writes the new y to ``V``, the new ``c`` (u = c · scale) to
-        ``Cm`` and ``V − Cm`` (the next x step's y − u unless ρ changes) to ``T``. Returns the squared norms ‖x‖², ‖y_new‖², ‖c_new‖², ‖x − y_new‖²,
-        ‖y − y_new‖² and ‖x‖₁, a (6, B) tensor."""
-        out = []
-        for b in range(X.shape[0]):
-            th, us = thr[b], uscale[b]
-            parts = []
-            for c in chunks:
-                x, y, v, cm, t = (a[b, c].reshape(-1) for a in (X, Y, V, Cm, T))
-                torch.lerp(y, x, alpha, out=v).add_(cm, alpha=us)
-                torch.clamp(v, -th, th, out=cm)
-                v.sub_(cm)                                        # the new y
-                parts.append(torch.stack([
-                    torch.dot(x, x), torch.dot(v, v), torch.dot(cm, cm),
-                    _dot2(torch.sub(x, v, out=t)), _dot2(torch.sub(y, v, out=t)),
-                    torch.abs(x, out=t).sum()]))
-                torch.sub(v, cm, out=t)                           # next T if ρ stays
-            out.append(parts[0] if len(parts) == 1 else torch.stack(parts).sum(0))
-        return torch.stack(out, 1)
+    def _paired_cpu(self, A: Tensor, Ac: Tensor, Sf: Tensor, DtD: Tensor, Y: Tensor,
+                    Cm: Tensor, rho: Tensor, K: int) -> CSCResult:
+        """The iterations of :meth:`_admm_paired` on the CPU, pipelined chunk by chunk.
+
+        The pairs of maps are split into chunks of about ``_chunk`` elements, each held in its
+        own tensors, and every pass over a chunk follows the previous one while its data is
+        still in cache: x-step update of the spectra, inverse FFT, relaxation, soft threshold,
+        dual step and norms (Python scalars: a tensor bound in ``clamp`` is several times
+        slower), then already the next iteration's ``T = y − u``, its FFT and its share of the
+        reduction ``Σ_p A_p Z_p``. That last part assumes that ρ stays (u not rescaled): for an
+        image whose ρ changes it is redone at the start of the next iteration (ρ changes in a
+        few percent of the iterations). Images are processed one at a time; the iterates and
+        the history are those of the device-generic loop.
+        """
+        B, P, H, W, _ = Y.shape
+        N = H * W
+        lmbda, alpha = self.lmbda, self.relax
+        xi = self._rho_target()
+        tau, mu = self.rho_scaling, self.rho_ratio
+        step = max(1, self._chunk // (2 * N))
+        spans = [(p, min(p + step, P)) for p in range(0, P, step)]
+        # per image and chunk: y, c (u = c · scale), a spare buffer, paired spectra, last x
+        Yl = [[Y[b, p0:p1].clone() for p0, p1 in spans] for b in range(B)]
+        Cl = [[Cm[b, p0:p1].clone() for p0, p1 in spans] for b in range(B)]
+        Sl = [[torch.empty_like(y) for y in row] for row in Yl]
+        Zl: list[list[Tensor | None]] = [[None] * len(spans) for _ in range(B)]
+        Xl: list[list[Tensor | None]] = [[None] * len(spans) for _ in range(B)]
+        Ql: list[Tensor | None] = [None] * B
+
+        def reduce_into(b: int, j: int, z: Tensor) -> None:
+            p0 = spans[j][0]
+            for i in range(z.shape[0]):                           # accumulator stays in cache
+                if Ql[b] is None:
+                    Ql[b] = torch.mul(z[i], A[p0 + i])
+                else:
+                    Ql[b].addcmul_(z[i], A[p0 + i])
+
+        def spectra(b: int, us: float) -> None:                   # Z = FFT(y − u) and Σ A Z
+            Ql[b] = None
+            for j in range(len(spans)):
+                t = torch.add(Yl[b][j], Cl[b][j], alpha=-us, out=Sl[b][j])
+                Zl[b][j] = torch.fft.fft2(torch.view_as_complex(t))
+                reduce_into(b, j, Zl[b][j])
+
+        stats: dict[str, list[Tensor]] = {k: [] for k in
+                                          ("objective", "data_fidelity", "l1",
+                                           "primal_residual", "dual_residual", "rho")}
+        uscale = [1.0] * B
+        fresh = [False] * B                     # Zl, Ql hold the spectra of the current y − u
+        n_iter = 0
+        for k in range(self.max_iter):
+            n_iter = k + 1
+            last = k == self.max_iter - 1
+            rhos = rho.tolist()
+            sums, gsq = [], []
+            for b in range(B):
+                if not fresh[b]:
+                    spectra(b, uscale[b])
+                Q = Ql[b]
+                q = Q + _reverse(Q).conj()                        # Σ_m D_m T_m
+                g = torch.sub(Sf[b], q, out=q)
+                torch.view_as_real(g).mul_(torch.reciprocal(DtD + rhos[b])[..., None])
+                gsq.append(_dot2(torch.view_as_real(g).reshape(-1)))
+                th, us = lmbda / rhos[b], uscale[b]
+                Ql[b] = None
+                parts = []
+                for j in range(len(spans)):
+                    z = Zl[b][j].addcmul_(Ac[spans[j][0]:spans[j][1]], g)
+                    x = torch.view_as_real(torch.fft.ifft2(z))
+                    Zl[b][j] = None
+                    Xl[b][j] = x
+                    y, cm, v = Yl[b][j], Cl[b][j], Sl[b][j]
+                    x1, y1, cm1, v1 = (a.view(-1) for a in (x, y, cm, v))
+                    torch.lerp(y1, x1, alpha, out=v1).add_(cm1, alpha=us)
+                    torch.clamp(v1, -th, th, out=cm1)
+                    v1.sub_(cm1)                                  # the new y
+                    d1 = torch.dot(x1, x1)
+                    d2 = torch.dot(v1, v1)
+                    d3 = torch.dot(cm1, cm1)
+                    d5 = _dot2(y1.sub_(v1))                       # old y no longer needed
+                    d6 = torch.abs(x1, out=y1).sum()
+                    d4 = _dot2(torch.sub(x1, v1, out=y1))
+                    parts.append(torch.stack([d1, d2, d3, d4, d5, d6]))
+                    Yl[b][j], Sl[b][j] = v, y
+                    if not last:                                  # next T, if ρ stays
+                        t = torch.sub(v, cm, out=y)
+                        Zl[b][j] = torch.fft.fft2(torch.view_as_complex(t))
+                        reduce_into(b, j, Zl[b][j])
+                sums.append(parts[0] if len(parts) == 1 else torch.stack(parts).sum(0))
+                fresh[b] = not last
+            sums = torch.stack(sums, 1)                           # (6, B)
+            nx, ny, nu, nr, ns = sums[:5].sqrt()
+            # normalised residuals (Wohlberg 2017, Sec. IV.B); zero norms are taken as one
+            rn = torch.maximum(nx, ny)
+            rn = torch.where(rn == 0, torch.ones_like(rn), rn)
+            un = rho * nu
+            un = torch.where(un == 0, torch.ones_like(un), un)
+            r = nr / rn
+            sres = rho * ns / un
+            if self.history:
+                dfd = 0.5 * rho.square() * torch.stack(gsq) / N
+                l1 = sums[5]
+                stats["objective"].append(dfd + lmbda * l1)
+                stats["data_fidelity"].append(dfd)
+                stats["l1"].append(l1)
+                stats["primal_residual"].append(r)
+                stats["dual_residual"].append(sres)
+                stats["rho"].append(rho.clone())
+            uscale = [1.0] * B
+            if self.auto_rho and k != 0 and (k + 1) % self.rho_period == 0:
+                factor = _rho_factor(r, sres, tau, mu, xi)
+                rho = rho * factor
+                uscale = (1.0 / factor).tolist()
+                fresh = [f and u == 1.0 for f, u in zip(fresh, uscale)]
+            if self.tol > 0 and bool(((r < self.tol) & (sres < self.tol)).all()):
+                break
+        history = {k: torch.stack(v) for k, v in stats.items()} if self.history else {}
+        Yp = torch.stack([torch.cat(row) for row in Yl])
+        Xp = torch.stack([torch.cat(row) for row in Xl])
+        Up = torch.stack([torch.cat(row) * us for row, us in zip(Cl, uscale)])
+        return CSCResult(maps=_from_pairs(Yp, K), history=history, n_iter=n_iter,
+                         state={"x": _from_pairs(Xp, K), "y": _from_pairs(Yp, K),
+                                "u": _from_pairs(Up, K), "rho": rho})
 
     def _fista(self, D: Tensor, s: Tensor, mask: Tensor | None,
                state: dict[str, Tensor] | None) -> CSCResult:
@@ -679,7 +758,9 @@ def _dot2(x: Tensor) -> Tensor:
 def _yu_step(X: Tensor, Y: Tensor, V: Tensor, Cm: Tensor, T: Tensor, alpha: float,
              thr: Tensor, uscale: Tensor) -> Tensor:
     """Relaxation, soft threshold and dual step of the paired ADMM on whole (B, ...) tensors
-    (any device, no host synchronisation); see ``ConvSparseCoding._yu_step_cpu``."""
+    (any device, no host synchronisation); writes the new y to ``V`` and the new ``c``
+    (u = c · scale) to ``Cm``. Returns the squared norms ‖x‖², ‖y_new‖², ‖c_new‖²,
+    ‖x − y_new‖², ‖y − y_new‖² and ‖x‖₁, a (6, B) tensor."""
     shape = (-1,) + (1,) * (X.ndim - 1)
     th, us = thr.view(shape), uscale.view(shape)
     torch.lerp(Y, X, alpha, out=V).addcmul_(Cm, us)

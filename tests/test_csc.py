@@ -99,16 +99,19 @@ def test_batch_equals_single_solves(problem):
         torch.testing.assert_close(both.history["rho"][:, b], one.history["rho"][:, 0])
 
 
+@pytest.mark.parametrize("cpu_paths", [True, False])
 @pytest.mark.parametrize("n_maps, width", [(6, 20), (6, 21), (5, 20), (7, 19)])
-def test_paired_path_equals_general_path(n_maps, width):
+def test_paired_path_equals_general_path(n_maps, width, cpu_paths):
     """The one-channel solver on the spectra of pairs of maps (any width; odd numbers of maps
     padded with a zero filter) computes the iterates of the general Sherman-Morrison path (also
-    used for masks and several channels)."""
+    used for masks and several channels), with the CPU code paths and with the device-generic
+    ones (those CUDA runs)."""
     rng = np.random.default_rng(4)
     Dt = torch.from_numpy(rng.standard_normal((n_maps, 1, 5, 4)))
     st = torch.from_numpy(rng.standard_normal((2, 1, 18, width)))
     csc = ConvSparseCoding(Dt, 0.2, max_iter=30, tol=0)
     csc._chunk = 2 * 18 * width                  # spatial passes one pair of maps at a time
+    csc._cpu_paths = cpu_paths
     fast = csc.solve(st)
     ref = csc._admm(Dt, st, None, None)
     for key in ("objective", "primal_residual", "dual_residual", "rho"):
