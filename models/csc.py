@@ -474,8 +474,7 @@ class ConvSparseCoding(nn.Module):
         xi = self._rho_target()
         tau, mu = self.rho_scaling, self.rho_ratio
         if state is None:
-            Y = torch.zeros(B, P, H, W, 2, dtype=rdt, device=dev)
-            Cm = torch.zeros_like(Y)
+            Y = Cm = None                                         # zeros, made where needed
             rho0 = self.rho if self.rho is not None else 50.0 * lmbda + 1.0
             rho = torch.full((B,), rho0, dtype=rdt, device=dev)
         else:
@@ -486,7 +485,10 @@ class ConvSparseCoding(nn.Module):
             Cm = _to_pairs(state["u"].to(s))
             rho = state["rho"].to(s).clone()
         if dev.type == "cpu" and self._cpu_paths:
-            return self._paired_cpu(A, Ac, Sf, DtD, Y, Cm, rho, K)
+            return self._paired_cpu(A, Ac, Sf, DtD, Y, Cm, rho, K, (B, P, H, W))
+        if Y is None:
+            Y = torch.zeros(B, P, H, W, 2, dtype=rdt, device=dev)
+            Cm = torch.zeros_like(Y)
         uscale = torch.ones(B, dtype=rdt, device=dev)              # u = Cm · uscale
         # Map-sized tensors are allocated once and reused
         T = torch.empty_like(Y)                                   # y − u, then scratch
@@ -542,8 +544,9 @@ class ConvSparseCoding(nn.Module):
                          state={"x": _from_pairs(X, K), "y": _from_pairs(Y, K),
                                 "u": _from_pairs(u, K), "rho": rho})
 
-    def _paired_cpu(self, A: Tensor, Ac: Tensor, Sf: Tensor, DtD: Tensor, Y: Tensor,
-                    Cm: Tensor, rho: Tensor, K: int) -> CSCResult:
+    def _paired_cpu(self, A: Tensor, Ac: Tensor, Sf: Tensor, DtD: Tensor, Y: Tensor | None,
+                    Cm: Tensor | None, rho: Tensor, K: int,
+                    shape: tuple[int, int, int, int]) -> CSCResult:
         """The iterations of :meth:`_admm_paired` on the CPU, pipelined chunk by chunk.
 
         The pairs of maps are split into chunks of about ``_chunk`` elements, each held in its
@@ -553,23 +556,33 @@ class ConvSparseCoding(nn.Module):
         slower), then already the next iteration's ``T = y − u``, its FFT and its share of the
         reduction ``Σ_p A_p Z_p``. That last part assumes that ρ stays (u not rescaled): for an
         image whose ρ changes it is redone at the start of the next iteration (ρ changes in a
-        few percent of the iterations). Images are processed one at a time; the iterates and
-        the history are those of the device-generic loop.
+        few percent of the iterations). Images are processed one at a time, and the per-image
+        scalars (residuals, ρ, history) are Python floats, ρ rounded to the signal's dtype:
+        the iterates and the history are those of the device-generic loop.
         """
-        B, P, H, W, _ = Y.shape
+        B, P, H, W = shape
         N = H * W
+        rdt = Sf.real.dtype
         lmbda, alpha = self.lmbda, self.relax
         xi = self._rho_target()
         tau, mu = self.rho_scaling, self.rho_ratio
         step = max(1, self._chunk // (2 * N))
         spans = [(p, min(p + step, P)) for p in range(0, P, step)]
         # per image and chunk: y, c (u = c · scale), a spare buffer, paired spectra, last x
-        Yl = [[Y[b, p0:p1].clone() for p0, p1 in spans] for b in range(B)]
-        Cl = [[Cm[b, p0:p1].clone() for p0, p1 in spans] for b in range(B)]
+        if Y is None:                                            # cold start: zeros
+            Yl = [[torch.zeros(p1 - p0, H, W, 2, dtype=rdt) for p0, p1 in spans]
+                  for _ in range(B)]
+            Cl = [[torch.zeros_like(y) for y in row] for row in Yl]
+        else:
+            Yl = [[Y[b, p0:p1].clone() for p0, p1 in spans] for b in range(B)]
+            Cl = [[Cm[b, p0:p1].clone() for p0, p1 in spans] for b in range(B)]
         Sl = [[torch.empty_like(y) for y in row] for row in Yl]
         Zl: list[list[Tensor | None]] = [[None] * len(spans) for _ in range(B)]
         Xl: list[list[Tensor | None]] = [[None] * len(spans) for _ in range(B)]
         Ql: list[Tensor | None] = [None] * B
+        # per chunk: ‖x‖², ‖y_new‖², ‖c_new‖², ‖x − y_new‖², ‖y − y_new‖², ‖x‖₁, ‖g‖²
+        norms = torch.zeros(B, len(spans) + 1, 7, dtype=rdt)
+        as_rdt = np.float32 if rdt == torch.float32 else float
 
         def reduce_into(b: int, j: int, z: Tensor) -> None:
             p0 = spans[j][0]
@@ -586,28 +599,29 @@ class ConvSparseCoding(nn.Module):
                 Zl[b][j] = torch.fft.fft2(torch.view_as_complex(t))
                 reduce_into(b, j, Zl[b][j])
 
-        stats: dict[str, list[Tensor]] = {k: [] for k in
-                                          ("objective", "data_fidelity", "l1",
-                                           "primal_residual", "dual_residual", "rho")}
+        names = ("objective", "data_fidelity", "l1", "primal_residual", "dual_residual", "rho")
+        stats: dict[str, list[list[float]]] = {k: [] for k in names}
+        rhos = [float(v) for v in rho.tolist()]
         uscale = [1.0] * B
         fresh = [False] * B                     # Zl, Ql hold the spectra of the current y − u
+        inv = [None] * B                        # 1 / (ρ + Σ|D_m|²) and its ρ
         n_iter = 0
         for k in range(self.max_iter):
             n_iter = k + 1
             last = k == self.max_iter - 1
-            rhos = rho.tolist()
-            sums, gsq = [], []
             for b in range(B):
                 if not fresh[b]:
                     spectra(b, uscale[b])
+                if inv[b] is None or inv[b][0] != rhos[b]:
+                    inv[b] = (rhos[b], torch.reciprocal(DtD + rhos[b])[..., None])
                 Q = Ql[b]
                 q = Q + _reverse(Q).conj()                        # Σ_m D_m T_m
                 g = torch.sub(Sf[b], q, out=q)
-                torch.view_as_real(g).mul_(torch.reciprocal(DtD + rhos[b])[..., None])
-                gsq.append(_dot2(torch.view_as_real(g).reshape(-1)))
+                gr = torch.view_as_real(g).mul_(inv[b][1])
+                nb = norms[b]
+                torch.dot(gr.view(-1), gr.view(-1), out=nb[-1, 6])
                 th, us = lmbda / rhos[b], uscale[b]
                 Ql[b] = None
-                parts = []
                 for j in range(len(spans)):
                     z = Zl[b][j].addcmul_(Ac[spans[j][0]:spans[j][1]], g)
                     x = torch.view_as_real(torch.fft.ifft2(z))
@@ -615,56 +629,67 @@ class ConvSparseCoding(nn.Module):
                     Xl[b][j] = x
                     y, cm, v = Yl[b][j], Cl[b][j], Sl[b][j]
                     x1, y1, cm1, v1 = (a.view(-1) for a in (x, y, cm, v))
-                    torch.lerp(y1, x1, alpha, out=v1).add_(cm1, alpha=us)
+                    n = nb[j]
+                    torch.lerp(y1, x1, alpha, out=v1)
+                    if us == 1.0:
+                        v1.add_(cm1)
+                    else:
+                        v1.add_(cm1, alpha=us)
                     torch.clamp(v1, -th, th, out=cm1)
                     v1.sub_(cm1)                                  # the new y
-                    d1 = torch.dot(x1, x1)
-                    d2 = torch.dot(v1, v1)
-                    d3 = torch.dot(cm1, cm1)
-                    d5 = _dot2(y1.sub_(v1))                       # old y no longer needed
-                    d6 = torch.abs(x1, out=y1).sum()
-                    d4 = _dot2(torch.sub(x1, v1, out=y1))
-                    parts.append(torch.stack([d1, d2, d3, d4, d5, d6]))
+                    torch.dot(x1, x1, out=n[0])
+                    torch.dot(v1, v1, out=n[1])
+                    torch.dot(cm1, cm1, out=n[2])
+                    d = y1.sub_(v1)                               # old y no longer needed
+                    torch.dot(d, d, out=n[4])
+                    torch.sum(torch.abs(x1, out=y1), 0, out=n[5])
+                    d = torch.sub(x1, v1, out=y1)
+                    torch.dot(d, d, out=n[3])
                     Yl[b][j], Sl[b][j] = v, y
                     if not last:                                  # next T, if ρ stays
                         t = torch.sub(v, cm, out=y)
                         Zl[b][j] = torch.fft.fft2(torch.view_as_complex(t))
                         reduce_into(b, j, Zl[b][j])
-                sums.append(parts[0] if len(parts) == 1 else torch.stack(parts).sum(0))
                 fresh[b] = not last
-            sums = torch.stack(sums, 1)                           # (6, B)
-            nx, ny, nu, nr, ns = sums[:5].sqrt()
-            # normalised residuals (Wohlberg 2017, Sec. IV.B); zero norms are taken as one
-            rn = torch.maximum(nx, ny)
-            rn = torch.where(rn == 0, torch.ones_like(rn), rn)
-            un = rho * nu
-            un = torch.where(un == 0, torch.ones_like(un), un)
-            r = nr / rn
-            sres = rho * ns / un
+            tot = norms.sum(1).tolist()                           # (B, 7)
+            cols = {key: [] for key in names}
+            factors = [1.0] * B
+            for b in range(B):
+                nx, ny, nu, nr, ns = (math.sqrt(max(v, 0.0)) for v in tot[b][:5])
+                # normalised residuals (Wohlberg 2017, Sec. IV.B); zero norms are taken as one
+                rn = max(nx, ny) or 1.0
+                un = (rhos[b] * nu) or 1.0
+                r, sres = nr / rn, rhos[b] * ns / un
+                dfd = 0.5 * rhos[b] ** 2 * tot[b][6] / N
+                for key, val in zip(names, (dfd + lmbda * tot[b][5], dfd, tot[b][5], r, sres,
+                                            rhos[b])):
+                    cols[key].append(val)
+                if self.auto_rho and k != 0 and (k + 1) % self.rho_period == 0:
+                    factors[b] = _rho_factor_float(r, sres, tau, mu, xi)
             if self.history:
-                dfd = 0.5 * rho.square() * torch.stack(gsq) / N
-                l1 = sums[5]
-                stats["objective"].append(dfd + lmbda * l1)
-                stats["data_fidelity"].append(dfd)
-                stats["l1"].append(l1)
-                stats["primal_residual"].append(r)
-                stats["dual_residual"].append(sres)
-                stats["rho"].append(rho.clone())
+                for key in names:
+                    stats[key].append(cols[key])
             uscale = [1.0] * B
-            if self.auto_rho and k != 0 and (k + 1) % self.rho_period == 0:
-                factor = _rho_factor(r, sres, tau, mu, xi)
-                rho = rho * factor
-                uscale = (1.0 / factor).tolist()
-                fresh = [f and u == 1.0 for f, u in zip(fresh, uscale)]
-            if self.tol > 0 and bool(((r < self.tol) & (sres < self.tol)).all()):
+            for b, f in enumerate(factors):
+                if f != 1.0:
+                    new = float(as_rdt(rhos[b] * f))
+                    uscale[b] = float(as_rdt(1.0 / f))
+                    rhos[b] = new
+                    fresh[b] = False
+            if self.tol > 0 and all(r < self.tol and s < self.tol for r, s in
+                                    zip(cols["primal_residual"], cols["dual_residual"])):
                 break
-        history = {k: torch.stack(v) for k, v in stats.items()} if self.history else {}
-        Yp = torch.stack([torch.cat(row) for row in Yl])
-        Xp = torch.stack([torch.cat(row) for row in Xl])
-        Up = torch.stack([torch.cat(row) * us for row, us in zip(Cl, uscale)])
-        return CSCResult(maps=_from_pairs(Yp, K), history=history, n_iter=n_iter,
-                         state={"x": _from_pairs(Xp, K), "y": _from_pairs(Yp, K),
-                                "u": _from_pairs(Up, K), "rho": rho})
+        history = ({k: torch.tensor(v, dtype=rdt) for k, v in stats.items()}
+                   if self.history else {})
+        for row, us in zip(Cl, uscale):
+            if us != 1.0:
+                for c in row:
+                    c.mul_(us)
+        maps = _from_pair_chunks(Yl, spans, K)
+        return CSCResult(maps=maps, history=history, n_iter=n_iter,
+                         state={"x": _from_pair_chunks(Xl, spans, K), "y": maps,
+                                "u": _from_pair_chunks(Cl, spans, K),
+                                "rho": torch.tensor(rhos, dtype=rdt)})
 
     def _fista(self, D: Tensor, s: Tensor, mask: Tensor | None,
                state: dict[str, Tensor] | None) -> CSCResult:
@@ -786,6 +811,19 @@ def _from_pairs(pairs: Tensor, K: int) -> Tensor:
     return maps[:, :K].contiguous() if K % 2 else maps
 
 
+def _from_pair_chunks(rows: list[list[Tensor]], spans: list[tuple[int, int]], K: int) -> Tensor:
+    """Chunks ``rows[b][j]`` (pairs ``spans[j]``, shape (p, H, W, 2)) → (B, K, H, W) maps, in
+    one strided copy per chunk."""
+    B, (p, H, W, _) = len(rows), rows[0][0].shape
+    P = spans[-1][1]
+    out = rows[0][0].new_empty(B, 2 * P, H, W)
+    dst = out.view(B, P, 2, H, W).permute(0, 1, 3, 4, 2)
+    for b, row in enumerate(rows):
+        for (p0, p1), c in zip(spans, row):
+            dst[b, p0:p1].copy_(c)
+    return out[:, :K].contiguous() if K % 2 else out
+
+
 def _rho_factor(r: Tensor, s: Tensor, tau: float, mu: float, xi: float) -> Tensor:
     """Residual balancing (Wohlberg 2017, eqs. 19-21): the factor of ρ per image, no host sync."""
     sx = s * xi
@@ -794,6 +832,18 @@ def _rho_factor(r: Tensor, s: Tensor, tau: float, mu: float, xi: float) -> Tenso
     mult = torch.where(safe, torch.sqrt(ratio).clamp_max(tau), torch.full_like(r, tau))
     return torch.where(r > mu * sx, mult,
                        torch.where(s > (mu / xi) * r, 1.0 / mult, torch.ones_like(r)))
+
+
+def _rho_factor_float(r: float, s: float, tau: float, mu: float, xi: float) -> float:
+    """:func:`_rho_factor` for one image, in Python floats (the CPU loop's scalars)."""
+    sx = s * xi
+    if r > 0 and s > 0:
+        mult = min(math.sqrt(r / sx if r > sx else sx / r), tau)
+    else:
+        mult = tau
+    if r > mu * sx:
+        return mult
+    return 1.0 / mult if s > (mu / xi) * r else 1.0
 
 
 def _update_rho(rho: Tensor, U: Tensor, r: Tensor, s: Tensor, tau: float, mu: float,
