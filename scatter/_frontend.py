@@ -170,6 +170,19 @@ def significant_blocks(filters: np.ndarray, factor: int) -> list[tuple[int, int]
     return [(int(a), int(b)) for a, b in zip(*np.nonzero(keep))]
 
 
+def _broadcast_shape(a, b) -> tuple[int, ...]:
+    """NumPy broadcasting of two shapes (``torch.broadcast_shapes`` imports sympy on first use:
+    30+ MB of resident memory that a forward pass should not cost)."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for p, q in zip(a, b):
+        if p != q and 1 not in (p, q):
+            raise ValueError(f"shapes {a} and {b} do not broadcast")
+        out.append(q if p == 1 else p)
+    return tuple(out)
+
+
 def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
                      blocks: list[tuple[int, int]], workspace: Workspace | None = None) -> torch.Tensor:
     """Filter in Fourier and subsample in space by ``factor``, without the full-size product.
@@ -198,7 +211,7 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
     pairs = not filt.is_complex()
     u = torch.view_as_real(u_hat.resolve_conj()) if pairs else u_hat
     m, n = u_hat.shape[-2:]
-    shape = torch.broadcast_shapes(u.shape, filt.shape)
+    shape = _broadcast_shape(u.shape, filt.shape)
     shape = shape[:-3] + (m // factor, n // factor, 2) if pairs else shape[:-2] + (m // factor, n // factor)
     out = take(workspace, shape, u.dtype, u.device)
     if factor == 1:

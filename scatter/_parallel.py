@@ -1,0 +1,117 @@
+"""Chunks of a batch run side by side on CPU threads that each use one intra-op thread.
+
+A scattering cascade on the CPU is a long sequence of mid-sized operations (FFTs of a few
+hundred KB, products, moduli through NumPy, small matrix products). With torch's intra-op
+threads each of them is split across the cores and joined again: on a small machine the joins,
+the single-threaded NumPy modulus and the Python between operations leave cores idle (a 2-core
+box runs case (c) of ``benchmarks/scattering.py`` 1.1x faster with two intra-op threads than
+with one). Running independent chunks of the batch on separate threads, each with a single
+intra-op thread, keeps every core busy with whole operations instead.
+
+A worker thread's intra-op thread count is set through the OpenMP and MKL per-thread calls
+(``omp_set_num_threads`` changes only the calling thread's setting;
+``mkl_set_num_threads_local`` likewise), resolved through torch's own CPU library.
+``torch.set_num_threads`` is not used: it would also change the process-wide default that new
+threads start from. Where those libraries are not found (another torch build), or the worker
+still reports more than one thread afterwards, :func:`chunk_pool` returns ``None`` and callers
+run their chunks one after the other as before.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor | None] = {}
+_worker = threading.local()
+
+
+def _forget_pools_in_child() -> None:
+    """A forked child has none of the parent's threads: its pools must be made anew."""
+    global _lock
+    _lock = threading.Lock()
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
+def _torch_cpu_library() -> ctypes.CDLL | None:
+    """torch's CPU library, through which symbols resolve as torch itself resolves them.
+
+    ``dlsym`` on its handle searches its dependencies too, so ``omp_set_num_threads`` is the
+    OpenMP runtime torch runs on (other packages may have loaded their own copy).
+    """
+    path = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    if not os.path.exists(path):
+        return None
+    try:
+        return ctypes.CDLL(path)
+    except OSError:
+        return None
+
+
+def _set_single_thread() -> bool:
+    """Make this thread's torch operations single-threaded; return whether it worked."""
+    torch.get_num_threads()  # torch's lazy per-thread initialisation first: it would undo ours
+    lib = _torch_cpu_library()
+    omp = getattr(lib, "omp_set_num_threads", None)
+    if omp is None:
+        return False
+    omp.argtypes, omp.restype = [ctypes.c_int], None
+    omp(1)
+    mkl = getattr(lib, "MKL_Set_Num_Threads_Local", None)  # C interface (the lower-case symbol is Fortran's)
+    if mkl is not None:
+        mkl.argtypes, mkl.restype = [ctypes.c_int], ctypes.c_int
+        mkl(1)
+    _worker.active = True
+    return torch.get_num_threads() == 1
+
+
+def in_worker() -> bool:
+    """Whether the calling thread is one of the chunk workers (never nest pools)."""
+    return getattr(_worker, "active", False)
+
+
+def chunk_pool(n_workers: int) -> ThreadPoolExecutor | None:
+    """A pool of ``n_workers`` threads with one intra-op thread each, or ``None`` if unavailable.
+
+    Pools are created once per size and kept for the life of the process.
+    """
+    with _lock:
+        if n_workers not in _pools:
+            pool = ThreadPoolExecutor(n_workers, thread_name_prefix="scatter-chunk")
+            # the barrier holds every set-up task until all have started, so each runs on its own thread
+            barrier = threading.Barrier(n_workers)
+            futures = [pool.submit(_init_worker, barrier) for _ in range(n_workers)]
+            try:
+                ok = all(f.result() for f in futures)
+            except threading.BrokenBarrierError:
+                ok = False
+            if not ok:
+                pool.shutdown(wait=False)
+                pool = None
+            _pools[n_workers] = pool
+        return _pools[n_workers]
+
+
+def _init_worker(barrier: threading.Barrier) -> bool:
+    result = _set_single_thread()
+    barrier.wait(timeout=60)
+    return result
+
+
+def map_chunks(fn, chunks: list, n_workers: int) -> list | None:
+    """``[fn(c) for c in chunks]`` on :func:`chunk_pool` workers, or ``None`` when there is none.
+
+    Each result stays on the worker's side until all are done; exceptions propagate.
+    """
+    pool = chunk_pool(n_workers)
+    if pool is None:
+        return None
+    return [f.result() for f in [pool.submit(fn, c) for c in chunks]]

@@ -1,0 +1,90 @@
+"""Chunks of a batch on worker threads with one intra-op thread each (scatter._parallel)."""
+import multiprocessing
+import threading
+
+import pytest
+import torch
+
+from scatter import Scattering2D
+from scatter import _parallel
+
+
+@pytest.fixture
+def two_threads():
+    """torch with two intra-op threads for one test (the suite runs with one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_workers_are_single_threaded_and_leave_the_caller_alone(two_threads):
+    pool = _parallel.chunk_pool(2)
+    if pool is None:
+        pytest.skip("this torch build exposes no per-thread OpenMP setting; chunks run serially")
+    seen = [f.result() for f in [pool.submit(lambda: (torch.get_num_threads(), _parallel.in_worker()))
+                                 for _ in range(8)]]
+    assert set(seen) == {(1, True)}
+    assert torch.get_num_threads() == 2 and not _parallel.in_worker()
+    # a thread started afterwards still starts from the process default, not from the workers' 1
+    fresh = []
+    t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert fresh == [2]
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+def test_parallel_chunks_give_the_serial_coefficients(two_threads, dtype, tol, monkeypatch):
+    S = Scattering2D(2, (32, 32), L=4).to(dtype)
+    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 14)   # several chunks for 13 images
+    x = torch.randn(13, 32, 32, dtype=dtype)
+    with torch.no_grad():
+        parts = S._chunks(x, 2)
+        assert len(parts) % 2 == 0 and max(p.shape[0] for p in parts) - min(p.shape[0] for p in parts) <= 1
+        parallel = S(x)
+        torch.set_num_threads(1)
+        serial = S(x)
+    torch.testing.assert_close(parallel, serial, rtol=tol, atol=tol * float(serial.abs().max()))
+    ref = Scattering2D(2, (32, 32), L=4, batch_size=1000).to(dtype)(x)   # one chunk, autograd-free
+    torch.testing.assert_close(parallel, ref, rtol=tol, atol=tol * float(ref.abs().max()))
+
+
+def test_nested_calls_and_errors_do_not_deadlock(two_threads, monkeypatch):
+    S = Scattering2D(2, (16, 16), L=2)
+    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 10)
+    x = torch.randn(6, 16, 16)
+    with torch.no_grad():
+        ref = S(x)
+        pool = _parallel.chunk_pool(2)
+        if pool is not None:   # a network called from a worker runs its chunks in that worker
+            torch.testing.assert_close(pool.submit(S, x).result(), ref)
+        boom = RuntimeError("chunk failed")
+
+        def fail(part):
+            raise boom
+
+        with pytest.raises(RuntimeError, match="chunk failed"):
+            _parallel.map_chunks(fail, list(x.split(2)), 2) if pool is not None else fail(x)
+        torch.testing.assert_close(S(x), ref)   # the pool still works afterwards
+
+
+def _child(queue):
+    S = Scattering2D(2, (16, 16), L=2)
+    with torch.no_grad():
+        queue.put(S(torch.ones(6, 16, 16)).sum().item())
+
+
+def test_forked_child_builds_its_own_pool(two_threads, monkeypatch):
+    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 10)
+    S = Scattering2D(2, (16, 16), L=2)
+    with torch.no_grad():
+        expected = S(torch.ones(6, 16, 16)).sum().item()   # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child, args=(queue,))
+    child.start()
+    value = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert value == pytest.approx(expected, rel=1e-6)
