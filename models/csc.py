@@ -14,6 +14,7 @@ balancing", arXiv:1704.06209 (2017); the mask ``W`` is handled by additive mask 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,6 +217,13 @@ class ConvSparseCoding(nn.Module):
         Over-relaxation α in (0, 2) (``RelaxParam``: 1.8).
     history : bool
         Record per-iteration statistics (costs one pass over the maps per iteration).
+    compile_cpu : bool
+        One-channel ADMM without mask on the CPU only: fuse the relaxation, soft threshold,
+        dual step and the norms of an iteration into one loop over each chunk of maps with
+        ``torch.compile`` (the same iterates; about 3x faster for that step, ~15 % of the
+        whole iteration). Needs a working C++ compiler; the first solve in a process compiles
+        for about 15 s (inductor's cache shortens later ones). If compiling fails, a warning
+        is issued and the eager code is used.
 
     Examples
     --------
@@ -238,7 +246,7 @@ class ConvSparseCoding(nn.Module):
                  tol: float = 1e-3, rho: float | None = None, auto_rho: bool = True,
                  rho_period: int = 1, rho_scaling: float = 1000.0, rho_ratio: float = 1.2,
                  rho_target: float | None = None, relax: float = 1.8,
-                 history: bool = True) -> None:
+                 history: bool = True, compile_cpu: bool = False) -> None:
         super().__init__()
         self.register_buffer("dictionary", _check_dictionary(dictionary))
         self.lmbda = check_float("lmbda", lmbda, nonnegative=True)
@@ -256,6 +264,7 @@ class ConvSparseCoding(nn.Module):
         if not 0 < self.relax < 2:
             raise ValueError(f"relax must lie in (0, 2), got {relax}")
         self.history = bool(history)
+        self.compile_cpu = bool(compile_cpu)
 
     # ------------------------------------------------------------------ public API
     def forward(self, signal: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -605,6 +614,8 @@ class ConvSparseCoding(nn.Module):
         uscale = [1.0] * B
         fresh = [False] * B                     # Zl, Ql hold the spectra of the current y − u
         inv = [None] * B                        # 1 / (ρ + Σ|D_m|²) and its ρ
+        fused = _FusedYU() if self.compile_cpu else None
+        scal: list[Tensor | None] = [None] * B
         n_iter = 0
         for k in range(self.max_iter):
             n_iter = k + 1
@@ -621,6 +632,8 @@ class ConvSparseCoding(nn.Module):
                 nb = norms[b]
                 torch.dot(gr.view(-1), gr.view(-1), out=nb[-1, 6])
                 th, us = lmbda / rhos[b], uscale[b]
+                if fused is not None:
+                    scal[b] = torch.tensor([1.0 - alpha, alpha, us, th], dtype=rdt)
                 Ql[b] = None
                 for j in range(len(spans)):
                     z = Zl[b][j].addcmul_(Ac[spans[j][0]:spans[j][1]], g)
@@ -630,6 +643,15 @@ class ConvSparseCoding(nn.Module):
                     y, cm, v = Yl[b][j], Cl[b][j], Sl[b][j]
                     x1, y1, cm1, v1 = (a.view(-1) for a in (x, y, cm, v))
                     n = nb[j]
+                    if fused is not None:                         # y, c, T in place
+                        s6 = fused(x1, y1, cm1, v1, scal[b])
+                        if s6 is not None:
+                            n[:6].copy_(s6)
+                            if not last:                          # next T, if ρ stays
+                                Zl[b][j] = torch.fft.fft2(torch.view_as_complex(v))
+                                reduce_into(b, j, Zl[b][j])
+                            continue
+                        fused = None                              # compiling failed: eager
                     torch.lerp(y1, x1, alpha, out=v1)
                     if us == 1.0:
                         v1.add_(cm1)
@@ -753,6 +775,46 @@ class ConvSparseCoding(nn.Module):
                 break
         history = {k: torch.stack(v) for k, v in stats.items()} if self.history else {}
         return CSCResult(maps=Z, history=history, n_iter=n_iter, state={"y": Z})
+
+
+def _yu_chunk(x: Tensor, y: Tensor, c: Tensor, t: Tensor, s: Tensor) -> Tensor:
+    """One chunk of the paired ADMM's y/u step, written for ``torch.compile`` to fuse into one
+    loop: with ``s = (1 − α, α, scale, λ/ρ)``, v = (1−α) y + scale·c + α x, and in place
+    c ← clip(v, ±λ/ρ), y ← v − c (the new y), t ← y − c (the next y − u if ρ stays). Returns
+    ‖x‖², ‖y_new‖², ‖c_new‖², ‖x − y_new‖², ‖y − y_new‖², ‖x‖₁."""
+    v = s[0] * y + s[2] * c + s[1] * x
+    cn = torch.minimum(torch.maximum(v, -s[3]), s[3])
+    yn = v - cn
+    sums = torch.stack([(x * x).sum(), (yn * yn).sum(), (cn * cn).sum(),
+                        ((x - yn) * (x - yn)).sum(), ((y - yn) * (y - yn)).sum(),
+                        x.abs().sum()])
+    t.copy_(yn - cn)
+    y.copy_(yn)
+    c.copy_(cn)
+    return sums
+
+
+class _FusedYU:
+    """``torch.compile`` of :func:`_yu_chunk`, compiled once per process (shared by all
+    solvers; dynamic sizes). A call returns None if compiling failed (with a warning)."""
+
+    _fn = None
+    _failed = False
+
+    def __call__(self, x: Tensor, y: Tensor, c: Tensor, t: Tensor, s: Tensor):
+        cls = type(self)
+        if cls._failed:
+            return None
+        try:
+            if cls._fn is None:
+                cls._fn = torch.compile(_yu_chunk, dynamic=True)
+            return cls._fn(x, y, c, t, s)
+        except Exception as err:                          # no compiler, unsupported build...
+            cls._failed = True
+            warnings.warn(f"ConvSparseCoding(compile_cpu=True): torch.compile failed "
+                          f"({type(err).__name__}: {err}); using the eager code",
+                          RuntimeWarning, stacklevel=3)
+            return None
 
 
 def _soft(v: Tensor, t: Tensor | float) -> Tensor:
