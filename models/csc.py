@@ -220,8 +220,8 @@ class ConvSparseCoding(nn.Module):
     compile_cpu : bool
         One-channel ADMM without mask on the CPU only: fuse the relaxation, soft threshold,
         dual step and the norms of an iteration into one loop over each chunk of maps with
-        ``torch.compile`` (the same iterates; about 3x faster for that step, ~15 % of the
-        whole iteration). Needs a working C++ compiler; the first solve in a process compiles
+        ``torch.compile`` (the same iterates; that step ~1.7x faster, 0-9 % of a whole
+        iteration in the measurements of benchmarks/RESULTS.md, the FFTs dominating). Needs a working C++ compiler; the first solve in a process compiles
         for about 15 s (inductor's cache shortens later ones). If compiling fails, a warning
         is issued and the eager code is used.
 
@@ -461,10 +461,9 @@ class ConvSparseCoding(nn.Module):
         - the data term of the objective is ``½‖ρ g‖²`` (Parseval), as ``D x − s = −ρ g``.
 
         The scaled dual ``u`` is kept as ``c · scale`` so that a ρ update costs no pass over
-        the maps. On CPU the soft threshold and the norms take Python scalars (a tensor bound
-        in ``clamp`` is several times slower), the frequency-domain passes run pair by pair on
-        one thread and the spatial ones over chunks of pairs, so that the data of one pass is
-        still in cache for the next.
+        the maps. On the CPU the iterations run in :meth:`_paired_cpu` (chunk pipeline, Python
+        scalars); elsewhere (CUDA) in the device-generic loop below, with no host
+        synchronisation unless ``tol > 0``.
         """
         B, _, H, W = s.shape
         K = D.shape[0]
@@ -835,11 +834,6 @@ def _sqnorm(x: Tensor) -> Tensor:
     block is contiguous, in one read (a batched dot product, no temporary): (B,)."""
     v = x.view(x.shape[0], 1, -1)
     return torch.bmm(v, v.transpose(1, 2)).view(-1)
-
-
-def _dot2(x: Tensor) -> Tensor:
-    """Squared norm of a 1-D tensor in one read (a dot product, no temporary)."""
-    return torch.dot(x, x)
 
 
 def _yu_step(X: Tensor, Y: Tensor, V: Tensor, Cm: Tensor, T: Tensor, alpha: float,
