@@ -7,6 +7,11 @@ the bare batched real FFTs an optimal cascade needs (one forward FFT of the inpu
 path one inverse and one forward at its subsampled size; per order-2 path one inverse and one
 forward; the final inverse FFTs of the low-passed maps).
 
+Memory on the CPU is the growth of the resident set's high-water mark during one forward pass
+in a fresh process (median of three processes), for the first call and for a later one (the
+steady state of a long feature extraction: ours keeps its work buffers between calls, Kymatio
+its allocator's free lists); on CUDA the allocator's peak.
+
 Usage::
 
     python benchmarks/scattering.py                  # CPU, the issue's cases
@@ -139,8 +144,11 @@ def peak_memory_mb(fn, device: str) -> float:
     return float("nan")
 
 
-def cpu_peak_rss_mb(case_key: str, impl: str, gpu_sizes: bool) -> float:
-    """Peak resident memory growth of one forward pass, measured in a fresh process."""
+def cpu_peak_rss_mb(case_key: str, impl: str, gpu_sizes: bool, runs: int = 3) -> tuple[float, float]:
+    """Peak resident-memory growth of a forward pass: (first call, steady state), in MB.
+
+    Each is the median over ``runs`` fresh processes (the first-call figure moves by several MB
+    from one process to the next: allocator arenas, thread start-up)."""
     import subprocess
 
     # load this file by path: putting benchmarks/ on sys.path would shadow the `filters` package
@@ -149,16 +157,22 @@ def cpu_peak_rss_mb(case_key: str, impl: str, gpu_sizes: bool) -> float:
             f"s = u.spec_from_file_location('bench_scattering', {os.path.abspath(__file__)!r}); "
             "b = u.module_from_spec(s); import sys; sys.modules['bench_scattering'] = b; "
             "s.loader.exec_module(b); "
-            f"b._rss_child({case_key!r}, {impl!r}, {gpu_sizes})")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    try:
-        return float(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return float("nan")
+            f"b._rss_child({case_key!r}, {impl!r}, {gpu_sizes}, {torch.get_num_threads()})")
+    firsts, steadies = [], []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+        try:
+            first, steady = map(float, out.stdout.strip().splitlines()[-1].split())
+        except (ValueError, IndexError):
+            return float("nan"), float("nan")
+        firsts.append(first)
+        steadies.append(steady)
+    return statistics.median(firsts), statistics.median(steadies)
 
 
-def _rss_child(case_key: str, impl: str, gpu_sizes: bool) -> None:
-    """Print the peak resident-memory growth (MB) of one forward pass in this fresh process."""
+def _rss_child(case_key: str, impl: str, gpu_sizes: bool, threads: int = 1) -> None:
+    """Print the peak resident-memory growth (MB) of a first and of a later forward pass."""
+    torch.set_num_threads(threads)
     case = next(c for c in (GPU_CASES if gpu_sizes else CPU_CASES) if c.key == case_key)
     theirs, ours = build(case, "cpu")
     x = torch.randn(case.batch + case.size)
@@ -173,12 +187,16 @@ def _rss_child(case_key: str, impl: str, gpu_sizes: bool) -> None:
     z = torch.randn(8, 8)
     torch.fft.ifft2(torch.fft.rfft2(z)).abs()
     torch.matmul(z, torch.matmul(z[None], z))
-    with open("/proc/self/clear_refs", "w") as f:  # reset the high-water mark (Linux)
-        f.write("5")
-    before = status("VmRSS:")
-    with torch.no_grad():
-        fn(x)
-    print(status("VmHWM:") - before)
+    peaks = []
+    for _ in range(2):   # a first call, then the steady state (buffers and caches already made)
+        with open("/proc/self/clear_refs", "w") as f:  # reset the high-water mark (Linux)
+            f.write("5")
+        before = status("VmRSS:")
+        with torch.no_grad():
+            y = fn(x)
+        peaks.append(status("VmHWM:") - before)
+        del y
+    print(*peaks)
 
 
 def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool) -> dict:
@@ -196,11 +214,12 @@ def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool
             times_o.append(median_time(lambda: ours(x), device, 1))
         floor = fft_floor(case, ours, device, repeat)
         if memory and device.startswith("cuda"):
-            mem_k, mem_o = peak_memory_mb(lambda: theirs(x), device), peak_memory_mb(lambda: ours(x), device)
+            mem_k, mem_o = ((peak_memory_mb(lambda: f(x), device), peak_memory_mb(lambda: f(x), device))
+                            for f in (theirs, ours))
         elif memory:
             mem_k, mem_o = (cpu_peak_rss_mb(case.key, impl, gpu_sizes) for impl in ("kymatio", "ours"))
         else:
-            mem_k = mem_o = float("nan")
+            mem_k = mem_o = (float("nan"), float("nan"))
     tk, to = statistics.median(times_k), statistics.median(times_o)
     images = int(np.prod(case.batch))
     return dict(case=case.label(), error=error, kymatio=tk, ours=to, ratio=tk / to,
@@ -226,7 +245,7 @@ def main(argv=None) -> None:
     print(f"# device={args.device} ({device_name}), threads={args.threads}, torch {torch.__version__}, "
           f"repeat={args.repeat}, float32")
     header = ("| case | rel. error | Kymatio ms | ours ms | Kymatio/ours | ours img/s | FFT floor ms | "
-              "ours/floor | peak MB Kymatio | peak MB ours |")
+              "ours/floor | peak MB Kymatio first/steady | peak MB ours first/steady |")
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for case in cases:
@@ -237,7 +256,8 @@ def main(argv=None) -> None:
             continue
         print(f"| {r['case']} | {r['error']:.1e} | {1e3 * r['kymatio']:.1f} | {1e3 * r['ours']:.1f} | "
               f"{r['ratio']:.2f} | {r['ips_ours']:.0f} | {1e3 * r['floor']:.1f} | {r['over_floor']:.2f} | "
-              f"{r['mem_kymatio']:.0f} | {r['mem_ours']:.0f} |", flush=True)
+              f"{r['mem_kymatio'][0]:.0f} / {r['mem_kymatio'][1]:.0f} | "
+              f"{r['mem_ours'][0]:.0f} / {r['mem_ours'][1]:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ class Scattering2D(FilterBuffers):
         Check the input for NaN/inf (one device-to-host sync per call).
     batch_size : int, optional
         Images per pass through the cascade: bounds the memory of the intermediate maps.
-        Default: on the CPU, as many as keep the largest intermediate near 2**19 complex values
+        Default: on the CPU, as many as keep the largest intermediate near 3 * 2**18 complex values
         (cache-friendly, about 2x faster than one huge pass); on a GPU, the whole batch. On the
         CPU without autograd, with ``torch.get_num_threads() = n > 1``, the chunks run ``n`` at a
         time on worker threads that each use one intra-op thread (1.2-1.5x faster than splitting
@@ -361,7 +361,8 @@ class Scattering2D(FilterBuffers):
         parts = self._chunks(x, workers)
         outs = None
         if len(parts) > 1 and workers > 1:
-            outs = map_chunks(lambda part: self._cascade(part, self._workspaces()), parts, workers)
+            target = self._CPU_TARGET // workers   # the chunks in flight share the working set
+            outs = map_chunks(lambda part: self._cascade(part, self._workspaces(), target), parts, workers)
         if outs is None:
             ws = self._workspaces() if reuse else None
             outs = [self._cascade(part, ws) for part in parts]
@@ -376,23 +377,27 @@ class Scattering2D(FilterBuffers):
             return out
         return to_output(blocks.reshape(*lead, *blocks.shape[1:]), from_numpy)
 
-    # Working-set target of the CPU path, in complex values per intermediate (4 MB in float32):
-    # small enough for the caches and to stay under Kymatio's peak memory, large enough to batch.
-    _CPU_TARGET = 1 << 19
+    # Working-set target of the CPU path, in complex values per intermediate (6 MB in float32),
+    # shared by the chunks in flight: small enough for the caches and to stay under Kymatio's
+    # peak memory on the benchmark's batches, large enough that per-operation overhead stays
+    # small (1-image chunks of 128 x 128 ran 1.3x slower than 3-image ones).
+    _CPU_TARGET = 3 << 18
 
     def _second_order_size(self, j1: int) -> int:
         """Complex values per image and per first-order map in the second-order step from ``j1``."""
         Mp, Np = self.padded_shape
         return max([len(i2) * Mp * Np // 4 ** self._res[j2] for j2, i2 in self._groups if j2 > j1] or [0])
 
-    def _auto_batch_size(self, device: torch.device) -> int:
+    def _auto_batch_size(self, device: torch.device, workers: int = 1) -> int:
+        """Images per chunk: on the CPU, the working-set target shared by the ``workers`` chunks
+        in flight (so that parallel chunks do not multiply the memory)."""
         if device.type != "cpu":
             return 1 << 30
         Mp, Np = self.padded_shape
         sizes = [Mp * Np] + [len(index) * Mp * Np // 4 ** self._res[j] for j, index in self._groups]
         if self.max_order == 2:
             sizes += [self._second_order_size(j1) for j1, _ in self._groups]
-        return max(1, self._CPU_TARGET // max(sizes))
+        return max(1, self._CPU_TARGET // workers // max(sizes))
 
     def _chunks(self, x: torch.Tensor, workers: int) -> list[torch.Tensor]:
         """The batch ``(B, M_p, N_p)`` in the chunks the cascade takes one at a time.
@@ -404,27 +409,28 @@ class Scattering2D(FilterBuffers):
         B = x.shape[0]
         if self.batch_size is not None:
             return list(x.split(self.batch_size))
-        n = -(-B // self._auto_batch_size(x.device))
+        n = -(-B // self._auto_batch_size(x.device, workers))
         if workers > 1 and n < B:
             n = min(B, -(-n // workers) * workers)
         return list(x.tensor_split(n)) if n > 1 else [x]
 
-    def _maps_per_pass(self, j1: int, batch: int, n_maps: int, device: torch.device) -> int:
+    def _maps_per_pass(self, j1: int, batch: int, n_maps: int, device: torch.device, target: int) -> int:
         """First-order maps sent together through the second-order step (bounds its memory)."""
         if device.type != "cpu" or self.batch_size is not None:
             return n_maps
-        return max(1, self._CPU_TARGET // max(1, batch * self._second_order_size(j1)))
+        return max(1, target // max(1, batch * self._second_order_size(j1)))
 
-    def _first_order_parts(self, j1: int, batch: int, n_maps: int, device: torch.device) -> list[slice]:
+    def _first_order_parts(self, j1: int, batch: int, n_maps: int, device: torch.device,
+                           target: int) -> list[slice]:
         """The scale-``j1`` wavelets in near-equal groups whose maps for ``batch`` images stay under
-        twice the CPU working-set target (a chunk of one large image would otherwise hold all of
-        them: 8 wavelets on a 1056 x 1056 grid are 71 MB per intermediate). Splitting costs about
-        10% when it is not needed, hence the factor 2."""
+        1.5 times the working-set ``target`` (a chunk of one large image would otherwise hold all
+        of them: 8 wavelets on a 1056 x 1056 grid are 71 MB per intermediate). Splitting costs
+        about 10% when it is barely needed, hence the slack."""
         if device.type != "cpu" or self.batch_size is not None:
             return [slice(None)]
         Mp, Np = self.padded_shape
         size = batch * Mp * Np // 4 ** self._res[j1]
-        n_parts = -(-n_maps // max(1, 2 * self._CPU_TARGET // max(1, size)))
+        n_parts = -(-n_maps // max(1, 3 * target // 2 // max(1, size)))
         step = -(-n_maps // n_parts)
         return [slice(lo, lo + step) for lo in range(0, n_maps, step)]
 
@@ -448,11 +454,14 @@ class Scattering2D(FilterBuffers):
                                                else r_hat, name)).real
         return s[..., 1:-1, 1:-1]
 
-    def _cascade(self, x: torch.Tensor, ws: dict[str, Workspace] | None = None) -> torch.Tensor:
+    def _cascade(self, x: torch.Tensor, ws: dict[str, Workspace] | None = None,
+                 target: int | None = None) -> torch.Tensor:
         """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``.
 
         ``ws``: workspaces for the large intermediates (see :meth:`_workspaces`), or ``None``.
+        ``target``: working-set target of this chunk in complex values (default ``_CPU_TARGET``).
         """
+        target = target or self._CPU_TARGET
         w = ws or {}
 
         # (FFTs write fresh tensors: torch's out= variants compute into a temporary and copy)
@@ -465,12 +474,12 @@ class Scattering2D(FilterBuffers):
         out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, index1 in self._groups:
-            for part in self._first_order_parts(j1, B, len(index1), x.device):
-                self._from_first_order(x_hat, j1, part, out, second, w, ifft2_modulus)
+            for part in self._first_order_parts(j1, B, len(index1), x.device, target):
+                self._from_first_order(x_hat, j1, part, out, second, w, ifft2_modulus, target)
         return torch.cat(out + second, dim=1)
 
     def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, out: list, second: list,
-                          w: dict, ifft2_modulus) -> None:
+                          w: dict, ifft2_modulus, target: int) -> None:
         """First-order maps of the scale-``j1`` wavelets ``part``, their low-passes (appended to
         ``out``) and their second-order coefficients (appended to ``second``)."""
         B = x_hat.shape[0]
@@ -484,7 +493,7 @@ class Scattering2D(FilterBuffers):
         del u1  # drop maps as soon as they are used: bounds the peak memory
         u1_hat = full_spectrum(r1, width, w.get("spectrum"))[:, :, None]     # (B, L1, 1, m, n)
         del r1
-        step = self._maps_per_pass(j1, B, u1_hat.shape[1], x_hat.device)
+        step = self._maps_per_pass(j1, B, u1_hat.shape[1], x_hat.device, target)
         parts = []
         for maps in u1_hat.split(step, dim=1):
             per_j2 = [self._lowpass(ifft2_modulus(self._filtered(maps, f"_psi2_{j1}_{j2}", w.get("product"))),

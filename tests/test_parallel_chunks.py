@@ -37,7 +37,7 @@ def test_workers_are_single_threaded_and_leave_the_caller_alone(two_threads):
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
 def test_parallel_chunks_give_the_serial_coefficients(two_threads, dtype, tol, monkeypatch):
     S = Scattering2D(2, (32, 32), L=4).to(dtype)
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 14)   # several chunks for 13 images
+    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 15)   # 8 chunks of 1-2 images for 13
     x = torch.randn(13, 32, 32, dtype=dtype)
     with torch.no_grad():
         parts = S._chunks(x, 2)
