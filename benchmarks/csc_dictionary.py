@@ -6,7 +6,7 @@ downsampled by 2), in mini-batch mode, then fits a 2D Gabor to every filter
 (:func:`filters.fit_gabor`) and prints the R² distribution. Saves the filters to
 ``out/csc_dictionary.png``.
 
-Usage: ``python benchmarks/csc_dictionary.py [--filters 32] [--size 8] [--steps 40] [--batch 4]
+Usage: ``python benchmarks/csc_dictionary.py [--filters 32] [--size 8] [--steps 100] [--batch 4]
 [--dict-iter 50] [--coding-iter 30]``
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--filters", type=int, default=32)
     ap.add_argument("--size", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=4, help="mini-batch size; 0: full batch")
     ap.add_argument("--lmbda", type=float, default=0.05)
     ap.add_argument("--dict-iter", type=int, default=50, help="FISTA iterations per filter step")
