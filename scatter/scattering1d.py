@@ -15,6 +15,7 @@ from ._buffers import FilterBuffers
 from ._frontend import Workspace as _Workspace
 from ._frontend import (check_bank, check_finite, lowpass_matrix, modulus, reflect_indices, to_output,
                         to_tensor)
+from ._parallel import in_worker, map_chunks
 
 # Fourier samples of a filter below this fraction of its peak are left out of the products (a
 # Morlet filter's Gaussian tails run down to 1e-300): each dropped term changes the result by
@@ -232,7 +233,9 @@ class Scattering1D(FilterBuffers):
     batch_size : int, optional
         Signals per pass through the cascade: bounds the memory of the intermediate maps.
         Default: on the CPU, equal chunks that keep the largest batched inverse FFT under 2**24
-        complex values; on a GPU, the whole batch.
+        complex values in all; on a GPU, the whole batch. On the CPU without autograd, with
+        ``torch.get_num_threads() = n > 1``, the chunks run ``n`` at a time on worker threads that
+        each use one intra-op thread (and share the 2**24 bound).
 
     What a bank must provide
     ------------------------
@@ -586,9 +589,17 @@ class Scattering1D(FilterBuffers):
             check_finite(x)
         lead = x.shape[:-1]
         x = x.reshape(-1, self.N)
-        chunk = self.batch_size or self._auto_batch_size(x.shape[0], x.device)
+        # on the CPU without autograd, chunks run side by side on threads of one intra-op thread
+        # each (see scatter._parallel), sharing the working-set bound
+        reuse = (x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
+                 and not torch.compiler.is_compiling())
+        workers = torch.get_num_threads() if reuse and not in_worker() else 1
+        chunk = self.batch_size or self._auto_batch_size(x.shape[0], x.device, workers)
         if x.shape[0] > chunk:
-            parts = [self._cascade(part) for part in x.split(chunk)]
+            chunks = list(x.split(chunk))
+            parts = map_chunks(self._cascade, chunks, workers) if workers > 1 else None
+            if parts is None:
+                parts = [self._cascade(part) for part in chunks]
             coefs = torch.cat(parts) if isinstance(parts[0], torch.Tensor) else \
                 [torch.cat(maps) for maps in zip(*parts)]
         else:
@@ -610,12 +621,16 @@ class Scattering1D(FilterBuffers):
     # memory for about 10% more time.
     _CPU_TARGET = 1 << 24
 
-    def _auto_batch_size(self, batch: int, device: torch.device) -> int:
-        """Signals per pass: all on a GPU; on the CPU, equal chunks under :attr:`_CPU_TARGET`."""
+    def _auto_batch_size(self, batch: int, device: torch.device, workers: int = 1) -> int:
+        """Signals per pass: all on a GPU; on the CPU, equal chunks under :attr:`_CPU_TARGET`
+        shared by the ``workers`` chunks in flight (a multiple of ``workers`` chunks where the
+        batch allows)."""
         if device.type != "cpu" or batch <= 1:
             return max(batch, 1)
         per_signal = max(math.prod(shape) for shape, kind in self.fft_floor_shapes(1) if kind == "irfft")
-        n_chunks = math.ceil(batch / max(1, self._CPU_TARGET // per_signal))
+        n_chunks = math.ceil(batch / max(1, self._CPU_TARGET // workers // per_signal))
+        if workers > 1:
+            n_chunks = min(batch, -(-n_chunks // workers) * workers)
         return math.ceil(batch / n_chunks)
 
     def _cascade(self, x: torch.Tensor):

@@ -88,3 +88,22 @@ def test_forked_child_builds_its_own_pool(two_threads, monkeypatch):
     child.join(timeout=60)
     assert child.exitcode == 0
     assert value == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("average", [True, False])
+def test_scattering1d_parallel_chunks_give_the_serial_coefficients(two_threads, monkeypatch, average):
+    from scatter import Scattering1D
+
+    S = Scattering1D(6, 1024, Q=4, average=average, out_type="array" if average else "list").double()
+    monkeypatch.setattr(Scattering1D, "_CPU_TARGET", 1 << 14)   # several chunks for 7 signals
+    x = torch.randn(7, 1024, dtype=torch.float64)
+    assert S._auto_batch_size(7, torch.device("cpu"), 2) < 7
+    with torch.no_grad():
+        parallel = S(x)
+        torch.set_num_threads(1)
+        serial = S(x)
+    if average:
+        torch.testing.assert_close(parallel, serial, rtol=1e-13, atol=1e-13)
+    else:
+        for p, s in zip(parallel, serial):
+            torch.testing.assert_close(p["coef"], s["coef"], rtol=1e-13, atol=1e-13)
