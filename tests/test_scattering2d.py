@@ -281,3 +281,12 @@ def test_separable_factors_and_lowpass_matrix():
     P = lowpass_matrix(b, 4, 1, 8)                          # (40, 8)
     full = np.fft.ifft(np.fft.fft(u) * b).real[::4][1:9]    # filter, subsample, keep 1..8
     np.testing.assert_allclose(u @ P, full, atol=1e-12)
+
+
+def test_broadcast_shape_matches_torch():
+    from scatter._frontend import _broadcast_shape
+
+    for a, b in [((4, 1, 8, 8, 2), (3, 8, 8, 2)), ((1,), (5, 1)), ((2, 3), (2, 3)), ((), (4,))]:
+        assert _broadcast_shape(a, b) == tuple(torch.broadcast_shapes(a, b))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        _broadcast_shape((2, 3), (4, 3))
