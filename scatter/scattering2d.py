@@ -120,8 +120,8 @@ class Scattering2D(FilterBuffers):
         Default: on the CPU, as many as keep the largest intermediate near 3 * 2**18 complex values
         (cache-friendly, about 2x faster than one huge pass); on a GPU, the whole batch. On the
         CPU without autograd, with ``torch.get_num_threads() = n > 1``, the chunks run ``n`` at a
-        time on worker threads that each use one intra-op thread (1.2-1.5x faster than splitting
-        every operation across the cores; memory grows accordingly: ``n`` chunks are in flight).
+        time on worker threads that each use one intra-op thread (1.1-1.5x faster than splitting
+        every operation across the cores); the chunks in flight share the working-set target.
 
     What a bank must provide
     ------------------------
