@@ -359,14 +359,19 @@ class Scattering2D(FilterBuffers):
                  and not torch.compiler.is_compiling())
         workers = torch.get_num_threads() if reuse and not in_worker() else 1
         parts = self._chunks(x, workers)
+        # without autograd each chunk writes its coefficients straight into the output
+        blocks = x.new_empty((x.shape[0], len(self._meta["rows"]), *self.output_shape)) if reuse else None
+        dests = list(blocks.split([p.shape[0] for p in parts])) if reuse else [None] * len(parts)
         outs = None
         if len(parts) > 1 and workers > 1:
             target = self._CPU_TARGET // workers   # the chunks in flight share the working set
-            outs = map_chunks(lambda part: self._cascade(part, self._workspaces(), target), parts, workers)
+            outs = map_chunks(lambda pd: self._cascade(pd[0], self._workspaces(), target, pd[1]),
+                              list(zip(parts, dests)), workers)
         if outs is None:
             ws = self._workspaces() if reuse else None
-            outs = [self._cascade(part, ws) for part in parts]
-        blocks = outs[0] if len(outs) == 1 else torch.cat(outs)
+            outs = [self._cascade(part, ws, dest=dest) for part, dest in zip(parts, dests)]
+        if blocks is None:
+            blocks = outs[0] if len(outs) == 1 else torch.cat(outs)
         if self.out_type == "list":
             out, c = [], 0
             for (order, js, thetas, ns) in self._meta["rows"]:
@@ -455,11 +460,12 @@ class Scattering2D(FilterBuffers):
         return s[..., 1:-1, 1:-1]
 
     def _cascade(self, x: torch.Tensor, ws: dict[str, Workspace] | None = None,
-                 target: int | None = None) -> torch.Tensor:
+                 target: int | None = None, dest: torch.Tensor | None = None) -> torch.Tensor:
         """Padded batch ``(B, M_p, N_p)`` to coefficients ``(B, C, h, w)``.
 
         ``ws``: workspaces for the large intermediates (see :meth:`_workspaces`), or ``None``.
         ``target``: working-set target of this chunk in complex values (default ``_CPU_TARGET``).
+        ``dest``: a contiguous ``(B, C, h, w)`` tensor to write the coefficients into (no autograd).
         """
         target = target or self._CPU_TARGET
         w = ws or {}
@@ -476,7 +482,7 @@ class Scattering2D(FilterBuffers):
         for j1, index1 in self._groups:
             for part in self._first_order_parts(j1, B, len(index1), x.device, target):
                 self._from_first_order(x_hat, j1, part, out, second, w, ifft2_modulus, target)
-        return torch.cat(out + second, dim=1)
+        return torch.cat(out + second, dim=1, out=dest) if dest is not None else torch.cat(out + second, dim=1)
 
     def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, out: list, second: list,
                           w: dict, ifft2_modulus, target: int) -> None:
