@@ -107,3 +107,16 @@ def test_scattering1d_parallel_chunks_give_the_serial_coefficients(two_threads, 
     else:
         for p, s in zip(parallel, serial):
             torch.testing.assert_close(p["coef"], s["coef"], rtol=1e-13, atol=1e-13)
+
+
+def test_without_per_thread_settings_chunks_run_serially(two_threads, monkeypatch):
+    """A torch build whose library lacks the OpenMP/MKL per-thread calls: no pool, same numbers."""
+    monkeypatch.setattr(_parallel, "_torch_cpu_library", lambda: None)
+    monkeypatch.setattr(_parallel, "_pools", {})
+    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 12)
+    assert _parallel.chunk_pool(2) is None and _parallel.map_chunks(len, [[1]], 2) is None
+    S = Scattering2D(2, (16, 16), L=2)
+    x = torch.randn(6, 16, 16)
+    with torch.no_grad():
+        out = S(x)
+    torch.testing.assert_close(out, Scattering2D(2, (16, 16), L=2, batch_size=100)(x))
