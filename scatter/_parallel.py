@@ -10,7 +10,7 @@ intra-op thread, keeps every core busy with whole operations instead.
 
 A worker thread's intra-op thread count is set through the OpenMP and MKL per-thread calls
 (``omp_set_num_threads`` changes only the calling thread's setting;
-``mkl_set_num_threads_local`` likewise), resolved through torch's own CPU library.
+``MKL_Set_Num_Threads_Local`` likewise), resolved through torch's own CPU library.
 ``torch.set_num_threads`` is not used: it would also change the process-wide default that new
 threads start from. Where those libraries are not found (another torch build), or the worker
 still reports more than one thread afterwards, :func:`chunk_pool` returns ``None`` and callers
@@ -101,6 +101,7 @@ def chunk_pool(n_workers: int) -> ThreadPoolExecutor | None:
 
 
 def _init_worker(barrier: threading.Barrier) -> bool:
+    """Set-up task of one worker: single-threaded operations, then wait for the others."""
     result = _set_single_thread()
     barrier.wait(timeout=60)
     return result
@@ -109,7 +110,8 @@ def _init_worker(barrier: threading.Barrier) -> bool:
 def map_chunks(fn, chunks: list, n_workers: int) -> list | None:
     """``[fn(c) for c in chunks]`` on :func:`chunk_pool` workers, or ``None`` when there is none.
 
-    Each result stays on the worker's side until all are done; exceptions propagate.
+    Results come back in the order of ``chunks``; an exception raised by a chunk propagates to
+    the caller (chunks already running finish on their workers).
     """
     pool = chunk_pool(n_workers)
     if pool is None:
