@@ -320,3 +320,14 @@ def _with_target(S, target: int):
     S._CPU_TARGET = target
     assert S._auto_batch_size(7, torch.device("cpu")) < 7
     return S
+
+
+def test_traces_under_torch_compile():
+    # dynamo + AOT autograd tracing, with and without autograd (the no-grad CPU path must not
+    # hand traced tensors to SciPy or to the worker threads)
+    S = Scattering1D(4, 256, Q=2, check_input=False)
+    x = torch.randn(3, 256)
+    compiled = torch.compile(S, backend="aot_eager", fullgraph=False)
+    torch.testing.assert_close(compiled(x), S(x), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), S(x), rtol=1e-5, atol=1e-6)
