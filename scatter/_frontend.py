@@ -108,6 +108,13 @@ def check_bank(bank, grid: tuple[int, ...], needs: str, j_max: int, j_range: str
     return js
 
 
+def cpu_inference(x: torch.Tensor) -> bool:
+    """Whether a forward pass on ``x`` is CPU inference: no autograd through ``x`` and not traced
+    by ``torch.compile`` (the networks then reuse work buffers and may run chunks in parallel)."""
+    return (x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
+            and not torch.compiler.is_compiling())
+
+
 def check_finite(x: torch.Tensor, name: str = "x") -> None:
     """Raise if ``x`` holds NaN or inf (one device-to-host sync; modules let users skip it)."""
     if not bool(torch.isfinite(x).all()):

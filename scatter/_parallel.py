@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from ._frontend import cpu_inference
+
 _lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor | None] = {}
 _worker = threading.local()
@@ -71,6 +73,12 @@ def _set_single_thread() -> bool:
         mkl(1)
     _worker.active = True
     return torch.get_num_threads() == 1
+
+
+def chunk_workers(x: torch.Tensor) -> int:
+    """How many chunks of the batch ``x`` may run at once: ``torch.get_num_threads()`` for CPU
+    inference without autograd (outside ``torch.compile`` and outside a worker), else 1."""
+    return torch.get_num_threads() if cpu_inference(x) and not in_worker() else 1
 
 
 def in_worker() -> bool:

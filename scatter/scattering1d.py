@@ -15,7 +15,7 @@ from ._buffers import FilterBuffers
 from ._frontend import Workspace as _Workspace
 from ._frontend import (check_bank, check_finite, lowpass_matrix, modulus, reflect_indices, to_output,
                         to_tensor)
-from ._parallel import in_worker, map_chunks
+from ._parallel import chunk_workers, map_chunks
 
 # Fourier samples of a filter below this fraction of its peak are left out of the products (a
 # Morlet filter's Gaussian tails run down to 1e-300): each dropped term changes the result by
@@ -591,9 +591,7 @@ class Scattering1D(FilterBuffers):
         x = x.reshape(-1, self.N)
         # on the CPU without autograd, chunks run side by side on threads of one intra-op thread
         # each (see scatter._parallel), sharing the working-set bound
-        reuse = (x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
-                 and not torch.compiler.is_compiling())
-        workers = torch.get_num_threads() if reuse and not in_worker() else 1
+        workers = chunk_workers(x)
         chunk = self.batch_size or self._auto_batch_size(x.shape[0], x.device, workers)
         if x.shape[0] > chunk:
             chunks = list(x.split(chunk))

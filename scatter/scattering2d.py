@@ -12,10 +12,11 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
-from ._parallel import in_worker, map_chunks
-from ._frontend import (Workspace, check_bank, check_finite, crop_fourier, filter_subsample,
-                        full_spectrum, lowpass_half_spectrum, lowpass_matrix, modulus, reflect_indices,
-                        separable_factors, significant_blocks, take, to_output, to_tensor)
+from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier,
+                        filter_subsample, full_spectrum, lowpass_half_spectrum, lowpass_matrix,
+                        modulus, reflect_indices, separable_factors, significant_blocks, take,
+                        to_output, to_tensor)
+from ._parallel import chunk_workers, map_chunks
 
 
 def padded_shape_2d(shape, J: int) -> tuple[int, int]:
@@ -355,9 +356,8 @@ class Scattering2D(FilterBuffers):
             x = x.index_select(-2, self._pad_rows).index_select(-1, self._pad_cols)
         # inference on the CPU writes the large intermediates into buffers kept between calls, and
         # runs chunks side by side on threads of one intra-op thread each (see scatter._parallel)
-        reuse = (x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
-                 and not torch.compiler.is_compiling())
-        workers = torch.get_num_threads() if reuse and not in_worker() else 1
+        reuse = cpu_inference(x)
+        workers = chunk_workers(x)
         parts = self._chunks(x, workers)
         # without autograd each chunk writes its coefficients straight into the output
         blocks = x.new_empty((x.shape[0], len(self._meta["rows"]), *self.output_shape)) if reuse else None
@@ -469,44 +469,50 @@ class Scattering2D(FilterBuffers):
         """
         target = target or self._CPU_TARGET
         w = ws or {}
-
-        # (FFTs write fresh tensors: torch's out= variants compute into a temporary and copy)
-        def ifft2_modulus(z: torch.Tensor) -> torch.Tensor:
-            y = torch.fft.ifft2(z)
-            return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
-
         B = x.shape[0]
         x_hat = full_spectrum(torch.fft.rfft2(x), x.shape[-1], w.get("input_spectrum"))
         out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, index1 in self._groups:
             for part in self._first_order_parts(j1, B, len(index1), x.device, target):
-                self._from_first_order(x_hat, j1, part, out, second, w, ifft2_modulus, target)
-        return torch.cat(out + second, dim=1, out=dest) if dest is not None else torch.cat(out + second, dim=1)
+                s1, s2 = self._from_first_order(x_hat, j1, part, w, target)
+                out.append(s1)
+                if s2 is not None:
+                    second.append(s2)
+        return torch.cat(out + second, dim=1, out=dest)
 
-    def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, out: list, second: list,
-                          w: dict, ifft2_modulus, target: int) -> None:
-        """First-order maps of the scale-``j1`` wavelets ``part``, their low-passes (appended to
-        ``out``) and their second-order coefficients (appended to ``second``)."""
+    @staticmethod
+    def _ifft2_modulus(z: torch.Tensor, w: dict) -> torch.Tensor:
+        """``|ifft2(z)|``, the modulus written into the workspace (FFTs write fresh tensors:
+        torch's ``out=`` variants compute into a temporary and copy)."""
+        y = torch.fft.ifft2(z)
+        return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
+
+    def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, w: dict,
+                          target: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Coefficients from the scale-``j1`` wavelets ``part``: order 1 ``(B, l1, h, w)`` and
+        order 2 ``(B, l1 * L2, h, w)`` (``None`` when no scale follows ``j1``)."""
         B = x_hat.shape[0]
-        u1 = ifft2_modulus(self._filtered(x_hat[:, None], f"_psi1_{j1}", w.get("product"), part))  # (B, l1, m, n)
+        product = self._filtered(x_hat[:, None], f"_psi1_{j1}", w.get("product"), part)
+        u1 = self._ifft2_modulus(product, w)                                     # (B, l1, m, n)
         later = [j2 for j2, _ in self._groups if j2 > j1] if self.max_order == 2 else []
         r1 = torch.fft.rfft2(u1) if later or not self._phi_separable else None
-        out.append(self._lowpass(u1, r1, self._res[j1]))
+        s1 = self._lowpass(u1, r1, self._res[j1])
         if not later:
-            return
+            return s1, None
         width = u1.shape[-1]
         del u1  # drop maps as soon as they are used: bounds the peak memory
-        u1_hat = full_spectrum(r1, width, w.get("spectrum"))[:, :, None]     # (B, L1, 1, m, n)
+        u1_hat = full_spectrum(r1, width, w.get("spectrum"))[:, :, None]     # (B, l1, 1, m, n)
         del r1
         step = self._maps_per_pass(j1, B, u1_hat.shape[1], x_hat.device, target)
         parts = []
         for maps in u1_hat.split(step, dim=1):
-            per_j2 = [self._lowpass(ifft2_modulus(self._filtered(maps, f"_psi2_{j1}_{j2}", w.get("product"))),
+            per_j2 = [self._lowpass(self._ifft2_modulus(self._filtered(maps, f"_psi2_{j1}_{j2}",
+                                                                       w.get("product")), w),
                                     None, self._res[j2]) for j2 in later]  # (B, l1, L2, h, w)
             parts.append(torch.cat(per_j2, dim=2))
         s2 = torch.cat(parts, dim=1)
-        second.append(s2.reshape(B, -1, *s2.shape[-2:]))
+        return s1, s2.reshape(B, -1, *s2.shape[-2:])
 
     _SLOTS = ("input_spectrum", "product", "modulus", "spectrum")
 
