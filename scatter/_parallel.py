@@ -81,6 +81,15 @@ def chunk_workers(x: torch.Tensor) -> int:
     return torch.get_num_threads() if cpu_inference(x) and not in_worker() else 1
 
 
+def chunk_count(batch: int, per_chunk: int, workers: int) -> int:
+    """Chunks for ``batch`` items, at most ``per_chunk`` each, rounded up to a multiple of
+    ``workers`` where the batch allows (every worker then gets the same share)."""
+    n = -(-batch // max(1, per_chunk))
+    if workers > 1 and n < batch:
+        n = min(batch, -(-n // workers) * workers)
+    return n
+
+
 def in_worker() -> bool:
     """Whether the calling thread is one of the chunk workers (never nest pools)."""
     return getattr(_worker, "active", False)

@@ -15,7 +15,7 @@ from ._buffers import FilterBuffers
 from ._frontend import Workspace as _Workspace
 from ._frontend import (check_bank, check_finite, lowpass_matrix, modulus, reflect_indices, to_output,
                         to_tensor)
-from ._parallel import chunk_workers, map_chunks
+from ._parallel import chunk_count, chunk_workers, map_chunks
 
 # Fourier samples of a filter below this fraction of its peak are left out of the products (a
 # Morlet filter's Gaussian tails run down to 1e-300): each dropped term changes the result by
@@ -626,9 +626,7 @@ class Scattering1D(FilterBuffers):
         if device.type != "cpu" or batch <= 1:
             return max(batch, 1)
         per_signal = max(math.prod(shape) for shape, kind in self.fft_floor_shapes(1) if kind == "irfft")
-        n_chunks = math.ceil(batch / max(1, self._CPU_TARGET // workers // per_signal))
-        if workers > 1:
-            n_chunks = min(batch, -(-n_chunks // workers) * workers)
+        n_chunks = chunk_count(batch, self._CPU_TARGET // workers // per_signal, workers)
         return math.ceil(batch / n_chunks)
 
     def _cascade(self, x: torch.Tensor):

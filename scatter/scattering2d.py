@@ -16,7 +16,7 @@ from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop
                         filter_subsample, full_spectrum, lowpass_half_spectrum, lowpass_matrix,
                         modulus, reflect_indices, separable_factors, significant_blocks, take,
                         to_output, to_tensor)
-from ._parallel import chunk_workers, map_chunks
+from ._parallel import chunk_count, chunk_workers, map_chunks
 
 
 def padded_shape_2d(shape, J: int) -> tuple[int, int]:
@@ -414,9 +414,7 @@ class Scattering2D(FilterBuffers):
         B = x.shape[0]
         if self.batch_size is not None:
             return list(x.split(self.batch_size))
-        n = -(-B // self._auto_batch_size(x.device, workers))
-        if workers > 1 and n < B:
-            n = min(B, -(-n // workers) * workers)
+        n = chunk_count(B, self._auto_batch_size(x.device, workers), workers)
         return list(x.tensor_split(n)) if n > 1 else [x]
 
     def _maps_per_pass(self, j1: int, batch: int, n_maps: int, device: torch.device, target: int) -> int:
