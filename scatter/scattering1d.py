@@ -229,7 +229,7 @@ class Scattering1D(FilterBuffers):
         ``bank(N_padded) -> FilterBank``. Default ``filters.morlet_1d(N_padded, J, Q, T)``, which
         gives Kymatio's numbers.
     check_input : bool
-        Check the input for NaN/inf (one device-to-host sync per call).
+        Check the input for NaN/inf (one device-to-host sync per chunk, see ``batch_size``).
     batch_size : int, optional
         Signals per pass through the cascade: bounds the memory of the intermediate maps.
         Default: on the CPU, equal chunks that keep the largest batched inverse FFT under 2**24
@@ -585,8 +585,6 @@ class Scattering1D(FilterBuffers):
         if x.shape[-1] != self.N:
             raise ValueError(f"x has length {x.shape[-1]} on its last axis, expected "
                              f"shape={self.N}")
-        if self.check_input:
-            check_finite(x)
         lead = x.shape[:-1]
         x = x.reshape(-1, self.N)
         # on the CPU without autograd, chunks run side by side on threads of one intra-op thread
@@ -595,13 +593,13 @@ class Scattering1D(FilterBuffers):
         chunk = self.batch_size or self._auto_batch_size(x.shape[0], x.device, workers)
         if x.shape[0] > chunk:
             chunks = list(x.split(chunk))
-            parts = map_chunks(self._cascade, chunks, workers) if workers > 1 else None
+            parts = map_chunks(self._checked_cascade, chunks, workers) if workers > 1 else None
             if parts is None:
-                parts = [self._cascade(part) for part in chunks]
+                parts = [self._checked_cascade(part) for part in chunks]
             coefs = torch.cat(parts) if isinstance(parts[0], torch.Tensor) else \
                 [torch.cat(maps) for maps in zip(*parts)]
         else:
-            coefs = self._cascade(x)
+            coefs = self._checked_cascade(x)
         if self.out_type == "array":
             return to_output(coefs.reshape(*lead, *coefs.shape[1:]), from_numpy)
         meta = self.meta()
@@ -628,6 +626,14 @@ class Scattering1D(FilterBuffers):
         per_signal = max(math.prod(shape) for shape, kind in self.fft_floor_shapes(1) if kind == "irfft")
         n_chunks = chunk_count(batch, self._CPU_TARGET // workers // per_signal, workers)
         return math.ceil(batch / n_chunks)
+
+    def _checked_cascade(self, x: torch.Tensor):
+        """:meth:`_cascade` of a chunk after the NaN/inf check, on the thread that runs the chunk
+        (see ``Scattering2D._prepared``: checks on the calling thread would wake torch's intra-op
+        threads, which then spin on the cores the chunk workers need)."""
+        if self.check_input:
+            check_finite(x)
+        return self._cascade(x)
 
     def _cascade(self, x: torch.Tensor):
         """Batch ``(B, N)`` to ``(B, C, N_out)`` (averaged) or a list of C maps ``(B, n_c)``."""

@@ -120,3 +120,44 @@ def test_without_per_thread_settings_chunks_run_serially(two_threads, monkeypatc
     with torch.no_grad():
         out = S(x)
     torch.testing.assert_close(out, Scattering2D(2, (16, 16), L=2, batch_size=100)(x))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_in_a_worker_chunk_raises(two_threads, monkeypatch, bad):
+    """The NaN/inf check runs per chunk on the workers: a bad value in the last chunk still raises."""
+    from scatter import Scattering1D
+
+    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 10)
+    monkeypatch.setattr(Scattering1D, "_CPU_TARGET", 1 << 9)
+    S2, S1 = Scattering2D(2, (16, 16), L=2), Scattering1D(J=3, shape=64, Q=1)
+    x2, x1 = torch.randn(6, 16, 16), torch.randn(8, 64)
+    with torch.no_grad():
+        assert len(S2._chunks(x2, 2)) > 2 and S1._auto_batch_size(8, x1.device, 2) < 8
+        x2[-1, 3, 4] = bad
+        x1[-1, 5] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            S2(x2)
+        with pytest.raises(ValueError, match="NaN or inf"):
+            S1(x1)
+        # pre-padded input too
+        P = Scattering2D(2, (16, 16), L=2, pre_pad=True)
+        xp = torch.randn(6, *P.padded_shape)
+        xp[-1, 0, 0] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            P(xp)
+
+
+def test_calling_thread_leaves_intra_op_threads_asleep(two_threads, monkeypatch):
+    """With worker chunks, the caller runs no multi-threaded operation of its own: libgomp's
+    threads would spin-wait for ~10 ms after it, on the cores the workers need."""
+    if _parallel.chunk_pool(2) is None:
+        pytest.skip("this torch build exposes no per-thread OpenMP setting; chunks run serially")
+    S = Scattering2D(2, (32, 32), L=4)
+    x = torch.randn(64, 32, 32)
+    with torch.no_grad():
+        calls = []
+        real_set = torch.Tensor.index_select
+        monkeypatch.setattr(torch.Tensor, "index_select",
+                            lambda self, *a: (calls.append(_parallel.in_worker()), real_set(self, *a))[1])
+        S(x)
+    assert calls and all(calls)   # padding ran on the workers
