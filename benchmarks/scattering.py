@@ -1,7 +1,8 @@
 """Scattering speed: Kymatio 0.3 (torch frontend) against ours, in one process, same inputs.
 
 For each case the script builds both transforms, checks that their outputs agree (relative
-max-abs error <= 1e-5 in float32), then times them alternately and prints the median time per
+max-abs error <= 1e-5 in float32), then times them alternately (on the CPU each call after a
+30 ms pause, see ``SETTLE_S``) and prints the median time per
 batch, images per second, peak memory, the ratio Kymatio / ours (of the medians, and the median of
 the ratios of each Kymatio call to our call right after it, steadier when the machine's speed
 drifts), and ours against the "FFT floor":
@@ -86,10 +87,19 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+# Pause before each timed call on the CPU. After a multi-threaded operation torch's OpenMP threads
+# (libgomp) spin-wait for more work for about 9 ms before they sleep: without the pause, the
+# threads left spinning by one implementation's call would compete for the cores with the other's
+# call, which always follows it when calls alternate (the asymmetry measured 10-15% on (a)).
+SETTLE_S = 0.03
+
+
 def median_time(fn, device: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         synchronize(device)
+        if not device.startswith("cuda"):
+            time.sleep(SETTLE_S)
         start = time.perf_counter()
         fn()
         synchronize(device)
