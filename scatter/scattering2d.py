@@ -14,7 +14,7 @@ from filters._validation import check_choice, check_int, check_scales_fit, check
 from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier,
                         filter_subsample, full_spectrum, lowpass_half_spectrum, lowpass_matrix,
-                        modulus, reflect_indices, separable_factors, significant_blocks, take,
+                        modulus, reflect_indices, separable_factors, significant_blocks,
                         to_output, to_tensor)
 from ._parallel import chunk_count, chunk_workers, map_chunks
 
@@ -490,10 +490,14 @@ class Scattering2D(FilterBuffers):
 
     @staticmethod
     def _ifft2_modulus(z: torch.Tensor, w: dict) -> torch.Tensor:
-        """``|ifft2(z)|``, the modulus written into the workspace (FFTs write fresh tensors:
-        torch's ``out=`` variants compute into a temporary and copy)."""
+        """``|ifft2(z)|``. With workspaces (inference) the product ``z`` is dead once transformed,
+        and the modulus is written over the first half of its memory: one intermediate fewer
+        (FFTs write fresh tensors: torch's ``out=`` variants compute into a temporary and copy)."""
         y = torch.fft.ifft2(z)
-        return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
+        out = None
+        if w and z.is_contiguous():
+            out = torch.view_as_real(z).reshape(-1)[:y.numel()].view(y.shape)
+        return modulus(y, out)
 
     def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, w: dict,
                           target: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -521,7 +525,7 @@ class Scattering2D(FilterBuffers):
         s2 = torch.cat(parts, dim=1)
         return s1, s2.reshape(B, -1, *s2.shape[-2:])
 
-    _SLOTS = ("input_spectrum", "product", "modulus", "spectrum")
+    _SLOTS = ("input_spectrum", "product", "spectrum")
 
     def _workspaces(self) -> dict[str, Workspace]:
         """This thread's buffers for the large intermediates (threads never share one)."""
@@ -533,7 +537,8 @@ class Scattering2D(FilterBuffers):
     def release_workspace(self) -> None:
         """Free the work buffers kept between calls without autograd.
 
-        On the CPU, inference writes the wavelet products, moduli and full spectra into buffers reused from one call to the next (each about as large as the biggest such
+        On the CPU, inference writes the wavelet products (then their moduli) and full spectra
+        into buffers reused from one call to the next (each about as large as the biggest such
         intermediate of a chunk, a few MB with the automatic chunking): fresh ones cost more in
         page faults than the products themselves.
         """
