@@ -197,7 +197,8 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
     Subsampling ``y`` by ``factor`` in space replaces its spectrum by the mean of its
     ``factor**2`` aliases (blocks of the spectrum); here the sum over alias blocks of the products
     of the blocks (the ``1 / factor**2`` of the mean must already be folded into ``filt``); only
-    ``blocks`` (see :func:`significant_blocks`) are visited.
+    ``blocks`` (see :func:`significant_blocks`) are visited. Block ``(a, b)`` is the rectangle of
+    rows ``a M / factor .. (a + 1) M / factor`` and columns ``b N / factor .. (b + 1) N / factor``.
 
     Parameters
     ----------
@@ -218,23 +219,20 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
     pairs = not filt.is_complex()
     u = torch.view_as_real(u_hat.resolve_conj()) if pairs else u_hat
     m, n = u_hat.shape[-2:]
+    mk, nk = m // factor, n // factor
     shape = _broadcast_shape(u.shape, filt.shape)
-    shape = shape[:-3] + (m // factor, n // factor, 2) if pairs else shape[:-2] + (m // factor, n // factor)
+    shape = shape[:-3] + (mk, nk, 2) if pairs else shape[:-2] + (mk, nk)
     out = take(workspace, shape, u.dtype, u.device)
     if factor == 1:
         out = torch.mul(u, filt, out=out) if out is not None else u * filt
         return torch.view_as_complex(out) if pairs else out
-    row, col = (-4, -2) if pairs else (-3, -1)
-    u = u.unflatten(col, (factor, n // factor)).unflatten(row, (factor, m // factor))
-    f = filt.unflatten(col, (factor, n // factor)).unflatten(row, (factor, m // factor))
-    first = True
-    for a, b in blocks:
-        index = (..., a, slice(None), b, slice(None)) + ((slice(None),) if pairs else ())
-        if first:
-            out = torch.mul(u[index], f[index], out=out) if out is not None else u[index] * f[index]
-            first = False
+    tail = (slice(None),) if pairs else ()
+    for k, (a, b) in enumerate(blocks):
+        index = (..., slice(a * mk, (a + 1) * mk), slice(b * nk, (b + 1) * nk)) + tail
+        if k == 0:
+            out = torch.mul(u[index], filt[index], out=out) if out is not None else u[index] * filt[index]
         else:
-            out.addcmul_(u[index], f[index])
+            out.addcmul_(u[index], filt[index])
     return torch.view_as_complex(out) if pairs else out
 
 
