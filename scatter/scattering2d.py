@@ -6,6 +6,7 @@ import threading
 from typing import Callable
 
 import numpy as np
+import scipy.fft
 import torch
 
 from filters import FilterBank, morlet_2d
@@ -14,7 +15,7 @@ from filters._validation import check_choice, check_int, check_scales_fit, check
 from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier,
                         filter_subsample, full_spectrum, lowpass_half_spectrum, lowpass_matrix,
-                        modulus, reflect_indices, separable_factors, significant_blocks,
+                        modulus, reflect_indices, separable_factors, significant_blocks, take,
                         to_output, to_tensor)
 from ._parallel import chunk_count, chunk_workers, map_chunks
 
@@ -490,14 +491,19 @@ class Scattering2D(FilterBuffers):
 
     @staticmethod
     def _ifft2_modulus(z: torch.Tensor, w: dict) -> torch.Tensor:
-        """``|ifft2(z)|``. With workspaces (inference) the product ``z`` is dead once transformed,
-        and the modulus is written over the first half of its memory: one intermediate fewer
-        (FFTs write fresh tensors: torch's ``out=`` variants compute into a temporary and copy)."""
-        y = torch.fft.ifft2(z)
-        out = None
-        if w and z.is_contiguous():
-            out = torch.view_as_real(z).reshape(-1)[:y.numel()].view(y.shape)
-        return modulus(y, out)
+        """``|ifft2(z)|``.
+
+        With workspaces (CPU inference) the product ``z`` is dead once transformed: SciPy's FFT
+        transforms it in place (``overwrite_x``; torch's FFTs always write a fresh tensor, their
+        ``out=`` variants through a temporary) and the modulus goes into a work buffer half its
+        size. That is half an intermediate less than torch's FFT needs, and no fresh pages.
+        """
+        if w and z.device.type == "cpu" and z.is_contiguous() and not z.is_conj():
+            y = scipy.fft.ifft2(z.numpy(), overwrite_x=True, workers=torch.get_num_threads())
+            out = take(w.get("modulus"), z.shape, z.real.dtype, z.device)
+            np.abs(y, out=out.numpy())
+            return out
+        return modulus(torch.fft.ifft2(z))
 
     def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, w: dict,
                           target: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -525,7 +531,7 @@ class Scattering2D(FilterBuffers):
         s2 = torch.cat(parts, dim=1)
         return s1, s2.reshape(B, -1, *s2.shape[-2:])
 
-    _SLOTS = ("input_spectrum", "product", "spectrum")
+    _SLOTS = ("input_spectrum", "product", "modulus", "spectrum")
 
     def _workspaces(self) -> dict[str, Workspace]:
         """This thread's buffers for the large intermediates (threads never share one)."""
