@@ -2,8 +2,8 @@
 
 For each case the script builds both transforms, checks that their outputs agree (relative
 max-abs error <= 1e-5 in float32), then times them alternately (on the CPU each call after a
-30 ms pause, see ``SETTLE_S``) and prints the median time per
-batch, images per second, peak memory, the ratio Kymatio / ours (of the medians, and the median of
+30 ms pause, see ``SETTLE_S``) and prints the median time per batch, images per second, peak
+memory, the ratio Kymatio / ours (of the medians, and the median of
 the ratios of each Kymatio call to our call right after it, steadier when the machine's speed
 drifts), and ours against the "FFT floor":
 the bare batched real FFTs an optimal cascade needs (one forward FFT of the input; per order-1

@@ -156,8 +156,8 @@ def test_calling_thread_leaves_intra_op_threads_asleep(two_threads, monkeypatch)
     x = torch.randn(64, 32, 32)
     with torch.no_grad():
         calls = []
-        real_set = torch.Tensor.index_select
+        real_index_select = torch.Tensor.index_select
         monkeypatch.setattr(torch.Tensor, "index_select",
-                            lambda self, *a: (calls.append(_parallel.in_worker()), real_set(self, *a))[1])
+                            lambda self, *a: (calls.append(_parallel.in_worker()), real_index_select(self, *a))[1])
         S(x)
     assert calls and all(calls)   # padding ran on the workers
