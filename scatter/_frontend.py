@@ -375,6 +375,36 @@ def full_spectrum(r_hat: torch.Tensor, width: int, workspace: Workspace | None =
     return out
 
 
+def ifft_in_place(z: torch.Tensor, ndim: int, norm: str = "backward") -> torch.Tensor:
+    """Inverse FFT over the last ``ndim`` axes of a complex tensor the caller no longer needs.
+
+    On the CPU without autograd SciPy's pocketfft transforms ``z`` in place (``overwrite_x``):
+    torch's FFTs always return a fresh tensor (their ``out=`` variants go through a temporary),
+    whose page faults cost as much as the transform for the networks' shapes and which holds a
+    second copy of the intermediate. Elsewhere ``torch.fft.ifftn``.
+
+    Parameters
+    ----------
+    z : Tensor, complex, shape (..., *grid) with ``len(grid) == ndim``
+        Overwritten on the CPU.
+    ndim : int
+    norm : {'backward', 'forward', 'ortho'}
+        As in :func:`torch.fft.ifftn`.
+
+    Returns
+    -------
+    Tensor, complex, ``z``'s shape (on the CPU, usually ``z``'s memory)
+    """
+    dims = tuple(range(-ndim, 0))
+    if z.device.type == "cpu" and z.is_contiguous() and not (torch.is_grad_enabled() and z.requires_grad):
+        import scipy.fft
+
+        y = scipy.fft.ifftn(z.resolve_conj().numpy(), axes=dims, norm=norm, overwrite_x=True,
+                            workers=torch.get_num_threads())
+        return torch.from_numpy(y)
+    return torch.fft.ifftn(z, dim=dims, norm=norm)
+
+
 def modulus(z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``|z|`` of a complex tensor, into ``out`` (a real tensor of ``z``'s shape) if given.
 

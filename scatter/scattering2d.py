@@ -6,7 +6,6 @@ import threading
 from typing import Callable
 
 import numpy as np
-import scipy.fft
 import torch
 
 from filters import FilterBank, morlet_2d
@@ -14,9 +13,9 @@ from filters._validation import check_choice, check_int, check_scales_fit, check
 
 from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier,
-                        filter_subsample, full_spectrum, lowpass_half_spectrum, lowpass_matrix,
-                        modulus, reflect_indices, separable_factors, significant_blocks, take,
-                        to_output, to_tensor)
+                        filter_subsample, full_spectrum, ifft_in_place, lowpass_half_spectrum,
+                        lowpass_matrix, modulus, reflect_indices, separable_factors,
+                        significant_blocks, take, to_output, to_tensor)
 from ._parallel import chunk_count, chunk_workers, map_chunks
 
 
@@ -491,19 +490,13 @@ class Scattering2D(FilterBuffers):
 
     @staticmethod
     def _ifft2_modulus(z: torch.Tensor, w: dict) -> torch.Tensor:
-        """``|ifft2(z)|``.
-
-        With workspaces (CPU inference) the product ``z`` is dead once transformed: SciPy's FFT
-        transforms it in place (``overwrite_x``; torch's FFTs always write a fresh tensor, their
-        ``out=`` variants through a temporary) and the modulus goes into a work buffer half its
-        size. That is half an intermediate less than torch's FFT needs, and no fresh pages.
-        """
-        if w and z.device.type == "cpu" and z.is_contiguous() and not z.is_conj():
-            y = scipy.fft.ifft2(z.numpy(), overwrite_x=True, workers=torch.get_num_threads())
-            out = take(w.get("modulus"), z.shape, z.real.dtype, z.device)
-            np.abs(y, out=out.numpy())
-            return out
-        return modulus(torch.fft.ifft2(z))
+        """``|ifft2(z)|``. With workspaces (CPU inference) the product ``z`` is dead once
+        transformed: it is transformed in place (:func:`ifft_in_place`) and the modulus goes into
+        a work buffer half its size, half an intermediate less than a fresh FFT output."""
+        if not w:
+            return modulus(torch.fft.ifft2(z))
+        y = ifft_in_place(z, 2)
+        return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
 
     def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, w: dict,
                           target: int) -> tuple[torch.Tensor, torch.Tensor | None]:
