@@ -7,6 +7,8 @@ import math
 import numpy as np
 import torch
 
+from . import _mkl_fft
+
 
 class Workspace:
     """A flat buffer per dtype, reused by the forward passes of a network without autograd.
@@ -378,10 +380,12 @@ def full_spectrum(r_hat: torch.Tensor, width: int, workspace: Workspace | None =
 def ifft_in_place(z: torch.Tensor, ndim: int, norm: str = "backward") -> torch.Tensor:
     """Inverse FFT over the last ``ndim`` axes of a complex tensor the caller no longer needs.
 
-    On the CPU without autograd SciPy's pocketfft transforms ``z`` in place (``overwrite_x``):
-    torch's FFTs always return a fresh tensor (their ``out=`` variants go through a temporary),
-    whose page faults cost as much as the transform for the networks' shapes and which holds a
-    second copy of the intermediate. Elsewhere ``torch.fft.ifftn``.
+    On the CPU without autograd ``z`` is transformed in place: torch's FFTs always return a
+    fresh tensor (their ``out=`` variants go through a temporary), whose page faults cost as much
+    as the transform for the networks' shapes and which holds a second copy of the intermediate.
+    With ``norm='forward'`` (no scaling) and torch built on MKL (x86-64), MKL's own FFT does it
+    (:mod:`scatter._mkl_fft`, 2-3x faster than pocketfft on Intel CPUs); otherwise SciPy's
+    pocketfft (``overwrite_x``). Elsewhere ``torch.fft.ifftn``.
 
     Parameters
     ----------
@@ -397,6 +401,8 @@ def ifft_in_place(z: torch.Tensor, ndim: int, norm: str = "backward") -> torch.T
     """
     dims = tuple(range(-ndim, 0))
     if z.device.type == "cpu" and z.is_contiguous() and not (torch.is_grad_enabled() and z.requires_grad):
+        if norm == "forward" and _mkl_fft.ifft_in_place(z, ndim):
+            return z
         import scipy.fft
 
         y = scipy.fft.ifftn(z.resolve_conj().numpy(), axes=dims, norm=norm, overwrite_x=True,

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from . import _native
 from ._frontend import cpu_inference
 
 _lock = threading.Lock()
@@ -43,25 +44,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
-def _torch_cpu_library() -> ctypes.CDLL | None:
-    """torch's CPU library, through which symbols resolve as torch itself resolves them.
-
-    ``dlsym`` on its handle searches its dependencies too, so ``omp_set_num_threads`` is the
-    OpenMP runtime torch runs on (other packages may have loaded their own copy).
-    """
-    path = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
-    if not os.path.exists(path):
-        return None
-    try:
-        return ctypes.CDLL(path)
-    except OSError:
-        return None
-
-
 def _set_single_thread() -> bool:
     """Make this thread's torch operations single-threaded; return whether it worked."""
     torch.get_num_threads()  # torch's lazy per-thread initialisation first: it would undo ours
-    lib = _torch_cpu_library()
+    lib = _native.torch_cpu_library()
     omp = getattr(lib, "omp_set_num_threads", None)
     if omp is None:
         return False

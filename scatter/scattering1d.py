@@ -174,8 +174,9 @@ def _fft(kind: str, x: torch.Tensor, n: int | None = None, overwrite: bool = Fal
     the window weights carry it).
 
     ``overwrite`` (the caller no longer needs ``x``, and no autograd): the complex inverse FFT
-    runs in place (:func:`ifft_in_place`; on CPU twice as fast as torch's out-of-place MKL FFT for
-    these shapes, most of that the page faults of a fresh output; benchmarks/RESULTS.md).
+    runs in place (:func:`ifft_in_place`: MKL's where torch carries it, else SciPy's; on CPU up to
+    twice as fast as torch's out-of-place FFT for these shapes, most of that the page faults of
+    a fresh output; benchmarks/RESULTS.md).
     """
     if overwrite and kind == "ifft" and not x.requires_grad:
         return ifft_in_place(x, 1, norm="forward")

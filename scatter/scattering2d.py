@@ -205,12 +205,12 @@ class Scattering2D(FilterBuffers):
         res = self._res
         self._blocks: dict[str, list] = {}
         for j, index in self._groups:
-            self._add_subsampling_filter(f"_psi1_{j}", lambda: bank.psi[index], 2 ** res[j])
+            self._add_subsampling_filter(f"_psi1_{j}", lambda: bank.psi[index], 2 ** res[j], inverse_fft=True)
             # second order: psi_j2 applied to |x * psi_j1| at resolution 2**res[j1], for j1 < j2
             for j1, _ in self._groups:
                 if j1 < j and self.max_order == 2:
                     self._add_subsampling_filter(f"_psi2_{j1}_{j}", lambda: crop_fourier(bank.psi[index], 2 ** res[j1]),
-                                                 2 ** (res[j] - res[j1]))
+                                                 2 ** (res[j] - res[j1]), inverse_fft=True)
         self._phi_even = _is_real_even(bank.phi)
         self._phi_separable = self._add_separable_lowpass()
         for res in range(J):
@@ -223,11 +223,14 @@ class Scattering2D(FilterBuffers):
         self._meta = self._path_meta(js, thetas)
 
     def _add_subsampling_filter(self, name: str, make_design: Callable[[], np.ndarray], factor: int,
-                                blocks: bool = True) -> None:
+                                blocks: bool = True, inverse_fft: bool = False) -> None:
         """A filter always followed by a subsampling by ``factor``.
 
         The mean's ``1 / factor**2`` is folded into it (an exact power of two) and its significant
-        alias blocks are listed. A real Fourier filter (Morlet's) used with alias blocks is stored
+        alias blocks are listed. ``inverse_fft``: the subsampled product goes through an inverse
+        FFT without its ``1 / n`` (``norm='forward'``, as MKL's in-place FFT runs, see
+        :func:`ifft_in_place`), so ``1 / n`` (``n`` the pixels of the subsampled grid) is folded in
+        as well. A real Fourier filter (Morlet's) used with alias blocks is stored
         duplicated over a trailing (re, im) axis, so that its product with complex data runs as a
         real product on ``view_as_real`` (see :func:`filter_subsample`: torch's complex products
         with broadcasting are up to 9x slower on CPU); other filters are stored complex (a
@@ -236,9 +239,11 @@ class Scattering2D(FilterBuffers):
         built without redoing the work.
         """
         cache = self.bank.__dict__.setdefault("_prepared_for_networks", {})
-        key = (name, factor, blocks)
+        key = (name, factor, blocks, inverse_fft)
         if key not in cache:
             design = make_design() / factor ** 2
+            if inverse_fft:
+                design = design / (design.shape[-2] * design.shape[-1] // factor ** 2)
             if blocks and not np.iscomplexobj(design):
                 stored, is_complex = np.ascontiguousarray(np.stack([design, design], axis=-1)), False
             else:
@@ -490,12 +495,13 @@ class Scattering2D(FilterBuffers):
 
     @staticmethod
     def _ifft2_modulus(z: torch.Tensor, w: dict) -> torch.Tensor:
-        """``|ifft2(z)|``. With workspaces (CPU inference) the product ``z`` is dead once
-        transformed: it is transformed in place (:func:`ifft_in_place`) and the modulus goes into
-        a work buffer half its size, half an intermediate less than a fresh FFT output."""
+        """``|ifft2(z)|`` without the ``1 / n`` (the filters carry it). With workspaces (CPU
+        inference) the product ``z`` is dead once transformed: it is transformed in place
+        (:func:`ifft_in_place`) and the modulus goes into a work buffer half its size, half an
+        intermediate less than a fresh FFT output."""
         if not w:
-            return modulus(torch.fft.ifft2(z))
-        y = ifft_in_place(z, 2)
+            return modulus(torch.fft.ifft2(z, norm="forward"))
+        y = ifft_in_place(z, 2, norm="forward")
         return modulus(y, take(w.get("modulus"), y.shape, y.real.dtype, y.device))
 
     def _from_first_order(self, x_hat: torch.Tensor, j1: int, part: slice, w: dict,

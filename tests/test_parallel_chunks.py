@@ -111,7 +111,7 @@ def test_scattering1d_parallel_chunks_give_the_serial_coefficients(two_threads, 
 
 def test_without_per_thread_settings_chunks_run_serially(two_threads, monkeypatch):
     """A torch build whose library lacks the OpenMP/MKL per-thread calls: no pool, same numbers."""
-    monkeypatch.setattr(_parallel, "_torch_cpu_library", lambda: None)
+    monkeypatch.setattr(_parallel._native, "torch_cpu_library", lambda: None)
     monkeypatch.setattr(_parallel, "_pools", {})
     monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 12)
     assert _parallel.chunk_pool(2) is None and _parallel.map_chunks(len, [[1]], 2) is None
