@@ -1,21 +1,22 @@
-"""Batched complex inverse FFTs in place, through the MKL that torch's x86-64 CPU builds carry.
+"""Batched complex FFTs in place, through the MKL that torch's x86-64 CPU builds carry.
 
 torch's FFTs always return a fresh tensor (their ``out=`` variants go through a temporary): for
 the networks' work buffers that is a second copy of the largest intermediate and its page
 faults. SciPy's pocketfft transforms in place, but on Intel CPUs it runs 2-3x slower than MKL
 on the networks' shapes (benchmarks/RESULTS.md, 2026-12-07). torch's x86-64 wheels link MKL
 statically and export its DFTI C interface, so the same MKL code torch would run can transform
-a buffer in place: :func:`ifft_in_place` here.
+a buffer in place: :func:`fft_in_place` and :func:`ifft_in_place` here.
 
-Only the backward (inverse) complex transform without scaling (torch's ``norm='forward'``) is
-offered: setting a scale would pass a float through DFTI's variadic ``DftiSetValue``, which
-``ctypes`` does not promise to do right; callers fold ``1/n`` into their filters instead.
+Only complex transforms without scaling are offered (the forward one is torch's default, the
+inverse one torch's ``norm='forward'``): setting a scale would pass a float through DFTI's
+variadic ``DftiSetValue``, which ``ctypes`` does not promise to do right; callers fold ``1/n``
+into their filters instead.
 
 Descriptors (MKL's committed plans) are made per thread and per (dtype, batch, lengths) and
 kept, least recently used first out, in a per-thread cache that frees them when evicted or
 when its thread ends. The interface is checked once against ``torch.fft`` on small arrays; where
 a symbol is missing (other builds: ARM, macOS), the check fails, or the environment sets
-``SCATTER_MKL_FFT=0``, :func:`ifft_in_place` returns ``False`` and callers use SciPy.
+``SCATTER_MKL_FFT=0``, both functions return ``False`` and callers transform another way.
 
 Constants from Intel's ``mkl_dfti.h`` (``MKL_LONG`` is C ``long`` in the LP64 interface that the
 exported symbols use).
@@ -60,7 +61,9 @@ class _Dfti:
         self.set_value.restype = ctypes.c_long
         self.commit = lib.DftiCommitDescriptor
         self.commit.argtypes, self.commit.restype = [ctypes.c_void_p], ctypes.c_long
-        self.backward = lib.DftiComputeBackward     # variadic; in place it takes one buffer
+        self.forward = lib.DftiComputeForward       # variadic; in place it takes one buffer
+        self.forward.restype = ctypes.c_long
+        self.backward = lib.DftiComputeBackward
         self.backward.restype = ctypes.c_long
         self.free = lib.DftiFreeDescriptor
         self.free.argtypes, self.free.restype = [handle_p], ctypes.c_long
@@ -72,7 +75,7 @@ class _Dfti:
             raise RuntimeError(f"MKL DFTI {what} failed: {self.message(status).decode(errors='replace')}")
 
     def plan(self, dtype: torch.dtype, batch: int, lengths: tuple[int, ...]) -> ctypes.c_void_p:
-        """A committed in-place backward descriptor for ``batch`` contiguous arrays."""
+        """A committed in-place descriptor for ``batch`` contiguous arrays."""
         handle = ctypes.c_void_p()
         dims = (ctypes.c_long * len(lengths))(*lengths)
         self.check(self.create[dtype](ctypes.byref(handle), _DFTI_COMPLEX, len(lengths), dims), "create")
@@ -144,15 +147,16 @@ def _interface() -> _Dfti | None:
         return None
     if api is None:
         return None
-    # one check against torch.fft per precision and rank before trusting the ABI
+    # one check against torch.fft per precision, rank and direction before trusting the ABI
     gen = torch.Generator().manual_seed(0)
     try:
         for dtype, shape in ((torch.complex64, (3, 4, 6)), (torch.complex128, (2, 10))):
-            z = torch.randn(shape, dtype=dtype, generator=gen)
-            expected = torch.fft.ifftn(z, dim=tuple(range(1, len(shape))), norm="forward")
-            _run(api, z, len(shape) - 1)
-            if not torch.allclose(z, expected, rtol=1e-5, atol=1e-5):
-                raise RuntimeError("results differ from torch.fft")
+            for forward, reference in ((True, torch.fft.fftn), (False, torch.fft.ifftn)):
+                z = torch.randn(shape, dtype=dtype, generator=gen)
+                expected = reference(z, dim=tuple(range(1, len(shape))), norm="backward" if forward else "forward")
+                _run(api, z, len(shape) - 1, forward)
+                if not torch.allclose(z, expected, rtol=1e-5, atol=1e-5):
+                    raise RuntimeError("results differ from torch.fft")
     except RuntimeError as err:
         warnings.warn(f"scatter: MKL's in-place FFT is not used ({err}); falling back to SciPy",
                       RuntimeWarning, stacklevel=2)
@@ -160,19 +164,41 @@ def _interface() -> _Dfti | None:
     return api
 
 
-def _run(api: _Dfti, z: torch.Tensor, ndim: int) -> None:
+def _run(api: _Dfti, z: torch.Tensor, ndim: int, forward: bool) -> None:
     lengths = tuple(z.shape[-ndim:])
     size = 1
     for n in lengths:
         size *= n
     batch = z.numel() // size
     handle = _plans(api).get((z.dtype, batch, lengths))
-    api.check(api.backward(handle, ctypes.c_void_p(z.data_ptr())), "compute")
+    compute = api.forward if forward else api.backward
+    api.check(compute(handle, ctypes.c_void_p(z.data_ptr())), "compute")
 
 
 def available() -> bool:
-    """Whether :func:`ifft_in_place` can run here."""
+    """Whether :func:`fft_in_place` and :func:`ifft_in_place` can run here."""
     return _interface() is not None
+
+
+def _transform(z: torch.Tensor, ndim: int, forward: bool) -> bool:
+    if not (z.device.type == "cpu" and z.dtype in (torch.complex64, torch.complex128)
+            and z.is_contiguous() and not z.is_conj() and not z.requires_grad
+            and z.numel() > 0 and 1 <= ndim <= min(3, z.ndim)):
+        return False
+    api = _interface()
+    if api is None:
+        return False
+    _run(api, z, ndim, forward)
+    return True
+
+
+def fft_in_place(z: torch.Tensor, ndim: int) -> bool:
+    """FFT over the last ``ndim`` axes of ``z``, written over ``z``.
+
+    ``torch.fft.fftn(z, dim=last ndim axes)``, the same MKL computation, without the fresh
+    output. Parameters and return value as in :func:`ifft_in_place`.
+    """
+    return _transform(z, ndim, forward=True)
 
 
 def ifft_in_place(z: torch.Tensor, ndim: int) -> bool:
@@ -185,7 +211,7 @@ def ifft_in_place(z: torch.Tensor, ndim: int) -> bool:
     ----------
     z : Tensor, complex64 or complex128, shape (..., *grid) with ``len(grid) == ndim``
         On the CPU, contiguous, not a conjugate view, not requiring grad.
-    ndim : int
+    ndim : int, 1 to 3
 
     Returns
     -------
@@ -193,12 +219,4 @@ def ifft_in_place(z: torch.Tensor, ndim: int) -> bool:
         ``True`` if ``z`` was transformed; ``False`` (``z`` untouched) where MKL is not
         available or ``z`` does not qualify: the caller transforms another way.
     """
-    if not (z.device.type == "cpu" and z.dtype in (torch.complex64, torch.complex128)
-            and z.is_contiguous() and not z.is_conj() and not z.requires_grad
-            and z.numel() > 0 and 1 <= ndim <= min(3, z.ndim)):
-        return False
-    api = _interface()
-    if api is None:
-        return False
-    _run(api, z, ndim)
-    return True
+    return _transform(z, ndim, forward=False)

@@ -12,7 +12,7 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
-from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier,
+from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier, fft2_of_real,
                         filter_subsample, full_spectrum, ifft_in_place, lowpass_half_spectrum,
                         lowpass_matrix, modulus, reflect_indices, separable_factors,
                         significant_blocks, take, to_output, to_tensor)
@@ -482,7 +482,7 @@ class Scattering2D(FilterBuffers):
         target = target or self._CPU_TARGET
         w = ws or {}
         B = x.shape[0]
-        x_hat = full_spectrum(torch.fft.rfft2(x), x.shape[-1], w.get("input_spectrum"))
+        x_hat = fft2_of_real(x, w.get("input_spectrum"))
         out = [self._lowpass(x, x_hat, 0)[:, None]]
         second = []
         for j1, index1 in self._groups:
@@ -512,14 +512,14 @@ class Scattering2D(FilterBuffers):
         product = self._filtered(x_hat[:, None], f"_psi1_{j1}", w.get("product"), part)
         u1 = self._ifft2_modulus(product, w)                                     # (B, l1, m, n)
         later = [j2 for j2, _ in self._groups if j2 > j1] if self.max_order == 2 else []
-        r1 = torch.fft.rfft2(u1) if later or not self._phi_separable else None
+        # the half spectrum only where the low-pass takes it (a non-separable phi)
+        r1 = None if self._phi_separable else torch.fft.rfft2(u1)
         s1 = self._lowpass(u1, r1, self._res[j1])
         if not later:
             return s1, None
-        width = u1.shape[-1]
-        del u1  # drop maps as soon as they are used: bounds the peak memory
-        u1_hat = full_spectrum(r1, width, w.get("spectrum"))[:, :, None]     # (B, l1, 1, m, n)
-        del r1
+        u1_hat = (fft2_of_real(u1, w.get("spectrum")) if r1 is None
+                  else full_spectrum(r1, u1.shape[-1], w.get("spectrum")))[:, :, None]  # (B, l1, 1, m, n)
+        del u1, r1  # drop maps as soon as they are used: bounds the peak memory
         step = self._maps_per_pass(j1, B, u1_hat.shape[1], x_hat.device, target)
         parts = []
         for maps in u1_hat.split(step, dim=1):

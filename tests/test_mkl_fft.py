@@ -89,3 +89,16 @@ def test_disabled_by_environment(monkeypatch):
     finally:
         monkeypatch.delenv("SCATTER_MKL_FFT")
         _mkl_fft._interface.cache_clear()
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("mkl", [True, False])
+def test_fft2_of_real_equals_fft2(dtype, tol, mkl, monkeypatch):
+    if not mkl:
+        monkeypatch.setattr(_mkl_fft, "_interface", lambda: None)
+    u = torch.randn(3, 2, 20, 18, dtype=dtype)
+    expected = torch.fft.fft2(u)
+    for workspace in (None, _frontend.Workspace()):
+        out = _frontend.fft2_of_real(u, workspace)
+        assert out.dtype == dtype.to_complex() and out.shape == u.shape
+        torch.testing.assert_close(out, expected, rtol=tol, atol=tol * float(expected.abs().max()))
