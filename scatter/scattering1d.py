@@ -265,7 +265,8 @@ class Scattering1D(FilterBuffers):
       (no FFT pair); short second-order maps of a scale share one product and FFT;
     - without autograd (inference) the products and moduli reuse two buffers, kept per thread
       between calls (:meth:`release_workspace` frees them); on CPU the inverse FFTs run in place
-      (SciPy's pocketfft) and moduli use NumPy's SIMD complex ``abs``. With autograd: plain torch.
+      (MKL's where torch is built on it, else SciPy's pocketfft) and moduli use NumPy's SIMD
+      complex ``abs``. With autograd: plain torch.
 
     Examples
     --------
