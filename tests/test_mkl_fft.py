@@ -41,8 +41,18 @@ def test_declines_what_it_cannot_transform_in_place(make):
 
 
 @needs_mkl
-def test_descriptors_are_per_thread_bounded_and_reused(monkeypatch):
+def test_descriptors_are_per_thread_bounded_reused_and_freed(monkeypatch):
     monkeypatch.setattr(_mkl_fft, "_PLANS_PER_THREAD", 3)
+    api = _mkl_fft._interface()
+    freed, lock = [], threading.Lock()
+    real_free = api.free
+
+    def counting_free(handle):
+        with lock:
+            freed.append(1)
+        return real_free(handle)
+
+    monkeypatch.setattr(api, "free", counting_free)
     results = {}
 
     def work(name):
@@ -60,6 +70,10 @@ def test_descriptors_are_per_thread_bounded_and_reused(monkeypatch):
     for t in threads:
         t.join()
     assert results == {0: 3, 1: 3, 2: 3}   # four shapes seen, three kept in each thread
+    import gc
+    gc.collect()
+    # per thread: one evicted, then the three kept, freed when the thread ended
+    assert len(freed) == 3 * 4
 
 
 def test_without_mkl_the_networks_fall_back_to_scipy(monkeypatch):
