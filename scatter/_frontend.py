@@ -395,7 +395,8 @@ def fft2_of_real(u: torch.Tensor, workspace: Workspace | None = None) -> torch.T
     -------
     Tensor, complex, shape (..., M, N)
     """
-    if workspace is not None and u.device.type == "cpu" and _mkl_fft.available():
+    if (workspace is not None and u.device.type == "cpu" and _mkl_fft.available()
+            and not (torch.is_grad_enabled() and u.requires_grad)):
         out = take(workspace, u.shape, u.dtype.to_complex(), u.device).copy_(u)
         if _mkl_fft.fft_in_place(out, 2):
             return out

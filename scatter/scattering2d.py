@@ -229,10 +229,10 @@ class Scattering2D(FilterBuffers):
         The mean's ``1 / factor**2`` is folded into it (an exact power of two) and its significant
         alias blocks are listed. ``inverse_fft``: the subsampled product goes through an inverse
         FFT without its ``1 / n`` (``norm='forward'``, as MKL's in-place FFT runs, see
-        :func:`ifft_in_place`), so ``1 / n`` (``n`` the pixels of the subsampled grid) is folded in
-        as well. A real Fourier filter (Morlet's) used with alias blocks is stored
-        duplicated over a trailing (re, im) axis, so that its product with complex data runs as a
-        real product on ``view_as_real`` (see :func:`filter_subsample`: torch's complex products
+        :func:`ifft_in_place`), so ``1 / n`` (``n`` the pixels of the subsampled grid) is folded
+        in as well. A real Fourier filter (Morlet's) used with alias blocks is stored duplicated
+        over a trailing (re, im) axis, so that its product with complex data runs as a real
+        product on ``view_as_real`` (see :func:`filter_subsample`: torch's complex products
         with broadcasting are up to 9x slower on CPU); other filters are stored complex (a
         complex-by-real product would be promoted on every call). The prepared filters are kept on
         the bank, so networks sharing a bank (the default Morlet bank is shared per parameters) are
