@@ -166,17 +166,49 @@ def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
 BLOCK_FLOOR = 1e-13
 
 
-def significant_blocks(filters: np.ndarray, factor: int) -> list[tuple[int, int]]:
-    """Alias blocks ``(a, b)`` of a ``factor x factor`` split where ``filters`` are not negligible.
+def significant_blocks(filters: np.ndarray, factor: int) -> list[tuple[int, int, tuple | None]]:
+    """Alias blocks of a ``factor x factor`` split where ``filters`` are not negligible, and which.
 
     Parameters
     ----------
-    filters : ndarray, shape (..., M, N), M and N divisible by ``factor``
+    filters : ndarray, shape (M, N) or (K, M, N), M and N divisible by ``factor``
+
+    Returns
+    -------
+    list of (a, b, runs)
+        Block ``(a, b)`` (see :func:`filter_subsample`) and, for a stack of ``K`` filters, the
+        runs ``((k0, k1), ...)`` of consecutive filters that are significant in it (``None`` for a
+        single filter). An oriented wavelet reaches only some blocks: the eight Morlet wavelets of
+        one scale need 80 of their 128 (filter, block) products at factors 4 and 8. Blocks that
+        every filter needs come first, so that the first product can initialise the output.
     """
     m, n = filters.shape[-2:]
-    magnitude = np.abs(filters).reshape(-1, factor, m // factor, factor, n // factor).max(axis=(0, 2, 4))
+    stack = filters.reshape(-1, factor, m // factor, factor, n // factor)
+    magnitude = np.abs(stack).max(axis=(2, 4))                      # (K, factor, factor)
     keep = magnitude > BLOCK_FLOOR * magnitude.max()
-    return [(int(a), int(b)) for a, b in zip(*np.nonzero(keep))]
+    out = []
+    for a, b in zip(*np.nonzero(keep.any(axis=0))):
+        runs = None
+        if filters.ndim == 3:
+            flags = np.concatenate([[False], keep[:, a, b], [False]])
+            edges = np.flatnonzero(flags[1:] != flags[:-1])
+            runs = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
+        out.append((int(a), int(b), runs))
+    K = filters.shape[0] if filters.ndim == 3 else 1
+    return sorted(out, key=lambda blk: blk[2] is not None and blk[2] != ((0, K),))
+
+
+def restrict_blocks(blocks: list, lo: int, hi: int) -> list:
+    """:func:`significant_blocks` of the filters ``lo .. hi - 1`` of a stack, from the whole stack's."""
+    out = []
+    for a, b, runs in blocks:
+        if runs is not None:
+            runs = tuple((max(r0, lo) - lo, min(r1, hi) - lo) for r0, r1 in runs if r0 < hi and r1 > lo)
+            if not runs:
+                continue
+        out.append((a, b, runs))
+    K = hi - lo
+    return sorted(out, key=lambda blk: blk[2] is not None and blk[2] != ((0, K),))
 
 
 def _broadcast_shape(a, b) -> tuple[int, ...]:
@@ -193,24 +225,26 @@ def _broadcast_shape(a, b) -> tuple[int, ...]:
 
 
 def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
-                     blocks: list[tuple[int, int]], workspace: Workspace | None = None) -> torch.Tensor:
+                     blocks: list, workspace: Workspace | None = None) -> torch.Tensor:
     """Filter in Fourier and subsample in space by ``factor``, without the full-size product.
 
     Subsampling ``y`` by ``factor`` in space replaces its spectrum by the mean of its
     ``factor**2`` aliases (blocks of the spectrum); here the sum over alias blocks of the products
     of the blocks (the ``1 / factor**2`` of the mean must already be folded into ``filt``); only
-    ``blocks`` (see :func:`significant_blocks`) are visited. Block ``(a, b)`` is the rectangle of
-    rows ``a M / factor .. (a + 1) M / factor`` and columns ``b N / factor .. (b + 1) N / factor``.
+    ``blocks`` (see :func:`significant_blocks`), and in each only the filters significant there,
+    are visited. Block ``(a, b)`` is the rectangle of rows ``a M / factor .. (a + 1) M / factor``
+    and columns ``b N / factor .. (b + 1) N / factor``.
 
     Parameters
     ----------
     u_hat : Tensor, complex, shape (..., M, N)
-    filt : Tensor, shape (..., M, N), broadcastable with ``u_hat``, complex of ``u_hat``'s dtype;
-        or real, shape (..., M, N, 2), a real Fourier filter duplicated over a trailing axis:
-        the products then run on ``view_as_real(u_hat)`` as real products (on CPU, torch's
-        broadcast complex products are several times slower than real ones).
+    filt : Tensor, shape (K, M, N) or (M, N), broadcastable with ``u_hat``, complex of ``u_hat``'s
+        dtype; or real, shape (K, M, N, 2) or (M, N, 2), a real Fourier filter duplicated over a
+        trailing axis: the products then run on ``view_as_real(u_hat)`` as real products (on CPU,
+        torch's broadcast complex products are several times slower than real ones).
     factor : int
-    blocks : list of (int, int)
+    blocks : list of (a, b, runs)
+        From :func:`significant_blocks` (``runs`` index the ``K`` filters; ``None`` for one).
     workspace : Workspace, optional
         Where to write the result (no autograd); by default a fresh tensor.
 
@@ -229,12 +263,26 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
         out = torch.mul(u, filt, out=out) if out is not None else u * filt
         return torch.view_as_complex(out) if pairs else out
     tail = (slice(None),) if pairs else ()
-    for k, (a, b) in enumerate(blocks):
-        index = (..., slice(a * mk, (a + 1) * mk), slice(b * nk, (b + 1) * nk)) + tail
-        if k == 0:
-            out = torch.mul(u[index], filt[index], out=out) if out is not None else u[index] * filt[index]
-        else:
-            out.addcmul_(u[index], filt[index])
+    axis = len(shape) - (4 if pairs else 3)        # the filters' axis K in the output
+    stacked = filt.dim() == (4 if pairs else 3)
+    u_along_k = stacked and u.dim() > (3 if pairs else 2) and u.shape[axis - len(shape)] != 1
+    started = False
+    for a, b, runs in blocks:
+        rect = (slice(a * mk, (a + 1) * mk), slice(b * nk, (b + 1) * nk)) + tail
+        for r0, r1 in runs if runs is not None and stacked else [(None, None)]:
+            k = slice(r0, r1)
+            f = filt[(k,) + rect] if stacked else filt[rect]
+            v = u[(..., k) + rect] if u_along_k else u[(...,) + rect]
+            if not started and (r0 is None or (r0 == 0 and r1 == filt.shape[0])):
+                out = torch.mul(v, f, out=out) if out is not None else v * f
+            else:
+                if not started:
+                    out = out.zero_() if out is not None else u.new_zeros(shape)
+                target = out[(slice(None),) * axis + (k,)] if stacked else out
+                target.addcmul_(v, f)
+            started = True
+    if not started:
+        out = out.zero_() if out is not None else u.new_zeros(shape)
     return torch.view_as_complex(out) if pairs else out
 
 

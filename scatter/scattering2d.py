@@ -15,7 +15,7 @@ from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier, fft2_of_real,
                         filter_subsample, full_spectrum, ifft_in_place, lowpass_half_spectrum,
                         lowpass_matrix, modulus, reflect_indices, separable_factors,
-                        significant_blocks, take, to_output, to_tensor)
+                        restrict_blocks, significant_blocks, take, to_output, to_tensor)
 from ._parallel import chunk_count, chunk_workers, map_chunks
 
 
@@ -289,7 +289,10 @@ class Scattering2D(FilterBuffers):
                   part: slice = slice(None)) -> torch.Tensor:
         """``subsample(u_hat * filter, factor)`` for the filters ``name[part]``."""
         factor, blocks = self._blocks[name]
-        return filter_subsample(u_hat, self._filter(name)[part], factor, blocks, workspace)
+        filt = self._filter(name)
+        if part != slice(None) and blocks is not None:
+            blocks = restrict_blocks(blocks, *part.indices(filt.shape[0])[:2])
+        return filter_subsample(u_hat, filt[part], factor, blocks, workspace)
 
     def _path_meta(self, js, thetas) -> dict:
         rows = [(0, (), (), ())]

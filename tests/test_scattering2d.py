@@ -290,3 +290,46 @@ def test_broadcast_shape_matches_torch():
         assert _broadcast_shape(a, b) == tuple(torch.broadcast_shapes(a, b))
     with pytest.raises(ValueError, match="do not broadcast"):
         _broadcast_shape((2, 3), (4, 3))
+
+
+def _fold_reference(u, filt, factor):
+    """Full-size product, then the mean of the aliases' sum as Kymatio's periodisation does."""
+    prod = u * filt
+    m, n = prod.shape[-2:]
+    return prod.reshape(*prod.shape[:-2], factor, m // factor, factor, n // factor).sum((-4, -2))
+
+
+@pytest.mark.parametrize("real_filters", [True, False])
+def test_filter_subsample_visits_only_significant_filter_blocks(real_filters):
+    from scatter._frontend import Workspace, filter_subsample, restrict_blocks, significant_blocks
+
+    rng = np.random.default_rng(1)
+    K, M, N, factor = 5, 16, 24, 4
+    design = rng.standard_normal((K, M, N)) + (0 if real_filters else 1j * rng.standard_normal((K, M, N)))
+    # filters 1-3 vanish in block (1, 2); filter 0 in block (0, 0); filters 0 and 4 in (3, 5 // 2)
+    design[1:4, 4:8, 12:18] = 0
+    design[0, 0:4, 0:6] = 0
+    design[[0, 4], 12:16, 12:18] = 0
+    blocks = significant_blocks(design, factor)
+    assert (1, 2, ((0, 1), (4, 5))) in blocks and (0, 0, ((1, 5),)) in blocks and (3, 2, ((1, 4),)) in blocks
+    assert blocks[0][2] == ((0, K),)                       # a block every filter needs comes first
+    u = torch.randn(3, 1, M, N, dtype=torch.complex128)
+    filt = torch.from_numpy(np.stack([design, design], -1) if real_filters else design)
+    expected = _fold_reference(u, torch.from_numpy(design), factor)
+    for workspace in (None, Workspace()):
+        out = filter_subsample(u, filt, factor, blocks, workspace)
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    # a part of the stack: block (1, 2) holds none of filters 1-3 and is skipped
+    part = restrict_blocks(blocks, 1, 4)
+    assert (1, 2) not in [(a, b) for a, b, _ in part]
+    out = filter_subsample(u, filt[1:4], factor, part, Workspace())
+    torch.testing.assert_close(out, expected[:, 1:4], rtol=1e-12, atol=1e-12)
+    # no block that every filter needs: the output starts from zeros
+    only_some = [blk for blk in blocks if blk[2] != ((0, K),)]
+    keep = np.zeros((factor, factor), bool)
+    for a, b, _ in only_some:
+        keep[a, b] = True
+    mask = np.kron(keep, np.ones((M // factor, N // factor)))
+    out = filter_subsample(u, filt, factor, only_some, Workspace())
+    torch.testing.assert_close(out, _fold_reference(u, torch.from_numpy(design * mask), factor),
+                               rtol=1e-12, atol=1e-12)
