@@ -224,8 +224,42 @@ def _broadcast_shape(a, b) -> tuple[int, ...]:
     return tuple(out)
 
 
+def block_products(filt: torch.Tensor, factor: int, blocks: list) -> list[tuple]:
+    """The products :func:`filter_subsample` runs for ``blocks``, with the filters' block views.
+
+    Parameters
+    ----------
+    filt, factor, blocks
+        As in :func:`filter_subsample` (``factor > 1``).
+
+    Returns
+    -------
+    list of (block, rect, k, f, whole)
+        ``block = (a, b)``; ``rect`` the index of its rectangle (plus the (re, im) axis of a
+        real-pair filter); ``k`` the slice of filters, ``None`` for all of them; ``f`` the view
+        ``filt[k][rect]``; ``whole``: the product covers every filter. Networks keep this list per
+        filter stack: building the views is Python work that worker threads would otherwise
+        repeat, holding the GIL, for every chunk.
+    """
+    pairs = not filt.is_complex()
+    m, n = filt.shape[-3:-1] if pairs else filt.shape[-2:]
+    mk, nk = m // factor, n // factor
+    tail = (slice(None),) if pairs else ()
+    stacked = filt.dim() == (4 if pairs else 3)
+    products = []
+    for a, b, runs in blocks:
+        rect = (slice(a * mk, (a + 1) * mk), slice(b * nk, (b + 1) * nk)) + tail
+        for r0, r1 in runs if runs is not None and stacked else [(None, None)]:
+            whole = r0 is None or (r0 == 0 and r1 == filt.shape[0])
+            k = None if whole else slice(r0, r1)
+            f = filt[(...,) + rect] if k is None else filt[(k,) + rect]
+            products.append(((a, b), rect, k, f, whole))
+    return products
+
+
 def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
-                     blocks: list, workspace: Workspace | None = None) -> torch.Tensor:
+                     blocks: list, workspace: Workspace | None = None,
+                     products: list | None = None) -> torch.Tensor:
     """Filter in Fourier and subsample in space by ``factor``, without the full-size product.
 
     Subsampling ``y`` by ``factor`` in space replaces its spectrum by the mean of its
@@ -247,6 +281,8 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
         From :func:`significant_blocks` (``runs`` index the ``K`` filters; ``None`` for one).
     workspace : Workspace, optional
         Where to write the result (no autograd); by default a fresh tensor.
+    products : list, optional
+        ``block_products(filt, factor, blocks)``, when the caller keeps it.
 
     Returns
     -------
@@ -262,25 +298,29 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
     if factor == 1:
         out = torch.mul(u, filt, out=out) if out is not None else u * filt
         return torch.view_as_complex(out) if pairs else out
-    tail = (slice(None),) if pairs else ()
+    if products is None:
+        products = block_products(filt, factor, blocks)
     axis = len(shape) - (4 if pairs else 3)        # the filters' axis K in the output
-    stacked = filt.dim() == (4 if pairs else 3)
-    u_along_k = stacked and u.dim() > (3 if pairs else 2) and u.shape[axis - len(shape)] != 1
+    # u's blocks are shared by the filters unless u itself runs along the filters' axis
+    u_along_k = (filt.dim() == (4 if pairs else 3) and u.dim() > (3 if pairs else 2)
+                 and u.shape[axis - len(shape)] != 1)
+    views: dict = {}
     started = False
-    for a, b, runs in blocks:
-        rect = (slice(a * mk, (a + 1) * mk), slice(b * nk, (b + 1) * nk)) + tail
-        for r0, r1 in runs if runs is not None and stacked else [(None, None)]:
-            k = slice(r0, r1)
-            f = filt[(k,) + rect] if stacked else filt[rect]
-            v = u[(..., k) + rect] if u_along_k else u[(...,) + rect]
-            if not started and (r0 is None or (r0 == 0 and r1 == filt.shape[0])):
-                out = torch.mul(v, f, out=out) if out is not None else v * f
-            else:
-                if not started:
-                    out = out.zero_() if out is not None else u.new_zeros(shape)
-                target = out[(slice(None),) * axis + (k,)] if stacked else out
-                target.addcmul_(v, f)
-            started = True
+    for block, rect, k, f, whole in products:
+        if u_along_k:
+            v = u[(..., k if k is not None else slice(None)) + rect]
+        else:
+            v = views.get(block)
+            if v is None:
+                v = views[block] = u[(...,) + rect]
+        if not started and whole:
+            out = torch.mul(v, f, out=out) if out is not None else v * f
+        else:
+            if not started:
+                out = out.zero_() if out is not None else u.new_zeros(shape)
+            target = out if k is None else out[(slice(None),) * axis + (k,)]
+            target.addcmul_(v, f)
+        started = True
     if not started:
         out = out.zero_() if out is not None else u.new_zeros(shape)
     return torch.view_as_complex(out) if pairs else out

@@ -12,8 +12,8 @@ from filters import FilterBank, morlet_2d
 from filters._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
-from ._frontend import (Workspace, check_bank, check_finite, cpu_inference, crop_fourier, fft2_of_real,
-                        filter_subsample, full_spectrum, ifft_in_place, lowpass_half_spectrum,
+from ._frontend import (Workspace, block_products, check_bank, check_finite, cpu_inference, crop_fourier,
+                        fft2_of_real, filter_subsample, full_spectrum, ifft_in_place, lowpass_half_spectrum,
                         lowpass_matrix, modulus, reflect_indices, separable_factors,
                         restrict_blocks, significant_blocks, take, to_output, to_tensor)
 from ._parallel import chunk_count, chunk_workers, map_chunks
@@ -174,6 +174,7 @@ class Scattering2D(FilterBuffers):
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, minimum=1)
 
         self._local = threading.local()  # work buffers of each calling thread (see _workspaces)
+        self._products: dict = {}         # filters' alias-block views, see _filtered
         self.padded_shape = padded_shape_2d(self.shape, self.J)
         grid = self.padded_shape
         if bank is None:
@@ -290,9 +291,19 @@ class Scattering2D(FilterBuffers):
         """``subsample(u_hat * filter, factor)`` for the filters ``name[part]``."""
         factor, blocks = self._blocks[name]
         filt = self._filter(name)
-        if part != slice(None) and blocks is not None:
-            blocks = restrict_blocks(blocks, *part.indices(filt.shape[0])[:2])
-        return filter_subsample(u_hat, filt[part], factor, blocks, workspace)
+        lo, hi, _ = part.indices(filt.shape[0])
+        filt = filt[part]
+        if blocks is None or factor == 1:
+            return filter_subsample(u_hat, filt, factor, blocks, workspace)
+        blocks = restrict_blocks(blocks, lo, hi) if (lo, hi) != (0, self._buffers[name].shape[0]) else blocks
+        products = None
+        if not filt.requires_grad:  # block views of learnable filters would outlive their graph
+            key, buffer = (name, lo, hi), self._buffers[name]
+            kept = self._products.get(key)
+            if kept is None or kept[0] is not buffer:
+                kept = self._products[key] = (buffer, block_products(filt, factor, blocks))
+            products = kept[1]
+        return filter_subsample(u_hat, filt, factor, blocks, workspace, products)
 
     def _path_meta(self, js, thetas) -> dict:
         rows = [(0, (), (), ())]
@@ -555,8 +566,14 @@ class Scattering2D(FilterBuffers):
     def __getstate__(self):
         state = dict(super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__)
         state.pop("_local", None)   # buffers are a cache, and thread-locals do not pickle
+        state.pop("_products", None)
         return state
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
         self._local = threading.local()
+        self._products = {}
+
+    def _apply(self, fn, *args, **kwargs):
+        self._products = {}         # views of the buffers being replaced
+        return super()._apply(fn, *args, **kwargs)

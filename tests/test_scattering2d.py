@@ -333,3 +333,18 @@ def test_filter_subsample_visits_only_significant_filter_blocks(real_filters):
     out = filter_subsample(u, filt, factor, only_some, Workspace())
     torch.testing.assert_close(out, _fold_reference(u, torch.from_numpy(design * mask), factor),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_kept_filter_block_views_follow_conversions_and_pickling():
+    import pickle
+
+    S = Scattering2D(3, (32, 32), L=4)
+    x = torch.randn(2, 32, 32, dtype=torch.float64)
+    S(x.float())                                   # block views of the float32 filters kept
+    assert S._products
+    fresh = Scattering2D(3, (32, 32), L=4).double()
+    torch.testing.assert_close(S.double()(x), fresh(x), rtol=1e-13, atol=1e-13)
+    assert all(f.dtype == torch.float64 for _, products in S._products.values() for *_, f, _ in products)
+    clone = pickle.loads(pickle.dumps(S))
+    assert clone._products == {}
+    torch.testing.assert_close(clone(x), fresh(x), rtol=1e-13, atol=1e-13)
