@@ -194,8 +194,12 @@ def significant_blocks(filters: np.ndarray, factor: int) -> list[tuple[int, int,
             edges = np.flatnonzero(flags[1:] != flags[:-1])
             runs = tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2]))
         out.append((int(a), int(b), runs))
-    K = filters.shape[0] if filters.ndim == 3 else 1
-    return sorted(out, key=lambda blk: blk[2] is not None and blk[2] != ((0, K),))
+    return _whole_blocks_first(out, filters.shape[0] if filters.ndim == 3 else 1)
+
+
+def _whole_blocks_first(blocks: list, K: int) -> list:
+    """``blocks`` with those that every one of the ``K`` filters needs first (stable)."""
+    return sorted(blocks, key=lambda blk: blk[2] is not None and blk[2] != ((0, K),))
 
 
 def restrict_blocks(blocks: list, lo: int, hi: int) -> list:
@@ -207,8 +211,7 @@ def restrict_blocks(blocks: list, lo: int, hi: int) -> list:
             if not runs:
                 continue
         out.append((a, b, runs))
-    K = hi - lo
-    return sorted(out, key=lambda blk: blk[2] is not None and blk[2] != ((0, K),))
+    return _whole_blocks_first(out, hi - lo)
 
 
 def _broadcast_shape(a, b) -> tuple[int, ...]:

@@ -348,3 +348,16 @@ def test_kept_filter_block_views_follow_conversions_and_pickling():
     clone = pickle.loads(pickle.dumps(S))
     assert clone._products == {}
     torch.testing.assert_close(clone(x), fresh(x), rtol=1e-13, atol=1e-13)
+
+
+def test_filter_subsample_with_partial_runs_has_the_right_gradient():
+    from scatter._frontend import filter_subsample, significant_blocks
+
+    rng = np.random.default_rng(2)
+    design = rng.standard_normal((3, 8, 8))
+    design[1:, 0:2, 2:4] = 0                      # block (0, 1) needs filter 0 only
+    blocks = significant_blocks(design, 4)
+    assert (0, 1, ((0, 1),)) in blocks
+    filt = torch.from_numpy(np.stack([design, design], -1))
+    u = torch.randn(2, 1, 8, 8, dtype=torch.complex128, requires_grad=True)
+    torch.autograd.gradcheck(lambda z: torch.view_as_real(filter_subsample(z, filt, 4, blocks)), (u,))
