@@ -1,7 +1,6 @@
 """Input checks and conversions shared by the scattering modules (1D and 2D)."""
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -428,17 +427,26 @@ def lowpass_half_spectrum(r_hat: torch.Tensor, phi_half: torch.Tensor, factor: i
     return torch.fft.irfft2(out, s=(mk, nk))
 
 
-@functools.lru_cache(maxsize=64)
+_MIRROR_INDICES: dict = {}
+
+
 def _mirror_index(m: int, width: int, device: torch.device) -> torch.Tensor:
     """Flat indices into a half spectrum ``(m, width // 2 + 1)`` of the columns it lacks.
 
     Column ``c`` of the missing part (``c = width // 2 + 1 .. width - 1``) at row ``r`` is the
-    conjugate of the stored bin ``((-r) mod m, width - c)``.
+    conjugate of the stored bin ``((-r) mod m, width - c)``. Kept per shape and device in a plain
+    dict (``torch.compile`` traces through ``functools.lru_cache`` wrappers, with a warning).
     """
-    half = width // 2 + 1
-    rows = (-np.arange(m)) % m
-    cols = width - np.arange(half, width)
-    return torch.from_numpy((rows[:, None] * half + cols[None, :]).ravel()).to(device)
+    key = (m, width, device)
+    index = _MIRROR_INDICES.get(key)
+    if index is None:
+        half = width // 2 + 1
+        rows = (-np.arange(m)) % m
+        cols = width - np.arange(half, width)
+        if len(_MIRROR_INDICES) >= 64:
+            _MIRROR_INDICES.clear()
+        index = _MIRROR_INDICES[key] = torch.from_numpy((rows[:, None] * half + cols[None, :]).ravel()).to(device)
+    return index
 
 
 def full_spectrum(r_hat: torch.Tensor, width: int, workspace: Workspace | None = None) -> torch.Tensor:
