@@ -1,4 +1,4 @@
-"""In-place inverse FFTs through torch's MKL (scatter._mkl_fft) and the fallback around them."""
+"""In-place FFTs through torch's MKL (scatter._mkl_fft) and the fallback around them."""
 import threading
 
 import pytest
@@ -12,13 +12,15 @@ needs_mkl = pytest.mark.skipif(not _mkl_fft.available(),
 
 
 @needs_mkl
+@pytest.mark.parametrize("forward", [False, True])
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 @pytest.mark.parametrize("shape, ndim", [((5, 3, 20, 24), 2), ((7, 40), 1), ((2, 9, 6, 4), 3), ((36, 36), 2)])
-def test_in_place_equals_torch_fft(dtype, shape, ndim):
+def test_in_place_equals_torch_fft(forward, dtype, shape, ndim):
     z = torch.randn(shape, dtype=dtype)
-    expected = torch.fft.ifftn(z, dim=tuple(range(-ndim, 0)), norm="forward")
+    dims = tuple(range(-ndim, 0))
+    expected = torch.fft.fftn(z, dim=dims) if forward else torch.fft.ifftn(z, dim=dims, norm="forward")
     ptr = z.data_ptr()
-    assert _mkl_fft.ifft_in_place(z, ndim)
+    assert (_mkl_fft.fft_in_place if forward else _mkl_fft.ifft_in_place)(z, ndim)
     assert z.data_ptr() == ptr
     # the same MKL computation as torch's: equal to rounding (in practice bit for bit)
     tol = 1e-6 if dtype == torch.complex64 else 1e-14
