@@ -281,6 +281,7 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
     factor : int
     blocks : list of (a, b, runs)
         From :func:`significant_blocks` (``runs`` index the ``K`` filters; ``None`` for one).
+        Not read when ``products`` is given.
     workspace : Workspace, optional
         Where to write the result (no autograd); by default a fresh tensor.
     products : list, optional
@@ -306,25 +307,22 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
     # u's blocks are shared by the filters unless u itself runs along the filters' axis
     u_along_k = (filt.dim() == (4 if pairs else 3) and u.dim() > (3 if pairs else 2)
                  and u.shape[axis - len(shape)] != 1)
+    # the first product initialises the output when it covers every filter, else zeros do
+    initialise = bool(products) and products[0][4]
+    if not initialise:
+        out = out.zero_() if out is not None else u.new_zeros(shape)
     views: dict = {}
-    started = False
-    for block, rect, k, f, whole in products:
+    for i, (block, rect, k, f, _) in enumerate(products):
         if u_along_k:
             v = u[(..., k if k is not None else slice(None)) + rect]
         else:
             v = views.get(block)
             if v is None:
                 v = views[block] = u[(...,) + rect]
-        if not started and whole:
+        if i == 0 and initialise:
             out = torch.mul(v, f, out=out) if out is not None else v * f
         else:
-            if not started:
-                out = out.zero_() if out is not None else u.new_zeros(shape)
-            target = out if k is None else out[(slice(None),) * axis + (k,)]
-            target.addcmul_(v, f)
-        started = True
-    if not started:
-        out = out.zero_() if out is not None else u.new_zeros(shape)
+            (out if k is None else out[(slice(None),) * axis + (k,)]).addcmul_(v, f)
     return torch.view_as_complex(out) if pairs else out
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import threading
 import warnings
@@ -80,9 +81,7 @@ class _Dfti:
         dims = (ctypes.c_long * len(lengths))(*lengths)
         self.check(self.create[dtype](ctypes.byref(handle), _DFTI_COMPLEX, len(lengths), dims), "create")
         try:
-            size = 1
-            for n in lengths:
-                size *= n
+            size = math.prod(lengths)
             for param, value in ((_DFTI_NUMBER_OF_TRANSFORMS, ctypes.c_long(batch)),
                                  (_DFTI_INPUT_DISTANCE, ctypes.c_long(size)),
                                  (_DFTI_OUTPUT_DISTANCE, ctypes.c_long(size)),
@@ -166,11 +165,7 @@ def _interface() -> _Dfti | None:
 
 def _run(api: _Dfti, z: torch.Tensor, ndim: int, forward: bool) -> None:
     lengths = tuple(z.shape[-ndim:])
-    size = 1
-    for n in lengths:
-        size *= n
-    batch = z.numel() // size
-    handle = _plans(api).get((z.dtype, batch, lengths))
+    handle = _plans(api).get((z.dtype, z.numel() // math.prod(lengths), lengths))
     compute = api.forward if forward else api.backward
     api.check(compute(handle, ctypes.c_void_p(z.data_ptr())), "compute")
 

@@ -295,15 +295,13 @@ class Scattering2D(FilterBuffers):
         filt = filt[part]
         if blocks is None or factor == 1:
             return filter_subsample(u_hat, filt, factor, blocks, workspace)
-        blocks = restrict_blocks(blocks, lo, hi) if (lo, hi) != (0, self._buffers[name].shape[0]) else blocks
-        products = None
-        if not filt.requires_grad:  # block views of learnable filters would outlive their graph
-            key, buffer = (name, lo, hi), self._buffers[name]
-            kept = self._products.get(key)
-            if kept is None or kept[0] is not buffer:
-                kept = self._products[key] = (buffer, block_products(filt, factor, blocks))
-            products = kept[1]
-        return filter_subsample(u_hat, filt, factor, blocks, workspace, products)
+        if filt.requires_grad:  # block views of learnable filters would outlive their graph
+            return filter_subsample(u_hat, filt, factor, restrict_blocks(blocks, lo, hi), workspace)
+        key, buffer = (name, lo, hi), self._buffers[name]
+        kept = self._products.get(key)
+        if kept is None or kept[0] is not buffer:   # the blocks of this part, once per part
+            kept = self._products[key] = (buffer, block_products(filt, factor, restrict_blocks(blocks, lo, hi)))
+        return filter_subsample(u_hat, filt, factor, None, workspace, kept[1])
 
     def _path_meta(self, js, thetas) -> dict:
         rows = [(0, (), (), ())]
