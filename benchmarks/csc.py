@@ -36,7 +36,7 @@ from skimage.data import camera  # noqa: E402
 from sporco import signal as sp_signal, util as sp_util  # noqa: E402
 from sporco.admm import cbpdn  # noqa: E402
 
-from models import ConvSparseCoding, csc_objective  # noqa: E402
+from scatter.models import ConvSparseCoding, csc_objective  # noqa: E402
 
 LMBDA = 0.05
 F_STAR = {"G:8x8x32": 45.9976, "G:12x12x36": 42.4301}

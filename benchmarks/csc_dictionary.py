@@ -1,9 +1,9 @@
 """Convolutional dictionary learning on the bundled natural images; Gabor fits of the filters.
 
 Learns ``--filters`` filters of ``--size``² pixels from the high-passed (Tikhonov, λ_t = 5)
-natural images of :func:`models.natural_images.natural_images` (a 128x128 crop of each,
+natural images of :func:`scatter.models.natural_images.natural_images` (a 128x128 crop of each,
 downsampled by 2), in mini-batch mode, then fits a 2D Gabor to every filter
-(:func:`filters.fit_gabor`) and prints the R² distribution. Saves the filters to
+(:func:`scatter.filters.fit_gabor`) and prints the R² distribution. Saves the filters to
 ``out/csc_dictionary.png``.
 
 Usage: ``python benchmarks/csc_dictionary.py [--filters 32] [--size 8] [--steps 100] [--batch 4]
@@ -22,8 +22,8 @@ sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resol
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from models import ConvDictionaryLearning, tikhonov_split  # noqa: E402
-from models.natural_images import natural_images  # noqa: E402
+from scatter.models import ConvDictionaryLearning, tikhonov_split  # noqa: E402
+from scatter.models.natural_images import natural_images  # noqa: E402
 
 
 def main() -> None:
@@ -56,7 +56,7 @@ def main() -> None:
     init = ConvDictionaryLearning(n_filters=args.filters, filter_size=args.size, lmbda=args.lmbda,
                                   n_iter=1, coding_iter=1, dict_iter=1, random_state=0)
     D0 = init._init_dictionary(1, s.float())
-    from models import ConvSparseCoding, csc_objective
+    from scatter.models import ConvSparseCoding, csc_objective
     f = {}
     for name, D in (("initial", D0), ("learned", torch.from_numpy(dl.dictionary_).float())):
         maps = ConvSparseCoding(D, args.lmbda, max_iter=100, history=False).solve(s.float()).maps
@@ -66,7 +66,7 @@ def main() -> None:
           f"objective (100 ADMM its) initial filters {f['initial']:.2f} -> learned "
           f"{f['learned']:.2f}")
     try:
-        from filters import fit_gabor
+        from scatter.filters import fit_gabor
     except ImportError:
         print("filters.fit_gabor not available: no Gabor fits")
         return

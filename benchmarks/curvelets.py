@@ -47,7 +47,7 @@ def speed(size: int, scales: int, repeat: int) -> list[dict]:
     from curvelets.numpy import UDCT
     from curvelets.torch import UDCT as TorchUDCT
 
-    from filters import CurveletTransform
+    from scatter.filters import CurveletTransform
 
     rows = []
     image = np.random.default_rng(0).standard_normal((size, size))
@@ -105,7 +105,7 @@ def sparsity(scales: int) -> list[dict]:
     import pywt
     from skimage.data import camera
 
-    from filters import CurveletTransform, morlet_2d
+    from scatter.filters import CurveletTransform, morlet_2d
 
     x = camera().astype(np.float64)
     x -= x.mean()

@@ -26,7 +26,7 @@ from skimage.filters import gabor_kernel
 
 # benchmarks/filters.py would shadow the filters package when this script runs from benchmarks/
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-from filters import DWT2d, IDWT2d, dwt_filter_bank, gabor_2d, log_gabor_2d  # noqa: E402
+from scatter.filters import DWT2d, IDWT2d, dwt_filter_bank, gabor_2d, log_gabor_2d  # noqa: E402
 
 
 def best(fn, repeat):

@@ -13,7 +13,7 @@ import time
 import numpy as np
 from kymatio.scattering1d.filter_bank import scattering_filter_factory
 
-from filters import morlet_1d
+from scatter.filters import morlet_1d
 
 CASES = [  # (N grid, J, Q)
     (2 ** 12, 6, 8),

@@ -1,7 +1,7 @@
 """Do a CNN's learned first-layer filters look like Gabor wavelets?
 
-Trains the reference nets of :mod:`models.cnn` on the provided datasets on the CPU and compares
-their first layers with analytic banks (:func:`models.compare_filters`):
+Trains the reference nets of :mod:`scatter.models.cnn` on the provided datasets on the CPU and compares
+their first layers with analytic banks (:func:`scatter.models.compare_filters`):
 
 - LeNet on MNIST (60,000 training images, tested on the 10,000 official test images);
 - CifarNet (7x7 stride-2 first layer) on CIFAR-10 ``data_batch_1`` (10,000 images), tested on
@@ -42,9 +42,9 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from filters import morlet_2d  # noqa: E402
-from filters import gabor_2d as gabor_bank_2d  # noqa: E402
-from models import (CifarNet, ImageArrayDataset, LeNet, compare_filters,  # noqa: E402
+from scatter.filters import morlet_2d  # noqa: E402
+from scatter.filters import gabor_2d as gabor_bank_2d  # noqa: E402
+from scatter.models import (CifarNet, ImageArrayDataset, LeNet, compare_filters,  # noqa: E402
                     evaluate, first_layer_filters, fit, load_cifar10, load_mnist)
 
 DATA = Path(os.environ.get("SCATTER_SHARED_DATA", ROOT.parent / "shared" / "data"))

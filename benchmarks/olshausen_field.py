@@ -57,7 +57,7 @@ def parse_args():
 
 def score(D: torch.Tensor, X: torch.Tensor, alpha: float, n_iter: int) -> dict:
     """Converged lasso objective, relative MSE and active fraction of dictionary D on X."""
-    from models.sparse_coding import infer_codes, sparse_objective
+    from scatter.models.sparse_coding import infer_codes, sparse_objective
     codes = infer_codes(X, D, alpha, "l1", n_iter)
     r = X - codes @ D.T
     return {"objective": float(sparse_objective(X, codes, D, alpha, "l1")),
@@ -71,9 +71,9 @@ def main():
     torch.set_num_threads(args.threads)
     from threadpoolctl import threadpool_limits
     threadpool_limits(args.threads)
-    from models.natural_images import natural_patches
-    from models.sparse_coding import SparseCoding
-    from models.sparse_summary import dictionary_summary, plot_dictionary
+    from scatter.models.natural_images import natural_patches
+    from scatter.models.sparse_coding import SparseCoding
+    from scatter.models.sparse_summary import dictionary_summary, plot_dictionary
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

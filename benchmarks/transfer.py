@@ -6,10 +6,10 @@ Rows (methods)
 --------------
 From ``benchmarks/transfer_linear.py`` (``linear_rows``): raw pixels + logistic regression,
 scattering order 1 and order 2 + logistic regression. Ours (this file), all sharing one trainable
-head (:func:`models.hybrid.build_head` ``'resnet'``: 3x3 conv to ``width``, one basic block at
+head (:func:`scatter.models.hybrid.build_head` ``'resnet'``: 3x3 conv to ``width``, one basic block at
 ``width``, one at ``2 * width`` with stride 2, global average pool, linear; Oyallon et al. 2017):
 
-- ``hybrid: scattering + ResNet head``: :class:`models.Hybrid` (Morlet, ``J`` per dataset, L=8,
+- ``hybrid: scattering + ResNet head``: :class:`scatter.models.Hybrid` (Morlet, ``J`` per dataset, L=8,
   order 2, log + BatchNorm without affine parameters). The frozen front-end is computed once per
   image; only the head is trained.
 - ``CNN: learned first layer``: conv 7x7 (32 filters, no bias; stride 2, or 4 for KTH-TIPS, so
@@ -77,9 +77,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Run as a script, benchmarks/ is first on sys.path and its filters.py would shadow the package.
 sys.path.insert(0, str(REPO))
 
-import filters  # noqa: E402
-import models  # noqa: E402
-from models.hybrid import build_head  # noqa: E402
+from scatter import filters  # noqa: E402
+from scatter import models  # noqa: E402
+from scatter.models.hybrid import build_head  # noqa: E402
 
 DATASETS = ("mnist", "cifar10", "cifar10-small", "kth-tips")
 SMALL_SIZES = (100, 500, 1000)

@@ -556,10 +556,10 @@ def load_kth_tips(root, size: tuple[int, int] = (200, 200)) -> tuple[np.ndarray,
     """KTH-TIPS grey images at one size, float32 in [0, 1], with labels and class names.
 
     810 of the database's images are 200x200 except 63 (smaller, e.g. 154x113): every image is
-    resized bilinearly to ``size`` (:func:`models.load_image_folder` with ``fit='resize'``), which
+    resized bilinearly to ``size`` (:func:`scatter.models.load_image_folder` with ``fit='resize'``), which
     rescales those 63 by up to 1.8x; a common centre crop would have to be 113 pixels high.
     """
-    from models import load_image_folder
+    from scatter.models import load_image_folder
 
     X, y, classes = load_image_folder(root, mode="L", size=size, fit="resize")
     return X.astype(np.float32) / 255.0, y, classes
@@ -586,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from threadpoolctl import threadpool_limits
 
-    from models import load_cifar10, load_mnist
+    from scatter.models import load_cifar10, load_mnist
 
     # scikit-learn's helpers need no BLAS threads: on a shared 2-core machine they only contend
     with threadpool_limits(limits=1, user_api="blas"):

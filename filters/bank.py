@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._validation import check_choice
+from .._validation import check_choice
 
 
 class FilterBank:
@@ -46,7 +46,8 @@ class FilterBank:
 
     Examples
     --------
-    >>> import numpy as np, torch, filters
+    >>> import numpy as np, torch
+    >>> from scatter import filters
     >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
     >>> bank.psi.shape, bank.psi.dtype, bank.phi.shape        # (K, *shape), Fourier domain
     ((8, 32, 32), dtype('float64'), (32, 32))
@@ -222,7 +223,7 @@ class FilterBank:
     def plot(self, max_filters: int = 16, **kwargs):
         """Draw the bank: spatial real/imag/modulus of some filters and the Fourier tiling.
 
-        See :func:`filters.plot_bank`. Returns the matplotlib figure.
+        See :func:`scatter.filters.plot_bank`. Returns the matplotlib figure.
         """
         from .plotting import plot_bank
 

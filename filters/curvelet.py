@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse
 
-from ._validation import check_choice, check_int, check_shape
+from .._validation import check_choice, check_int, check_shape
 from .bank import FilterBank
 
 #: Width (Nyquist units) of the strip along the edges of the frequency grid where the finest
@@ -159,7 +159,7 @@ class CurveletWindows:
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> w = filters.curvelet_windows((64, 64), scales=3, angles=8)
     >>> w.shape, w.scales, w.angles, w.radius
     ((64, 64), 3, 8, [0.75, 0.375])
@@ -254,7 +254,7 @@ def curvelet_windows(shape, scales: int, angles: int = 16,
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> w = filters.curvelet_windows((64, 64), scales=3, angles=8)
     >>> w.counts                      # wedges per band-pass scale, finest first
     [16, 8]
@@ -347,7 +347,7 @@ class CurveletBank(FilterBank):
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> bank = filters.curvelet_2d((64, 64), scales=3, angles=8)
     >>> type(bank).__name__, bank.psi.shape, bank.psi.dtype
     ('CurveletBank', (12, 64, 64), dtype('float64'))
@@ -357,7 +357,7 @@ class CurveletBank(FilterBank):
     def plot(self, max_filters: int = 3, **kwargs):
         """Wedge tiling in frequency and ``max_filters`` curvelets per scale in space.
 
-        See :func:`filters.curvelet_plot.plot_curvelet_bank`. Returns the matplotlib figure.
+        See :func:`scatter.filters.curvelet_plot.plot_curvelet_bank`. Returns the matplotlib figure.
         """
         from .curvelet_plot import plot_curvelet_bank
 
@@ -411,7 +411,7 @@ def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",
 
     Examples
     --------
-    >>> from filters import curvelet_2d
+    >>> from scatter.filters import curvelet_2d
     >>> bank = curvelet_2d((64, 64), scales=3, angles=8)
     >>> int(bank.meta['j'].max()), float(abs(bank.littlewood_paley() - 1).max()) < 1e-12
     (1, True)

@@ -25,7 +25,7 @@ def _tiling_rgb(bank: FilterBank) -> np.ndarray:
 
 
 def plot_curvelet_bank(bank: FilterBank, per_scale: int = 3, figsize=None):
-    """Draw a curvelet bank from :func:`filters.curvelet_2d`.
+    """Draw a curvelet bank from :func:`scatter.filters.curvelet_2d`.
 
     Parameters
     ----------

@@ -98,7 +98,7 @@ class CurveletTransform(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from filters import CurveletTransform
+    >>> from scatter.filters import CurveletTransform
     >>> T = CurveletTransform((64, 48), scales=3, angles=8)
     >>> x = torch.randn(2, 64, 48, dtype=torch.float64)
     >>> c = T(x)

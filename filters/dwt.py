@@ -3,7 +3,7 @@
 The filters always come from :class:`pywt.Wavelet` (never retyped). The transforms use
 periodic extension (PyWavelets' ``mode='periodization'``) and reproduce ``pywt.wavedec``,
 ``pywt.waverec``, ``pywt.wavedec2`` and ``pywt.waverec2`` in that mode. :func:`dwt_filter_bank`
-views the transform as a :class:`~filters.FilterBank` of its equivalent Fourier filters.
+views the transform as a :class:`~scatter.filters.FilterBank` of its equivalent Fourier filters.
 
 The modules hold the filter taps as Python floats and no tensors: they run on the input's device
 (CPU or CUDA) and dtype, with any leading batch dimensions, and are differentiable.
@@ -18,7 +18,7 @@ import pywt
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_shape
+from .._validation import check_choice, check_int, check_shape
 from .bank import FilterBank
 
 MODES = ("periodization",)
@@ -77,7 +77,7 @@ class DWTFilters:
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> w = filters.dwt_bank("haar")
     >>> w.wavelet.name, w.length, tuple(w.synthesis_1d.shape)
     ('haar', 2, (1, 2, 2))
@@ -119,7 +119,7 @@ def dwt_bank(wavelet, dtype: torch.dtype = torch.float64, device=None) -> DWTFil
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> w = filters.dwt_bank("db2")
     >>> w.length, tuple(w.analysis_1d.shape), tuple(w.analysis_2d.shape), w.dec_lo.dtype
     (4, (2, 1, 4), (4, 1, 4, 4), torch.float64)
@@ -286,7 +286,8 @@ class DWT1d(_DWTBase):
 
     Examples
     --------
-    >>> import torch, filters
+    >>> import torch
+    >>> from scatter import filters
     >>> x = torch.randn(4, 32, dtype=torch.float64)
     >>> coeffs = filters.DWT1d("db2", level=2)(x)
     >>> [tuple(c.shape) for c in coeffs]          # cA_2, cD_2, cD_1
@@ -331,7 +332,8 @@ class IDWT1d(_DWTBase):
 
     Examples
     --------
-    >>> import torch, filters
+    >>> import torch
+    >>> from scatter import filters
     >>> x = torch.randn(3, 31, dtype=torch.float64)               # odd length
     >>> coeffs = filters.DWT1d("sym4", level=2)(x)
     >>> y = filters.IDWT1d("sym4")(coeffs, output_size=31)
@@ -378,7 +380,8 @@ class DWT2d(_DWTBase):
 
     Examples
     --------
-    >>> import torch, filters
+    >>> import torch
+    >>> from scatter import filters
     >>> x = torch.randn(2, 16, 16, dtype=torch.float64)
     >>> coeffs = filters.DWT2d("haar", level=2)(x)
     >>> [tuple(c.shape) for c in coeffs]          # cA_2, D_2, D_1
@@ -425,7 +428,8 @@ class IDWT2d(_DWTBase):
 
     Examples
     --------
-    >>> import torch, filters
+    >>> import torch
+    >>> from scatter import filters
     >>> x = torch.randn(2, 15, 16, dtype=torch.float64)
     >>> coeffs = filters.DWT2d("db2", level=1)(x)
     >>> y = filters.IDWT2d("db2")(coeffs, output_size=(15, 16))
@@ -513,7 +517,7 @@ def dwt_filter_bank(wavelet, shape, level: int) -> FilterBank:
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> bank = filters.dwt_filter_bank("db2", (32, 32), level=2)
     >>> bank.psi.shape, bank.psi.dtype                # (3 * level, M, N)
     ((6, 32, 32), dtype('complex128'))

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validation import check_float, check_int, check_shape
+from .._validation import check_float, check_int, check_shape
 from .bank import FilterBank
 
 # Aliases of a periodised Gaussian beyond this many of its standard deviations (in frequency)
@@ -78,7 +78,7 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
 
     Examples
     --------
-    >>> from filters import gabor_2d
+    >>> from scatter.filters import gabor_2d
     >>> bank = gabor_2d((64, 64), [0.25, 0.125], 4, remove_dc=True)
     >>> bank.psi.shape
     (8, 64, 64)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._validation import check_int
+from .._validation import check_int
 
 PARAM_NAMES = ("x0", "y0", "theta", "frequency", "phase", "sigma_x", "sigma_y", "amplitude")
 
@@ -38,7 +38,7 @@ class GaborFit:
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> g = filters.gabor_model((11, 11), x0=5, y0=5, theta=[0.3, 2.0], frequency=0.2, phase=0.0,
     ...                         sigma_x=2.0, sigma_y=2.0, amplitude=1.0)
     >>> fit = filters.fit_gabor(g, n_iter=30)
@@ -77,7 +77,7 @@ def gabor_model(shape: tuple[int, int], x0, y0, theta, frequency, phase, sigma_x
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> g = filters.gabor_model((9, 9), x0=4, y0=4, theta=[0.0, 1.0], frequency=0.25, phase=0.0,
     ...                         sigma_x=2.0, sigma_y=2.0, amplitude=1.0)
     >>> g.shape, g.dtype                  # two Gabors (theta broadcast against the scalars)
@@ -299,7 +299,8 @@ def fit_gabor(filters: np.ndarray, *, n_iter: int = 60, device: str | torch.devi
 
     Examples
     --------
-    >>> import numpy as np, filters
+    >>> import numpy as np
+    >>> from scatter import filters
     >>> g = filters.gabor_model((15, 15), x0=7, y0=7, theta=0.5, frequency=0.2, phase=0.0,
     ...                         sigma_x=2.5, sigma_y=3.0, amplitude=1.0)
     >>> fit = filters.fit_gabor(g, n_iter=30)

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_float, check_int, check_shape
+from .._validation import check_float, check_int, check_shape
 from .bank import FilterBank
 from .gabor import gaussian_lowpass
 
@@ -41,7 +41,7 @@ def log_gabor_2d(shape, n_scales: int = 4, n_orientations: int = 6, min_waveleng
         Number of scales; ``j = 0`` is the finest (shortest wavelength).
     n_orientations : int >= 1
         Number of orientations in ``[0, pi)``, measured from the ``+x`` (column) axis towards
-        the ``+y`` (row, downward) axis, as in :func:`filters.gabor_2d` (and :func:`filters.gabor_model`) and skimage. (Kovesi
+        the ``+y`` (row, downward) axis, as in :func:`scatter.filters.gabor_2d` (and :func:`scatter.filters.gabor_model`) and skimage. (Kovesi
         measures angles anticlockwise, towards ``-y``.)
     min_wavelength : float > 0
         Wavelength of the finest scale in pixels (>= 2 keeps it below Nyquist).
@@ -73,7 +73,7 @@ def log_gabor_2d(shape, n_scales: int = 4, n_orientations: int = 6, min_waveleng
 
     Examples
     --------
-    >>> from filters import log_gabor_2d
+    >>> from scatter.filters import log_gabor_2d
     >>> bank = log_gabor_2d((64, 64), n_scales=3, n_orientations=4)
     >>> bank.psi.shape, float(abs(bank.psi[:, 0, 0]).max())
     ((12, 64, 64), 0.0)

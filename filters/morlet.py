@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_float, check_int, check_scales_fit, check_shape
+from .._validation import check_float, check_int, check_scales_fit, check_shape
 from .bank import FilterBank
 
 # Kymatio 0.3 normalises its 2D Gabor envelope by 2 * 3.1415 * sigma^2 / slant, with 3.1415 and not
@@ -57,7 +57,7 @@ def morlet_2d(shape, J: int, L: int = 8, sigma0: float = 0.8, xi0: float = 3 * m
 
     Examples
     --------
-    >>> from filters import morlet_2d
+    >>> from scatter.filters import morlet_2d
     >>> bank = morlet_2d((64, 64), J=3, L=8)
     >>> bank.psi.shape
     (24, 64, 64)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_float, check_int, check_scales_fit
+from .._validation import check_float, check_int, check_scales_fit
 from .bank import FilterBank
 
 __all__ = ["morlet_1d", "kymatio_padding_1d", "morlet_1d_params", "Morlet1DParams"]
@@ -138,7 +138,7 @@ def morlet_1d_params(J: int, Q: int, r_psi: float = R_PSI, sigma0: float = SIGMA
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> p = filters.morlet_1d_params(J=4, Q=2)
     >>> p.xi.round(3).tolist()                     # cycles per sample, highest first
     [0.35, 0.247, 0.175, 0.124, 0.087, 0.062, 0.044, 0.031, 0.015]
@@ -302,7 +302,7 @@ def morlet_1d(N: int, J: int, Q=1, T=None, *, r_psi: float = R_PSI, sigma0: floa
 
     Examples
     --------
-    >>> from filters import kymatio_padding_1d, morlet_1d
+    >>> from scatter.filters import kymatio_padding_1d, morlet_1d
     >>> n_pad = kymatio_padding_1d(4096, J=6, Q=8)
     >>> bank = morlet_1d(n_pad, J=6, Q=8)
     >>> first = bank.select(bank.meta['order'] == 1)
@@ -375,7 +375,7 @@ def kymatio_padding_1d(N: int, J: int, Q=1, T=None, *, sigma0: float = SIGMA0,
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> filters.kymatio_padding_1d(1000, J=6)      # Kymatio 0.3 pads 1000 samples to 2048
     2048
     """

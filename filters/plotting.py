@@ -1,4 +1,4 @@
-"""Figures of a :class:`~filters.FilterBank`: spatial filters and the Fourier tiling.
+"""Figures of a :class:`~scatter.filters.FilterBank`: spatial filters and the Fourier tiling.
 
 Matplotlib is imported only when a figure is drawn, and figures are built with
 :class:`matplotlib.figure.Figure` directly, not through ``pyplot``: drawing a bank never changes
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int
 from .bank import FilterBank
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,7 +89,7 @@ def order_groups(bank: FilterBank) -> list[tuple[str, FilterBank]]:
     """The bank split by scattering order for frame bounds: ``[(label, sub-bank), ...]``.
 
     A bank whose meta ``'order'`` holds 1 and 2 (first- and second-order filters in one bank, as
-    :func:`filters.morlet_1d` builds) has a Littlewood-Paley sum per order; summing both would count
+    :func:`scatter.filters.morlet_1d` builds) has a Littlewood-Paley sum per order; summing both would count
     the frequency axis twice. Filters of order 0 serve both orders. Any other bank is one group
     labelled ``''``.
     """
@@ -250,7 +250,7 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
 
     Examples
     --------
-    >>> import filters
+    >>> from scatter import filters
     >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
     >>> fig = filters.plot_bank(bank, spatial=False)      # Fourier tiling and Littlewood-Paley sum
     >>> len(fig.axes) >= 2                                # save it with fig.savefig("bank.png")

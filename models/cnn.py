@@ -38,7 +38,8 @@ class LeNet(nn.Module):
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> net = models.LeNet()
     >>> net(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
@@ -69,7 +70,7 @@ class CifarNet(nn.Module):
     conv k x k stride ``stride`` (``first_channels`` maps) -> BN -> ReLU -> pool 2 -> conv 3x3
     -> BN -> ReLU -> pool 2 -> conv 3x3 -> BN -> ReLU -> global average pool -> linear.
 
-    The first layer is the one studied by :func:`models.compare_filters`: large kernels (7x7 by
+    The first layer is the one studied by :func:`scatter.models.compare_filters`: large kernels (7x7 by
     default; 11x11 as in AlexNet, Krizhevsky et al. 2012, is allowed) and a stride of 2 leave the
     later layers the fine detail, which favours smooth, oriented first-layer filters.
 
@@ -96,7 +97,8 @@ class CifarNet(nn.Module):
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> net = models.CifarNet(first_channels=16, width=32)
     >>> net(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 10])
@@ -189,7 +191,7 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
     data : Dataset or (x, y)
         Training data; items are ``(image tensor, int label)``. An ``(x, y)`` pair of arrays or
         tensors is used as it is (``x`` cast to float, not rescaled): wrap ``uint8`` images in
-        :class:`models.ImageArrayDataset` first.
+        :class:`scatter.models.ImageArrayDataset` first.
     epochs, batch_size : int
     optimizer : {'sgd', 'adam'} or callable
         ``'sgd'`` (with ``momentum``) or ``'adam'``, or a callable ``params -> Optimizer``
@@ -217,7 +219,8 @@ def fit(model: nn.Module, data, epochs: int = 1, batch_size: int = 64,
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> _ = torch.manual_seed(0)
     >>> net = models.LeNet()
     >>> x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
@@ -317,7 +320,8 @@ def evaluate(model: nn.Module, data, batch_size: int = 512, device=None,
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> net = models.LeNet()
     >>> x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
     >>> scores = models.evaluate(net, (x, y))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from filters._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int
 
 __all__ = ["ConvSparseCoding", "CSCResult", "csc_objective", "csc_reconstruct"]
 
@@ -48,7 +48,8 @@ class CSCResult:
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> csc = models.ConvSparseCoding(torch.randn(4, 1, 5, 5), lmbda=0.1, max_iter=20, tol=0)
     >>> res = csc.solve(torch.randn(2, 1, 16, 16))
     >>> res.maps.shape, res.n_iter, res.history["objective"].shape
@@ -129,7 +130,8 @@ def csc_reconstruct(dictionary: Tensor, maps: Tensor) -> Tensor:
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> maps = torch.zeros(1, 4, 16, 16)
     >>> maps[0, 2, 8, 8] = 1.0                          # one impulse: a copy of filter 2
     >>> models.csc_reconstruct(torch.randn(4, 1, 5, 5), maps).shape
@@ -160,7 +162,8 @@ def csc_objective(dictionary, maps: Tensor, signal: Tensor, lmbda: float,
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> d, s = torch.randn(4, 1, 5, 5), torch.randn(2, 1, 16, 16)
     >>> models.csc_objective(d, torch.zeros(2, 4, 16, 16), s, lmbda=0.1).shape   # one per image
     torch.Size([2])
@@ -229,7 +232,7 @@ class ConvSparseCoding(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from models import ConvSparseCoding
+    >>> from scatter.models import ConvSparseCoding
     >>> csc = ConvSparseCoding(torch.randn(8, 1, 5, 5), lmbda=0.1, max_iter=20)
     >>> res = csc.solve(torch.randn(2, 1, 32, 32))
     >>> res.maps.shape

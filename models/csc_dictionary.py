@@ -6,7 +6,7 @@ and new algorithms", IEEE TCI 4(3), 2018, eq. 4), over images ``s_k`` and maps `
     min_{d, z}  ½ Σ_k ‖Σ_m d_m * z_{k,m} − s_k‖² + λ Σ_{k,m} ‖z_{k,m}‖₁
     subject to  d_m supported on h × w pixels,  ‖d_m‖₂ ≤ 1.
 
-The maps are updated by Fourier ADMM (:class:`models.ConvSparseCoding`, warm-started), the
+The maps are updated by Fourier ADMM (:class:`scatter.models.ConvSparseCoding`, warm-started), the
 filters by projected FISTA in the Fourier domain (Sec. IV-B of that review: gradient on the
 zero-padded filters, cropped to the support and projected on the unit ball). ``partial_fit``
 makes one such alternation on a mini-batch (the mini-batch / online mode).
@@ -20,7 +20,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import Tensor
 
-from filters._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int
 
 from .csc import ConvSparseCoding, csc_objective, csc_reconstruct
 
@@ -77,12 +77,13 @@ class ConvDictionaryLearning(BaseEstimator):
 
     Notes
     -----
-    Images should be high-passed first (:func:`models.tikhonov_split`): small filters cannot
+    Images should be high-passed first (:func:`scatter.models.tikhonov_split`): small filters cannot
     represent the smooth part.
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> images = torch.randn(3, 1, 24, 24)                      # (N, C, H, W), high-passed
     >>> cdl = models.ConvDictionaryLearning(n_filters=4, filter_size=5, n_iter=2,
     ...                                     random_state=0).fit(images)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from filters._validation import check_float, check_int
+from .._validation import check_float, check_int
 
 __all__ = ["tikhonov_split"]
 
@@ -49,7 +49,8 @@ def tikhonov_split(images: Tensor, lmbda: float, pad: int = 16) -> tuple[Tensor,
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> images = torch.rand(2, 1, 32, 32, dtype=torch.float64)
     >>> low, high = models.tikhonov_split(images, lmbda=10.0)
     >>> high.shape, torch.allclose(low + high, images)

@@ -57,7 +57,8 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
 
     Examples
     --------
-    >>> import pathlib, struct, tempfile, numpy as np, models
+    >>> import pathlib, struct, tempfile, numpy as np
+    >>> from scatter import models
     >>> tmp = tempfile.TemporaryDirectory()
     >>> path = pathlib.Path(tmp.name) / "labels-idx1-ubyte"
     >>> _ = path.write_bytes(struct.pack(">4BI", 0, 0, 8, 1, 3) + bytes([7, 0, 4]))  # 3 uint8 labels
@@ -134,7 +135,8 @@ def load_mnist(root: PathLike, split: str = "train", max_items: int | None = Non
     --------
     Four tiny IDX files in the official layout (a real copy is read the same way):
 
-    >>> import gzip, pathlib, struct, tempfile, numpy as np, models
+    >>> import gzip, pathlib, struct, tempfile, numpy as np
+    >>> from scatter import models
     >>> tmp = tempfile.TemporaryDirectory()
     >>> root = pathlib.Path(tmp.name)
     >>> def write_idx(path, a):   # magic 0 0 8 (uint8) ndim, big-endian sizes, then the data
@@ -186,7 +188,8 @@ def load_fashion_mnist(root: PathLike, split: str = "train", max_items: int | No
 
     Examples
     --------
-    >>> import gzip, pathlib, struct, tempfile, numpy as np, models
+    >>> import gzip, pathlib, struct, tempfile, numpy as np
+    >>> from scatter import models
     >>> tmp = tempfile.TemporaryDirectory()
     >>> root = pathlib.Path(tmp.name)
     >>> def write_idx(path, a):   # magic 0 0 8 (uint8) ndim, big-endian sizes, then the data
@@ -263,7 +266,8 @@ def load_cifar10(root: PathLike, batches: str | Sequence[str] = "train",
     --------
     A tiny batch in the official pickle layout (rows of 3072 bytes: R, G, B planes):
 
-    >>> import pathlib, pickle, tempfile, numpy as np, models
+    >>> import pathlib, pickle, tempfile, numpy as np
+    >>> from scatter import models
     >>> tmp = tempfile.TemporaryDirectory()
     >>> root = pathlib.Path(tmp.name)
     >>> data = np.zeros((2, 3072), np.uint8)
@@ -330,7 +334,8 @@ def load_cifar10_meta(root: PathLike) -> list[str]:
 
     Examples
     --------
-    >>> import pathlib, pickle, tempfile, models
+    >>> import pathlib, pickle, tempfile
+    >>> from scatter import models
     >>> tmp = tempfile.TemporaryDirectory()
     >>> meta = {b"label_names": [b"airplane", b"automobile"]}
     >>> _ = (pathlib.Path(tmp.name) / "batches.meta").write_bytes(pickle.dumps(meta))
@@ -380,7 +385,8 @@ def load_image_folder(root: PathLike, mode: str = "L", size: tuple[int, int] | N
 
     Examples
     --------
-    >>> import pathlib, tempfile, numpy as np, models
+    >>> import pathlib, tempfile, numpy as np
+    >>> from scatter import models
     >>> from PIL import Image
     >>> tmp = tempfile.TemporaryDirectory()
     >>> for cls, value in (("bark", 40), ("sand", 200)):
@@ -478,11 +484,12 @@ class ImageArrayDataset(Dataset):
     ----------
     tensors : tuple of Tensor
         ``(x, y)`` with ``x`` float32 of shape (N, C, H, W) and ``y`` int64 of shape (N,), as in
-        ``torch.utils.data.TensorDataset`` (:func:`models.fit` batches these directly).
+        ``torch.utils.data.TensorDataset`` (:func:`scatter.models.fit` batches these directly).
 
     Examples
     --------
-    >>> import numpy as np, models
+    >>> import numpy as np
+    >>> from scatter import models
     >>> images = np.zeros((10, 32, 32, 3), np.uint8)            # as load_cifar10 returns them
     >>> ds = models.ImageArrayDataset(images, np.arange(10))
     >>> len(ds), ds[0][0].shape, ds[0][0].dtype, ds[0][1]

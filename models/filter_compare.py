@@ -45,7 +45,7 @@ def first_layer_filters(model: nn.Module, example_input: torch.Tensor | None = N
 
     Examples
     --------
-    >>> import models
+    >>> from scatter import models
     >>> w = models.first_layer_filters(models.LeNet())
     >>> w.shape, w.dtype
     ((6, 1, 5, 5), dtype('float64'))
@@ -125,7 +125,7 @@ class FilterComparison:
 
     Examples
     --------
-    >>> import filters, models
+    >>> from scatter import filters, models
     >>> learned = filters.gabor_model((7, 7), x0=3, y0=3, theta=0.5, frequency=0.25, phase=0.0,
     ...                               sigma_x=1.5, sigma_y=1.5, amplitude=1.0)
     >>> cmp = models.compare_filters(learned, filters.morlet_2d((32, 32), J=2, L=4))
@@ -256,7 +256,7 @@ def compare_filters(learned, bank, *, reduce: str = "svd", max_shift: int = 1,
     --------
     Two Gabor "learned" filters against a Morlet bank (``fit=False`` skips the Gabor fit):
 
-    >>> import filters, models
+    >>> from scatter import filters, models
     >>> learned = filters.gabor_model((7, 7), x0=3, y0=3, theta=[0.0, 0.8], frequency=0.25,
     ...                               phase=0.0, sigma_x=1.5, sigma_y=1.5, amplitude=1.0)
     >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
@@ -347,9 +347,9 @@ def compare_filters(learned, bank, *, reduce: str = "svd", max_shift: int = 1,
 def _fit_gabor():
     """``filters.fit_gabor``, imported when first needed (it lives in another module)."""
     try:
-        from filters import fit_gabor
+        from ..filters import fit_gabor
     except ImportError:
-        from filters.gabor_fit import fit_gabor
+        from ..filters.gabor_fit import fit_gabor
     return fit_gabor
 
 
@@ -400,7 +400,7 @@ def _bank_atoms(bank, include_lowpass: bool):
     """Real spatial atoms (A, H, W), the bank filter each belongs to (A,), the number of bank
     filters (band-pass and low-pass) and of band-pass filters, the bank's name and the moduli of
     the filters' DFTs (M, H, W)."""
-    from filters import FilterBank
+    from ..filters import FilterBank
 
     if isinstance(bank, FilterBank):
         if bank.ndim != 2:
@@ -492,7 +492,7 @@ def plot_comparison(comparison: FilterComparison, max_filters: int = 32, title: 
 
     Examples
     --------
-    >>> import filters, models
+    >>> from scatter import filters, models
     >>> learned = filters.gabor_model((7, 7), x0=3, y0=3, theta=[0.0, 0.8], frequency=0.25,
     ...                               phase=0.0, sigma_x=1.5, sigma_y=1.5, amplitude=1.0)
     >>> cmp = models.compare_filters(learned, filters.morlet_2d((32, 32), J=2, L=4), fit=False)

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from filters import FilterBank
-from scatter import Scattering2D
-from scatter.features import LOG_EPS
+from ..filters import FilterBank
+from .. import Scattering2D
+from ..features import LOG_EPS
 
 __all__ = ["Hybrid", "build_head", "HEADS"]
 
@@ -171,7 +171,7 @@ class Hybrid(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from models import Hybrid, fit
+    >>> from scatter.models import Hybrid, fit
     >>> model = Hybrid((32, 32), in_channels=3, n_classes=10, J=2, head="resnet", width=16)
     >>> model.feature_shape
     (243, 8, 8)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from filters._validation import check_choice, check_int
+from .._validation import check_choice, check_int
 
 __all__ = ["MultiLayerCSC"]
 
@@ -78,7 +78,8 @@ class MultiLayerCSC(nn.Module):
 
     Examples
     --------
-    >>> import torch, models
+    >>> import torch
+    >>> from scatter import models
     >>> net = models.MultiLayerCSC([1, 4, 8], kernel_sizes=3, strides=[1, 2],
     ...                            method="fista", n_unfoldings=3)
     >>> x = torch.randn(2, 1, 16, 16)

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from filters._validation import check_float, check_int
+from .._validation import check_float, check_int
 
 __all__ = ["DEFAULT_IMAGES", "natural_images", "load_images", "whiten_images",
            "extract_patches", "natural_patches"]
@@ -57,7 +57,7 @@ def natural_images(names: Sequence[str] | None = None) -> list[np.ndarray]:
 
     Examples
     --------
-    >>> import models
+    >>> from scatter import models
     >>> (image,) = models.natural_images(["camera"])
     >>> image.shape, image.dtype, float(image.min()) >= 0, float(image.max()) <= 1
     ((512, 512), dtype('float64'), True, True)
@@ -100,7 +100,8 @@ def load_images(folder: str | os.PathLike, recursive: bool = False) -> list[np.n
 
     Examples
     --------
-    >>> import tempfile, numpy as np, models
+    >>> import tempfile, numpy as np
+    >>> from scatter import models
     >>> from PIL import Image
     >>> tmp = tempfile.TemporaryDirectory()
     >>> Image.fromarray(np.full((8, 12), 255, np.uint8)).save(f"{tmp.name}/white.png")
@@ -169,7 +170,8 @@ def whiten_images(images, f0: float = 0.4, variance: float = 1.0) -> list[np.nda
 
     Examples
     --------
-    >>> import numpy as np, models
+    >>> import numpy as np
+    >>> from scatter import models
     >>> image = np.random.default_rng(0).random((32, 48))
     >>> (white,) = models.whiten_images(image)
     >>> white.shape, white.dtype, round(float(white.var()), 6)
@@ -213,7 +215,8 @@ def extract_patches(images, patch_size: int | tuple[int, int], n_patches: int,
 
     Examples
     --------
-    >>> import numpy as np, models
+    >>> import numpy as np
+    >>> from scatter import models
     >>> images = [np.random.default_rng(0).random((32, 32)), np.ones((20, 40))]
     >>> p = models.extract_patches(images, patch_size=8, n_patches=10, random_state=0)
     >>> p.shape, p.dtype                         # flattened 8 x 8 patches, 5 from each image
@@ -267,7 +270,8 @@ def natural_patches(n_patches: int, patch_size: int = 16, images=None, f0: float
 
     Examples
     --------
-    >>> import numpy as np, models
+    >>> import numpy as np
+    >>> from scatter import models
     >>> images = [np.random.default_rng(0).random((64, 64))]  # default: scikit-image's photographs
     >>> x = models.natural_patches(100, patch_size=8, images=images)
     >>> x.shape, x.dtype

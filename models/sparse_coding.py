@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from filters._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int
 
 __all__ = ["SparseCoding", "infer_codes", "sparse_objective"]
 
@@ -161,7 +161,8 @@ class SparseCoding(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> import numpy as np, models
+    >>> import numpy as np
+    >>> from scatter import models
     >>> X = np.random.default_rng(0).standard_normal((200, 64)).astype(np.float32)  # 8x8 patches
     >>> sc = models.SparseCoding(n_atoms=16, alpha=0.1, batch_size=50, random_state=0).fit(X)
     >>> sc.dictionary_.shape, sc.dictionary_.dtype, sc.n_steps_
@@ -331,7 +332,7 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or Tensor, shape (n_samples, n_features)
-            Patches as rows (e.g. from :func:`models.natural_patches`), finite.
+            Patches as rows (e.g. from :func:`scatter.models.natural_patches`), finite.
         y : ignored
 
         Returns

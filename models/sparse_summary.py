@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from filters.gabor_fit import GaborFit, fit_gabor
+from ..filters.gabor_fit import GaborFit, fit_gabor
 
 __all__ = ["ORIENTATION_BIN_DEG", "FREQUENCY_EDGES", "atoms_as_images", "dictionary_summary",
            "plot_dictionary"]
@@ -74,7 +74,7 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
     patch_shape : (int, int), optional
         Atom shape when ``dictionary`` is flat and not square.
     fit : GaborFit, optional
-        A fit of these atoms already made (else :func:`filters.fit_gabor` is run).
+        A fit of these atoms already made (else :func:`scatter.filters.fit_gabor` is run).
     r2_threshold : float
         R^2 above which an atom counts as Gabor-like in the histograms.
     active_threshold : float
@@ -104,7 +104,8 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
 
     Examples
     --------
-    >>> import numpy as np, filters, models
+    >>> import numpy as np
+    >>> from scatter import filters, models
     >>> atoms = filters.gabor_model((8, 8), x0=3.5, y0=3.5, theta=np.linspace(0, 3, 6),
     ...                             frequency=0.25, phase=0.0, sigma_x=1.5, sigma_y=2.0,
     ...                             amplitude=1.0).reshape(6, 64)
@@ -178,7 +179,8 @@ def plot_dictionary(dictionary: np.ndarray, path: str | Path | None = None,
 
     Examples
     --------
-    >>> import numpy as np, models
+    >>> import numpy as np
+    >>> from scatter import models
     >>> atoms = np.random.default_rng(0).standard_normal((16, 64))
     >>> fig = models.plot_dictionary(atoms, n_cols=4)           # 16 atoms of 8 x 8
     >>> len(fig.axes) >= 16

@@ -91,7 +91,7 @@ def check_bank(bank, grid: tuple[int, ...], needs: str, j_max: int, j_range: str
     j_max : int
         Largest accepted scale index; ``j_range`` says the same in words for the error.
     """
-    from filters import FilterBank
+    from .filters import FilterBank
 
     if not isinstance(bank, FilterBank):
         raise TypeError(f"bank must be a filters.FilterBank or a callable returning one, "

@@ -123,7 +123,7 @@ def _version() -> str:
 # ---------------------------------------------------------------------------------- datasets
 def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
     """Images (uint8, (N, H, W) or (N, H, W, 3)), labels and a description of the input."""
-    from models.datasets import load_cifar10, load_image_folder, load_mnist
+    from .models.datasets import load_cifar10, load_image_folder, load_mnist
 
     path = args.path
     if not path.exists():
@@ -180,7 +180,7 @@ def _positive(name: str, value):
 
 # -------------------------------------------------------------------------------- transforms
 class FlattenCoefficients(nn.Module):
-    """Wraps a transform returning a list of tensors (e.g. :class:`filters.DWT2d`) into one
+    """Wraps a transform returning a list of tensors (e.g. :class:`scatter.filters.DWT2d`) into one
     returning a tensor: each coefficient tensor keeps its first ``lead`` axes (batch, channel),
     the rest is flattened, and the pieces are concatenated along the last axis."""
 
@@ -203,7 +203,7 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
         raise CLIError(f"unknown transform {name!r}; choose one of {list(TRANSFORMS)}")
     params = {"transform": name, "J": J}
     if name == "dwt":
-        from filters import DWT2d
+        from .filters import DWT2d
 
         params.update(wavelet=wavelet, mode="periodization")
         # images reach the transform as (B, C, H, W)
@@ -212,13 +212,13 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
     if name == "morlet":
         max_order = 1
     if name == "gabor":
-        from filters import gabor_2d
+        from .filters import gabor_2d
 
         frequencies = [0.25 / 2 ** j for j in range(J)]
         params.update(frequencies=frequencies, remove_dc=True)
         bank = lambda grid: gabor_2d(grid, frequencies=frequencies, thetas=L, remove_dc=True)  # noqa: E731
     elif name == "curvelet":
-        from filters import curvelet_2d
+        from .filters import curvelet_2d
 
         params.update(scales=J + 1, angles=16)
         bank = lambda grid: curvelet_2d(grid, scales=J + 1, angles=16)  # noqa: E731
@@ -404,7 +404,7 @@ def run_features(args) -> int:
 
 def _as_batch_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W) or (N, H, W, C) images as float32 (N, C, H, W) in [0, 1]."""
-    from models.datasets import ImageArrayDataset
+    from .models.datasets import ImageArrayDataset
 
     return ImageArrayDataset(images, np.zeros(len(images), dtype=np.int64)).tensors[0]
 
@@ -412,7 +412,7 @@ def _as_batch_tensor(images: np.ndarray) -> torch.Tensor:
 # ---------------------------------------------------------------------------------- filters
 def build_bank(name: str, size: int, J: int, L: int, wavelet: str):
     """The filter bank ``name`` on a ``size`` x ``size`` grid."""
-    import filters
+    from . import filters
 
     shape = (size, size)
     if name == "morlet":
@@ -430,7 +430,7 @@ def build_bank(name: str, size: int, J: int, L: int, wavelet: str):
 
 
 def run_filters(args) -> int:
-    """``scatter filters``: draw a bank with :meth:`filters.FilterBank.plot`."""
+    """``scatter filters``: draw a bank with :meth:`scatter.filters.FilterBank.plot`."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed

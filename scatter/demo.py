@@ -2,7 +2,7 @@
 
 Steps, one function each, called in order by :func:`main`:
 
-1. :func:`build_banks` builds the default filter banks that :mod:`filters` provides (families that
+1. :func:`build_banks` builds the default filter banks that :mod:`scatter.filters` provides (families that
    are not importable are skipped with a message);
 2. :func:`frame_bounds_table` prints each bank's Littlewood-Paley frame bounds;
 3. :func:`save_gallery` saves one PNG per bank and a combined Fourier-tiling gallery under the
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import filters
-from filters import FilterBank, plot_bank
-from filters.plotting import order_groups
+from . import filters
+from .filters import FilterBank, plot_bank
+from .filters.plotting import order_groups
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class BankRecipe:
     label : str
         Short name, also the PNG's file name.
     names : tuple of str
-        Candidate constructors, tried in order: ``'name'`` in :mod:`filters` or ``'module:name'``
+        Candidate constructors, tried in order: ``'name'`` in :mod:`scatter.filters` or ``'module:name'``
         in a submodule ``filters.module`` not yet exported (families are being added and renamed:
         the first that exists and returns a :class:`FilterBank` is used).
     build : callable ``(constructor, size) -> FilterBank``
@@ -76,7 +76,7 @@ DEFAULT_RECIPES: tuple[BankRecipe, ...] = (
 # ------------------------------------------------------------------------------ step 1
 def build_banks(size: int = 128, recipes: Sequence[BankRecipe] | None = None,
                 log: Callable[[str], None] = print) -> dict[str, tuple[BankRecipe, FilterBank]]:
-    """Build every default bank whose constructor :mod:`filters` provides.
+    """Build every default bank whose constructor :mod:`scatter.filters` provides.
 
     Parameters
     ----------
@@ -303,7 +303,7 @@ def load_digit_images(n_train: int, n_test: int, root: Path | None = None):
 
     folder = Path(SHARED_DATA if root is None else root) / "mnist"
     if folder.is_dir():
-        from models.datasets import load_mnist
+        from .models.datasets import load_mnist
 
         x_train, y_train = load_mnist(folder, "train", max_items=n_train)
         x_test, y_test = load_mnist(folder, "test", max_items=n_test)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from filters._validation import check_choice, check_int
+from ._validation import check_choice, check_int
 
 __all__ = ["extract_features", "iter_feature_batches", "channel_stats", "standardize_",
            "LOG_EPS", "NORMALIZATIONS"]
@@ -185,7 +185,7 @@ def extract_features(data, transform: Callable, batch_size: int = 256, device="c
     Parameters
     ----------
     data : ndarray or Tensor of shape (N, ...), a torch ``Dataset``, or an iterable
-        Images, or ``(image, label)`` pairs (as :class:`models.ImageArrayDataset` and torchvision
+        Images, or ``(image, label)`` pairs (as :class:`scatter.models.ImageArrayDataset` and torchvision
         datasets return). Images are given to the transform as they are (converted to ``dtype``
         only; no scaling).
     transform : torch.nn.Module or callable

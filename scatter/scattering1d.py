@@ -8,8 +8,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from filters import FilterBank, kymatio_padding_1d, morlet_1d
-from filters._validation import check_choice, check_int, check_shape
+from .filters import FilterBank, kymatio_padding_1d, morlet_1d
+from ._validation import check_choice, check_int, check_shape
 
 from ._buffers import FilterBuffers
 from ._frontend import Workspace as _Workspace
@@ -221,7 +221,7 @@ class Scattering1D(FilterBuffers):
         ``'array'``: one tensor ``(..., C, N_out)``; ``'list'``: one dict per path with ``'coef'``
         (``(..., n)``), ``'j'``, ``'n'``, ``'xi'`` (tuples over the orders) and ``'order'``.
     bank : FilterBank or callable, optional
-        The filters: a :class:`filters.FilterBank` on the padded grid (see below), or a callable
+        The filters: a :class:`scatter.filters.FilterBank` on the padded grid (see below), or a callable
         ``bank(N_padded) -> FilterBank``. Default ``filters.morlet_1d(N_padded, J, Q, T)``, which
         gives Kymatio's numbers.
     check_input : bool

@@ -8,8 +8,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from filters import FilterBank, morlet_2d
-from filters._validation import check_choice, check_int, check_scales_fit, check_shape
+from .filters import FilterBank, morlet_2d
+from ._validation import check_choice, check_int, check_scales_fit, check_shape
 
 from ._buffers import FilterBuffers, as_stored_design
 from ._frontend import (Workspace, block_products, check_bank, check_finite, cpu_inference, crop_fourier,
@@ -111,7 +111,7 @@ class Scattering2D(FilterBuffers):
         ``'array'``: one tensor ``(..., C, M_p / 2**J - 2, N_p / 2**J - 2)``; ``'list'``: one dict per
         path with ``'coef'`` (``(..., h, w)``), ``'j'``, ``'theta'``, ``'n'``, ``'order'``.
     bank : FilterBank or callable, optional
-        The filters. A :class:`filters.FilterBank` on the padded grid (see below), or a callable
+        The filters. A :class:`scatter.filters.FilterBank` on the padded grid (see below), or a callable
         ``bank(padded_shape) -> FilterBank``. Default: ``filters.morlet_2d(padded, J, L)``, which
         gives Kymatio's numbers.
     check_input : bool

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from filters._validation import check_choice, check_int
+from ._validation import check_choice, check_int
 
 from .features import extract_features
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from filters import DWT2d
+from scatter.filters import DWT2d
 from scatter import Scattering2D
 from scatter.cli import main, read_features
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from models import CifarNet, ImageArrayDataset, LeNet, evaluate, fit
+from scatter.models import CifarNet, ImageArrayDataset, LeNet, evaluate, fit
 
 
 def blobs(n=96, size=28, channels=1, seed=0):

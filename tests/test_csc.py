@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import ConvSparseCoding, csc_objective, csc_reconstruct, tikhonov_split
+from scatter.models import ConvSparseCoding, csc_objective, csc_reconstruct, tikhonov_split
 
 sporco_util = pytest.importorskip("sporco.util")
 from sporco import signal as sp_signal  # noqa: E402

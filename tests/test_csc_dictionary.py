@@ -6,8 +6,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from models import tikhonov_split
-from models.csc_dictionary import ConvDictionaryLearning
+from scatter.models import tikhonov_split
+from scatter.models.csc_dictionary import ConvDictionaryLearning
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_alternating_fit_descends_and_respects_constraints(images):
     maps = dl.transform(images[:2], max_iter=20)
     assert maps.shape == (2, 8, 32, 32) and bool((maps == 0).any())
     try:
-        from filters import fit_gabor
+        from scatter.filters import fit_gabor
     except ImportError:
         return
     r2 = fit_gabor(dl.dictionary_[:, 0]).r2
@@ -74,7 +74,7 @@ def test_bad_input(images):
 
 
 def test_zero_mean_filters_and_reseeding_of_unused_atoms(images):
-    from models import ConvSparseCoding
+    from scatter.models import ConvSparseCoding
     kw = dict(n_filters=6, filter_size=5, lmbda=0.4, n_iter=1, coding_iter=10, dict_iter=5,
               init="random", dtype="float64", random_state=0)
     s = torch.from_numpy(images)[:, None]
@@ -95,7 +95,7 @@ def test_zero_mean_filters_and_reseeding_of_unused_atoms(images):
 
 @pytest.mark.parametrize("B, M", [(2, 5), (6, 3)])
 def test_lipschitz_is_largest_gram_eigenvalue(B, M):
-    from models.csc_dictionary import _lipschitz
+    from scatter.models.csc_dictionary import _lipschitz
     g = torch.Generator().manual_seed(B)
     Xf = torch.randn(B, M, 4, 3, dtype=torch.complex128, generator=g)
     x = Xf.flatten(2).permute(2, 0, 1)                        # (F, B, M)

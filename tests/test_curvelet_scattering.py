@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from filters import curvelet_2d, morlet_2d
+from scatter.filters import curvelet_2d, morlet_2d
 from scatter import Scattering2D
 
 

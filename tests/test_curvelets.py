@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from filters import CurveletTransform, FilterBank, curvelet_2d, curvelet_windows
-from filters.bank import _flip
-from filters.curvelet import n_wedges
+from scatter.filters import CurveletTransform, FilterBank, curvelet_2d, curvelet_windows
+from scatter.filters.bank import _flip
+from scatter.filters.curvelet import n_wedges
 
 # (shape, scales): square/non-square, even/odd sizes
 SHAPES = [((64, 64), 3), ((96, 80), 3), ((65, 47), 3), ((33, 50), 3), ((128, 72), 4)]

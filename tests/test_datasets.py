@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import (ImageArrayDataset, load_cifar10, load_cifar10_meta, load_fashion_mnist,
+from scatter.models import (ImageArrayDataset, load_cifar10, load_cifar10_meta, load_fashion_mnist,
                     load_idx, load_image_folder, load_mnist)
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-import filters
-import models
+from scatter import filters
+from scatter import models
 import scatter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def test_api_pages_list_every_public_name():
     """A name added to ``__all__`` also appears in the reference."""
     missing = []
     for pkg in PACKAGES:
-        page = (ROOT / "docs" / "api" / f"{pkg.__name__}.rst").read_text(encoding="utf-8")
+        page = (ROOT / "docs" / "api" / f"{pkg.__name__.rsplit('.', 1)[-1]}.rst").read_text(encoding="utf-8")
         for name in pkg.__all__:
             if not re.search(rf"^\.\. auto(function|class):: {name}$", page, re.M):
                 missing.append(f"{pkg.__name__}.{name}")

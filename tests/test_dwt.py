@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from filters.dwt import DWT1d, DWT2d, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
+from scatter.filters.dwt import DWT1d, DWT2d, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
 
 pywt = pytest.importorskip("pywt")
 

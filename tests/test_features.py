@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.datasets import ImageArrayDataset
+from scatter.models.datasets import ImageArrayDataset
 from scatter import Scattering2D, extract_features
 
 

@@ -12,8 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from filters import FilterBank, morlet_2d  # noqa: E402
-from models import (CifarNet, FilterComparison, LeNet, compare_filters,  # noqa: E402
+from scatter.filters import FilterBank, morlet_2d  # noqa: E402
+from scatter.models import (CifarNet, FilterComparison, LeNet, compare_filters,  # noqa: E402
                     first_layer_filters, fit)
 
 
@@ -206,7 +206,7 @@ def test_figure(bank, tmp_path):
     plt.close(fig)
     assert (tmp_path / "compare.png").stat().st_size > 1000
     with pytest.raises(TypeError, match="FilterComparison"):
-        from models import plot_comparison
+        from scatter.models import plot_comparison
         plot_comparison(result.summary())
 
 
@@ -241,7 +241,7 @@ def test_training_on_gratings_makes_gabor_like_filters():
 
 
 def test_gabor_bank_window():
-    from filters.gabor import gabor_2d as gabor_bank
+    from scatter.filters.gabor import gabor_2d as gabor_bank
 
     bank = gabor_bank((32, 32), frequencies=[0.3, 0.15], thetas=4)
     psi, _ = bank.spatial()

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from filters import FilterBank
-from filters.gabor import gabor_2d
-from filters.log_gabor import log_gabor_2d
+from scatter.filters import FilterBank
+from scatter.filters.gabor import gabor_2d
+from scatter.filters.log_gabor import log_gabor_2d
 
 skimage_filters = pytest.importorskip("skimage.filters")
 

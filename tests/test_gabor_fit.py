@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 
-from filters import GaborFit, fit_gabor, gabor_model
+from scatter.filters import GaborFit, fit_gabor, gabor_model
 
 
 def _random_gabors(rng, K, shape=(16, 16)):

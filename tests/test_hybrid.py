@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from filters import gabor_2d
-from models import Hybrid, evaluate, fit
+from scatter.filters import gabor_2d
+from scatter.models import Hybrid, evaluate, fit
 from scatter import Scattering2D, padded_shape_2d
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from models import MultiLayerCSC
+from scatter.models import MultiLayerCSC
 
 
 def _net(method="thresholding", n=0, nonnegative=True, lam=0.05, seed=0):

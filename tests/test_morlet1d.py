@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from filters import FilterBank, kymatio_padding_1d, morlet_1d, morlet_1d_params
+from scatter.filters import FilterBank, kymatio_padding_1d, morlet_1d, morlet_1d_params
 
 kymatio_fb = pytest.importorskip("kymatio.scattering1d.filter_bank")
 Scattering1D = pytest.importorskip("kymatio").Scattering1D

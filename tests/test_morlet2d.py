@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from filters import FilterBank, morlet_2d
+from scatter.filters import FilterBank, morlet_2d
 
 kymatio_fb = pytest.importorskip("kymatio.scattering2d.filter_bank")
 

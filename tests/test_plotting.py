@@ -5,9 +5,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-import filters
-from filters import FilterBank, plot_bank
-from filters.plotting import order_groups, select_filters
+from scatter import filters
+from scatter.filters import FilterBank, plot_bank
+from scatter.filters.plotting import order_groups, select_filters
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from filters import FilterBank, kymatio_padding_1d, morlet_1d
+from scatter.filters import FilterBank, kymatio_padding_1d, morlet_1d
 from scatter import Scattering1D
 
 kymatio = pytest.importorskip("kymatio")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from filters import FilterBank, morlet_2d
+from scatter.filters import FilterBank, morlet_2d
 from scatter import Scattering2D, padded_shape_2d
 
 kymatio = pytest.importorskip("kymatio")

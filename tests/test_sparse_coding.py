@@ -8,11 +8,11 @@ from sklearn.base import clone
 from sklearn.decomposition import sparse_encode
 from sklearn.exceptions import NotFittedError
 
-from filters import fit_gabor, gabor_model
-from models.natural_images import (extract_patches, load_images, natural_images,
+from scatter.filters import fit_gabor, gabor_model
+from scatter.models.natural_images import (extract_patches, load_images, natural_images,
                                    natural_patches, whiten_images)
-from models.sparse_coding import SparseCoding, infer_codes, sparse_objective
-from models.sparse_summary import dictionary_summary, plot_dictionary
+from scatter.models.sparse_coding import SparseCoding, infer_codes, sparse_objective
+from scatter.models.sparse_summary import dictionary_summary, plot_dictionary
 
 
 @pytest.fixture(scope="module")

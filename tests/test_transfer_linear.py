@@ -126,7 +126,7 @@ def test_kth_rows_real_subset(shared_data):
     root = shared_data / "kth_tips_grey"
     if not root.is_dir():
         pytest.skip(f"KTH-TIPS not found in {shared_data}")
-    from models import load_image_folder
+    from scatter.models import load_image_folder
 
     X, y, classes = load_image_folder(root, size=(64, 64), fit="crop", max_per_class=12)
     assert len(classes) == 10
@@ -136,7 +136,7 @@ def test_kth_rows_real_subset(shared_data):
 
 
 def test_mnist_real_subset(shared_data):
-    from models import load_mnist
+    from scatter.models import load_mnist
 
     Xtr, ytr = load_mnist(shared_data / "mnist", "train", max_items=400)
     Xte, yte = load_mnist(shared_data / "mnist", "test", max_items=200)
