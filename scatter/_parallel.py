@@ -15,9 +15,15 @@ A worker thread's intra-op thread count is set through the OpenMP and MKL per-th
 threads start from. Where those libraries are not found (another torch build), or the worker
 still reports more than one thread afterwards, :func:`chunk_pool` returns ``None`` and callers
 run their chunks one after the other as before.
+
+One pool is alive at a time, sized for the latest thread count asked for: a request for another
+size replaces it and shuts the old one down without waiting (tasks already queued on it still
+run to the end, then its threads exit), so changing ``torch.set_num_threads`` back and forth
+does not pile up idle threads. The live pool is shut down at interpreter exit.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import threading
@@ -29,19 +35,39 @@ from . import _native
 from ._frontend import cpu_inference
 
 _lock = threading.Lock()
-_pools: dict[int, ThreadPoolExecutor | None] = {}
+_pool: ThreadPoolExecutor | None = None   # the live pool, guarded by _lock
+_pool_size = 0                            # its number of workers (0: none)
+_failed: set[int] = set()                 # sizes whose set-up failed: not tried again
 _worker = threading.local()
+THREAD_PREFIX = "scatter-chunk"           # the workers' thread names start with it
 
 
 def _forget_pools_in_child() -> None:
-    """A forked child has none of the parent's threads: its pools must be made anew."""
-    global _lock
+    """A forked child has none of the parent's threads: its pool must be made anew."""
+    global _lock, _pool, _pool_size
     _lock = threading.Lock()
-    _pools.clear()
+    _pool, _pool_size = None, 0
+    _failed.clear()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
+def _shutdown_at_exit() -> None:
+    """Shut the live pool down and let its threads exit.
+
+    No lock: at exit no caller is left to race with, and a daemon thread stopped while holding
+    the lock must not hang the interpreter. The workers are idle by then (``concurrent.futures``
+    joins its threads before ``atexit`` handlers run), so waiting returns at once.
+    """
+    global _pool, _pool_size
+    pool, _pool, _pool_size = _pool, None, 0
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+atexit.register(_shutdown_at_exit)
 
 
 def _set_single_thread() -> bool:
@@ -84,23 +110,39 @@ def in_worker() -> bool:
 def chunk_pool(n_workers: int) -> ThreadPoolExecutor | None:
     """A pool of ``n_workers`` threads with one intra-op thread each, or ``None`` if unavailable.
 
-    Pools are created once per size and kept for the life of the process.
+    The pool is kept until a pool of another size is asked for, which replaces it (the old one
+    is shut down without waiting, so its queued tasks still finish). A caller that submits to
+    the returned pool while other threads may ask for other sizes should use
+    :func:`map_chunks`, which submits under the lock that guards the swap.
     """
     with _lock:
-        if n_workers not in _pools:
-            pool = ThreadPoolExecutor(n_workers, thread_name_prefix="scatter-chunk")
-            # the barrier holds every set-up task until all have started, so each runs on its own thread
-            barrier = threading.Barrier(n_workers)
-            futures = [pool.submit(_init_worker, barrier) for _ in range(n_workers)]
-            try:
-                ok = all(f.result() for f in futures)
-            except threading.BrokenBarrierError:
-                ok = False
-            if not ok:
-                pool.shutdown(wait=False)
-                pool = None
-            _pools[n_workers] = pool
-        return _pools[n_workers]
+        return _pool_locked(n_workers)
+
+
+def _pool_locked(n_workers: int) -> ThreadPoolExecutor | None:
+    """:func:`chunk_pool` with ``_lock`` held by the caller."""
+    global _pool, _pool_size
+    if n_workers == _pool_size:
+        return _pool
+    if n_workers in _failed:
+        return None
+    pool = ThreadPoolExecutor(n_workers, thread_name_prefix=THREAD_PREFIX)
+    # the barrier holds every set-up task until all have started, so each runs on its own thread
+    barrier = threading.Barrier(n_workers)
+    futures = [pool.submit(_init_worker, barrier) for _ in range(n_workers)]
+    try:
+        ok = all(f.result() for f in futures)
+    except threading.BrokenBarrierError:
+        ok = False
+    if not ok:
+        pool.shutdown(wait=False)
+        _failed.add(n_workers)
+        return None
+    old, _pool, _pool_size = _pool, pool, n_workers
+    if old is not None:
+        # no waiting: another caller's chunks may still be queued on it; they run, then its threads exit
+        old.shutdown(wait=False)
+    return pool
 
 
 def _init_worker(barrier: threading.Barrier) -> bool:
@@ -116,7 +158,9 @@ def map_chunks(fn, chunks: list, n_workers: int) -> list | None:
     Results come back in the order of ``chunks``; an exception raised by a chunk propagates to
     the caller (chunks already running finish on their workers).
     """
-    pool = chunk_pool(n_workers)
-    if pool is None:
-        return None
-    return [f.result() for f in [pool.submit(fn, c) for c in chunks]]
+    with _lock:   # submit before another size can replace (and shut down) this pool
+        pool = _pool_locked(n_workers)
+        if pool is None:
+            return None
+        futures = [pool.submit(fn, c) for c in chunks]
+    return [f.result() for f in futures]

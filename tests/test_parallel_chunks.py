@@ -1,6 +1,7 @@
 """Chunks of a batch on worker threads with one intra-op thread each (scatter._parallel)."""
 import multiprocessing
 import threading
+import time
 
 import pytest
 import torch
@@ -112,7 +113,9 @@ def test_scattering1d_parallel_chunks_give_the_serial_coefficients(two_threads, 
 def test_without_per_thread_settings_chunks_run_serially(two_threads, monkeypatch):
     """A torch build whose library lacks the OpenMP/MKL per-thread calls: no pool, same numbers."""
     monkeypatch.setattr(_parallel._native, "torch_cpu_library", lambda: None)
-    monkeypatch.setattr(_parallel, "_pools", {})
+    monkeypatch.setattr(_parallel, "_pool", None)
+    monkeypatch.setattr(_parallel, "_pool_size", 0)
+    monkeypatch.setattr(_parallel, "_failed", set())
     monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 12)
     assert _parallel.chunk_pool(2) is None and _parallel.map_chunks(len, [[1]], 2) is None
     S = Scattering2D(2, (16, 16), L=2)
@@ -161,3 +164,72 @@ def test_calling_thread_leaves_intra_op_threads_asleep(two_threads, monkeypatch)
                             lambda self, *a: (calls.append(_parallel.in_worker()), real_index_select(self, *a))[1])
         S(x)
     assert calls and all(calls)   # padding ran on the workers
+
+
+def _chunk_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(_parallel.THREAD_PREFIX)]
+
+
+def test_one_pool_at_a_time():
+    """Changing the thread count replaces the pool: 2, 3 then 4 threads leave 4 workers, not 9."""
+    before = torch.get_num_threads()
+    S = Scattering2D(J=2, shape=(32, 32))
+    x = torch.randn(64, 32, 32)
+    try:
+        with torch.no_grad():
+            torch.set_num_threads(1)
+            ref = S(x)
+            for n in (2, 3, 4):
+                torch.set_num_threads(n)
+                if n == 2 and _parallel.chunk_pool(2) is None:
+                    pytest.skip("this torch build exposes no per-thread OpenMP setting; chunks run serially")
+                torch.testing.assert_close(S(x), ref, rtol=1e-6, atol=1e-6 * float(ref.abs().max()))
+        assert _parallel.chunk_pool(4) is not None
+        deadline = time.monotonic() + 10   # the old pools' threads exit once they see the shutdown
+        while len(_chunk_threads()) > 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(_chunk_threads()) <= 4, [t.name for t in _chunk_threads()]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_replacing_the_pool_lets_queued_chunks_finish():
+    """The replaced pool is shut down without waiting; work already queued on it still runs."""
+    if _parallel.chunk_pool(2) is None:
+        pytest.skip("this torch build exposes no per-thread OpenMP setting; chunks run serially")
+    release = threading.Event()
+    old = _parallel.chunk_pool(2)
+    futures = [old.submit(lambda i=i: (release.wait(10), i)[1]) for i in range(4)]   # 2 running, 2 queued
+    assert _parallel.chunk_pool(3) is not old   # does not block on the busy old pool
+    release.set()
+    assert [f.result(timeout=10) for f in futures] == [0, 1, 2, 3]
+    assert _parallel.map_chunks(lambda v: v * 2, [1, 2, 3], 3) == [2, 4, 6]
+
+
+_AT_EXIT = """
+import atexit, sys, threading
+def check():   # registered first, so it runs after scatter's own handler (atexit is last-in first-out)
+    from scatter import _parallel
+    alive = [t.name for t in threading.enumerate() if t.name.startswith(_parallel.THREAD_PREFIX)]
+    print("pool", _parallel._pool, "alive", alive, flush=True)
+atexit.register(check)
+import torch
+from scatter import _parallel
+torch.set_num_threads(1)
+pool = _parallel.chunk_pool(2)
+print("made", pool is not None, flush=True)
+"""
+
+
+def test_pool_is_shut_down_at_exit():
+    import subprocess
+    import sys
+
+    from pathlib import Path
+
+    run = subprocess.run([sys.executable, "-c", _AT_EXIT], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr
+    if "made False" in run.stdout:
+        pytest.skip("this torch build exposes no per-thread OpenMP setting; chunks run serially")
+    assert "pool None alive []" in run.stdout, run.stdout
