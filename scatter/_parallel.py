@@ -12,7 +12,8 @@ A worker thread's intra-op thread count is set through the OpenMP and MKL per-th
 (``omp_set_num_threads`` changes only the calling thread's setting;
 ``MKL_Set_Num_Threads_Local`` likewise), resolved through torch's own CPU library.
 ``torch.set_num_threads`` is not used: it would also change the process-wide default that new
-threads start from. Where those libraries are not found (another torch build), or the worker
+threads start from. Where those libraries are not found (another torch build, or any platform
+but Linux: see :mod:`scatter._native`), or the worker
 still reports more than one thread afterwards, :func:`chunk_pool` returns ``None`` and callers
 run their chunks one after the other as before.
 
@@ -85,6 +86,19 @@ def _set_single_thread() -> bool:
         mkl(1)
     _worker.active = True
     return torch.get_num_threads() == 1
+
+
+def available() -> bool:
+    """Whether worker threads can be made single-threaded here (:func:`chunk_pool` can work).
+
+    Probed on a throwaway thread each call (cheap), so it follows the library found now.
+    """
+    result: list[bool] = []
+    probe = threading.Thread(target=lambda: result.append(_set_single_thread()),
+                             name="scatter-probe", daemon=True)
+    probe.start()
+    probe.join()
+    return bool(result and result[0])
 
 
 def chunk_workers(x: torch.Tensor) -> int:
