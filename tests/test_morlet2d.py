@@ -6,13 +6,16 @@ import pytest
 
 from scatter.filters import FilterBank, morlet_2d
 
-kymatio_fb = pytest.importorskip("kymatio.scattering2d.filter_bank")
+from _oracles import needs_kymatio, optional
+
+kymatio_fb = optional("kymatio.scattering2d.filter_bank")
 
 
 def rel_err(a, b):
     return np.abs(a - b).max() / np.abs(b).max()
 
 
+@needs_kymatio
 @pytest.mark.parametrize("M,N,J,L", [(32, 32, 1, 8), (32, 32, 2, 8), (40, 56, 3, 6), (33, 47, 2, 4),
                                      (64, 64, 5, 8), (96, 64, 4, 6), (17, 23, 2, 8), (64, 48, 3, 1)])
 def test_filters_equal_kymatio(M, N, J, L):
