@@ -1,6 +1,7 @@
 """The filter-bank type shared by every filter family of the library."""
 from __future__ import annotations
 
+import types
 from typing import Any, Mapping
 
 import numpy as np
@@ -44,6 +45,13 @@ class FilterBank:
     :meth:`to_torch`. The transform of a signal ``x`` by filter ``k`` is
     ``ifftn(fftn(x) * psi[k])``: a circular convolution on the grid.
 
+    A bank is immutable: networks and :meth:`to_torch` cache work prepared from it, which an
+    edit would leave stale. The constructor keeps its own read-only copies of ``psi``, ``phi``
+    and every ``meta`` array (editing the arrays it was built from changes nothing), ``meta``,
+    ``params`` and ``phi_meta`` are read-only mappings, and assigning an attribute raises
+    :class:`AttributeError`. Build a modified bank with :meth:`replace` (or a new
+    ``FilterBank``) instead.
+
     Examples
     --------
     >>> import numpy as np, torch
@@ -67,6 +75,16 @@ class FilterBank:
     >>> toy = filters.FilterBank(psi, None, {"j": [0, 1]}, name="toy")
     >>> toy.shape, toy.ndim, toy.is_real
     ((16,), 1, True)
+
+    Banks are immutable; :meth:`replace` builds a modified copy.
+
+    >>> toy.psi[0, 0] = 1.0
+    Traceback (most recent call last):
+        ...
+    ValueError: assignment destination is read-only
+    >>> louder = toy.replace(psi=2 * toy.psi)
+    >>> float(louder.psi.max() / toy.psi.max())
+    2.0
     """
 
     def __init__(self, psi: np.ndarray, phi: np.ndarray | None, meta: Mapping[str, Any],
@@ -79,25 +97,86 @@ class FilterBank:
             raise ValueError(f"psi must sample a 1D or 2D grid, got shape {psi.shape}")
         if not np.all(np.isfinite(psi)):
             raise ValueError("psi contains NaN or inf values")
-        psi = _as_float64(psi)
+        # own read-only copies: later edits of the caller's arrays cannot reach the bank
+        psi = _frozen_float64(psi)
         if phi is not None:
-            phi = _as_float64(np.asarray(phi))
+            phi = _frozen_float64(np.asarray(phi))
             if phi.shape != psi.shape[1:]:
                 raise ValueError(f"phi has shape {phi.shape}, expected the grid shape {psi.shape[1:]}")
             if not np.all(np.isfinite(phi)):
                 raise ValueError("phi contains NaN or inf values")
-        meta = {key: np.asarray(value) for key, value in dict(meta).items()}
+        meta = {key: _frozen(np.array(value)) for key, value in dict(meta).items()}
         for key, value in meta.items():
             if value.shape[:1] != (psi.shape[0],):
                 raise ValueError(f"meta[{key!r}] has length {value.shape[:1]}, expected one entry "
                                  f"per filter ({psi.shape[0]})")
-        self.psi = psi
-        self.phi = phi
-        self.meta = meta
-        self.name = name
-        self.params = dict(params or {})
-        self.phi_meta = dict(phi_meta or {})
+        fields = {"psi": psi, "phi": phi, "meta": types.MappingProxyType(meta), "name": name,
+                  "params": _freeze_mapping(params or {}),
+                  "phi_meta": _freeze_mapping(phi_meta or {})}
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)  # the only way in: __setattr__ refuses
         self._torch_cache: dict = {}
+
+    # --------------------------------------------------------------------------- immutability
+    _FIELDS = ("psi", "phi", "meta", "name", "params", "phi_meta")
+
+    def __setattr__(self, name: str, value) -> None:
+        # private attributes stay settable: caches kept on the bank by library code (to_torch's,
+        # the networks' prepared filters) are derived from it and never change what it is
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(f"cannot set {name!r}: FilterBank objects are immutable (networks cache "
+                             f"work prepared from them); build a modified bank with "
+                             f"bank.replace({name}=...) or a new FilterBank(...)")
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            object.__delattr__(self, name)
+            return
+        raise AttributeError(f"cannot delete {name!r}: FilterBank objects are immutable")
+
+    def __getstate__(self) -> dict:
+        # read-only mappings do not pickle (nor deep-copy): store them as plain dicts
+        return {key: _thaw(value) for key, value in self.__dict__.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in state.items():
+            if key in self._FIELDS:  # unpickled arrays come back writeable: freeze them again
+                value = (_frozen(value) if isinstance(value, np.ndarray) else
+                         _freeze_mapping(value) if isinstance(value, dict) else value)
+            object.__setattr__(self, key, value)
+
+    def replace(self, **changes) -> "FilterBank":
+        """A new bank with some constructor arguments changed, the others taken from this one.
+
+        Parameters
+        ----------
+        **changes
+            Any of ``psi``, ``phi``, ``meta``, ``name``, ``params``, ``phi_meta`` (as in the
+            constructor). A ``psi`` with another number of filters needs a matching ``meta``.
+
+        Returns
+        -------
+        FilterBank
+            Of the same class as this bank, validated and frozen like any new bank; this bank
+            and the caches built from it are unchanged.
+
+        Examples
+        --------
+        >>> from scatter import filters
+        >>> bank = filters.morlet_2d((32, 32), J=2, L=4)
+        >>> no_lowpass = bank.replace(phi=None, name="morlet without phi")
+        >>> no_lowpass.phi is None, bank.phi is None, len(no_lowpass)
+        (True, False, 8)
+        """
+        unknown = sorted(set(changes) - set(self._FIELDS))
+        if unknown:
+            raise TypeError(f"replace() got unknown argument(s) {unknown}; accepted: "
+                            f"{list(self._FIELDS)}")
+        args = {key: getattr(self, key) for key in self._FIELDS}
+        args.update(changes)
+        return type(self)(**args)
 
     # ----------------------------------------------------------------------------- basic facts
     @property
@@ -195,7 +274,9 @@ class FilterBank:
         Returns
         -------
         dict
-            ``{'psi': Tensor (K, *shape), 'phi': Tensor (*shape) or None}``.
+            ``{'psi': Tensor (K, *shape), 'phi': Tensor (*shape) or None}``: the cached tensors,
+            shared by every caller (torch has no read-only tensors: do not modify them in
+            place; build a new bank instead).
         """
         import torch
 
@@ -209,7 +290,8 @@ class FilterBank:
                     return None
                 target = dtype if not np.iscomplexobj(array) else (
                     torch.complex64 if dtype == torch.float32 else torch.complex128)
-                return torch.from_numpy(np.ascontiguousarray(array)).to(device=device, dtype=target)
+                # a copy: a tensor sharing the read-only array's memory could write to it
+                return torch.tensor(array, dtype=target, device=device)
 
             self._torch_cache[key] = {"psi": convert(self.psi), "phi": convert(self.phi)}
         return self._torch_cache[key]
@@ -230,10 +312,40 @@ class FilterBank:
         return plot_bank(self, max_filters=max_filters, **kwargs)
 
 
-def _as_float64(array: np.ndarray) -> np.ndarray:
-    if np.iscomplexobj(array):
-        return array.astype(np.complex128, copy=False)
-    return array.astype(np.float64, copy=False)
+def _frozen_float64(array: np.ndarray) -> np.ndarray:
+    """A read-only float64 (complex128 if complex) copy of ``array``, always a new buffer."""
+    return _frozen(np.array(array, dtype=np.complex128 if np.iscomplexobj(array) else np.float64))
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` marked read-only (in place; callers pass arrays they own)."""
+    array.flags.writeable = False
+    return array
+
+
+def _freeze(value):
+    """A read-only version of a params/phi_meta value: arrays copied read-only, lists as tuples,
+    mappings as read-only mappings; anything else as it is."""
+    if isinstance(value, np.ndarray):
+        return _frozen(value.copy())
+    if isinstance(value, list) or type(value) is tuple:
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, Mapping):
+        return _freeze_mapping(value)
+    return value
+
+
+def _freeze_mapping(mapping: Mapping) -> types.MappingProxyType:
+    return types.MappingProxyType({key: _freeze(value) for key, value in dict(mapping).items()})
+
+
+def _thaw(value):
+    """Read-only mappings as plain dicts, recursively (for pickling and deep copies)."""
+    if isinstance(value, types.MappingProxyType):
+        return {key: _thaw(v) for key, v in value.items()}
+    if type(value) is tuple:
+        return tuple(_thaw(v) for v in value)
+    return value
 
 
 def _flip(array: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ def test_grey_input_first_order_and_no_log():
 def test_other_banks_and_prebuilt_network():
     grid = padded_shape_2d((32, 32), 2)
     bank = gabor_2d(grid, [0.25, 0.125], 4, remove_dc=True)
-    bank.meta["j"] = bank.meta["j"].astype(int)
+    bank = bank.replace(meta={**bank.meta, "j": bank.meta["j"].astype(int)})  # banks are immutable
     model = Hybrid((32, 32), 1, 3, J=2, bank=bank, head="linear")
     assert model.scattering.bank is bank
     assert model(torch.rand(2, 1, 32, 32)).shape == (2, 3)
