@@ -100,7 +100,7 @@ ALL_BANKS_256 = [  # (label, candidate names in filters, call)
     ("morlet_2d J=4 L=8", ("morlet_2d",), lambda f: f((256, 256), 4, 8)),
     ("morlet_2d J=6 L=8", ("morlet_2d",), lambda f: f((256, 256), 6, 8)),
     ("gabor 5 freq x 8 angles", ("gabor_2d",),
-     lambda f: f((256, 256), frequencies=(0.3, 0.15, 0.075, 0.0375, 0.01875), thetas=8)),
+     lambda f: f((256, 256), frequencies=(0.3, 0.15, 0.075, 0.0375, 0.01875), L=8)),
     ("log_gabor_2d defaults", ("log_gabor_2d",), lambda f: f((256, 256))),
     ("dwt_filter_bank sym8 5 levels", ("dwt_filter_bank",),
      lambda f: f("sym8", (256, 256), level=5)),

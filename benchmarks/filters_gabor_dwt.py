@@ -70,7 +70,7 @@ def main():
     print("|-----:|--------------:|--------------------:|------:|-------------:|-------------:|"
           "-------------------------:|")
     for n in (256, 512):
-        t_ours, ours = best(lambda: gabor_2d((n, n), freqs, 8), args.repeat)
+        t_ours, ours = best(lambda: gabor_2d((n, n), freqs, L=8), args.repeat)
         t_sk, ref = best(lambda: skimage_bank(n, freqs, angles), max(1, args.repeat // 2))
         diff = np.abs(ours.psi - ref).max() / np.abs(ref).max()
         assert diff < 1e-3, diff

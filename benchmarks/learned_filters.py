@@ -58,7 +58,7 @@ def banks():
     enough that no filter is periodised onto itself; windows are cut from the centre)."""
     xi = [0.375, 0.1875, 0.09375]
     return {"morlet": morlet_2d(GRID, J=3, L=8),
-            "gabor": gabor_bank_2d(GRID, frequencies=xi, thetas=8, bandwidth=1.0)}
+            "gabor": gabor_bank_2d(GRID, frequencies=xi, L=8, bandwidth=1.0)}
 
 
 def init_persistence(trained: np.ndarray, init: np.ndarray) -> float:

@@ -15,9 +15,10 @@ from .bank import FilterBank
 _ALIAS_REACH = math.sqrt(120.0)
 
 
-def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence[float] = 8,
+def gabor_2d(shape, frequencies: float | Sequence[float], L: int | None = None,
              bandwidth: float = 1.0, sigma: float | Sequence[float] | None = None,
-             remove_dc: bool = False, lowpass_sigma: float | None = None) -> FilterBank:
+             remove_dc: bool = False, lowpass_sigma: float | None = None, *,
+             thetas: Sequence[float] | None = None) -> FilterBank:
     """A bank of 2D Gabor filters and a Gaussian low-pass, periodised on the grid.
 
     Each filter is the kernel of :func:`skimage.filters.gabor_kernel`,
@@ -43,10 +44,10 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
     frequencies : float or sequence of float in (0, 0.5]
         Carrier frequencies in cycles/pixel. They are sorted from high to low: scale ``j = 0`` is
         the highest frequency.
-    thetas : int or sequence of float
-        Orientations in radians (the wave vector's direction, from the ``+x`` column axis towards
-        the ``+y`` row axis, as in skimage), or a number ``L`` of angles ``pi * l / L``,
-        ``l = 0..L-1``.
+    L : int >= 1, optional
+        Number of orientations, at the angles ``pi * l / L``, ``l = 0..L-1`` (as ``L`` of
+        :func:`morlet_2d` and :class:`scatter.Scattering2D`). Default 8 when ``thetas`` is not
+        given.
     bandwidth : float > 0
         Half-amplitude bandwidth in octaves (ignored when ``sigma`` is given).
     sigma : float or sequence of float > 0, optional
@@ -59,15 +60,20 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
         to one half at the lower half-amplitude frequency ``2 f_min / (1 + 2**b)`` of the lowest
         band (with ``b`` the bandwidth of that band), so ``phi`` fills the hole at low
         frequencies.
+    thetas : sequence of float, optional (keyword only)
+        Explicit orientations in radians (the wave vector's direction, from the ``+x`` column
+        axis towards the ``+y`` row axis, as in skimage), instead of ``L``. A bare number is
+        refused (``thetas=8`` would be ambiguous: eight angles or one at 8 rad): use ``L=8`` or
+        ``thetas=[8.0]``.
 
     Returns
     -------
     FilterBank
-        ``psi`` float64 of shape ``(J * L, M, N)`` (the Fourier transforms are real), ordered by
-        ``(j, theta)``; ``phi`` float64 ``(M, N)`` with ``phi(0) = 1``; meta ``'j'`` (frequency
-        index, 0 is the highest), ``'theta'`` (angle index), ``'angle'`` (radians), ``'xi'``
-        (= frequency, cycles/sample), ``'sigma'`` (pixels), ``'bandwidth'`` (octaves),
-        ``'dc_leakage'``.
+        ``psi`` float64 of shape ``(J * L, M, N)`` (``L = len(thetas)`` for explicit angles;
+        the Fourier transforms are real), ordered by ``(j, theta)``; ``phi`` float64 ``(M, N)``
+        with ``phi(0) = 1``; meta ``'j'`` (frequency index, 0 is the highest), ``'theta'``
+        (angle index), ``'angle'`` (radians), ``'xi'`` (= frequency, cycles/sample),
+        ``'sigma'`` (pixels), ``'bandwidth'`` (octaves), ``'dc_leakage'``.
 
     Notes
     -----
@@ -76,12 +82,25 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
     the kernel fits in the grid. Anisotropic envelopes (skimage's ``sigma_x != sigma_y``) are not
     offered.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a parameter of the wrong type or outside the accepted values (the message names it);
+        ``ValueError`` when both ``L`` and ``thetas`` are given.
+
     Examples
     --------
+    >>> import math
     >>> from scatter.filters import gabor_2d
-    >>> bank = gabor_2d((64, 64), [0.25, 0.125], 4, remove_dc=True)
-    >>> bank.psi.shape
-    (8, 64, 64)
+    >>> bank = gabor_2d((64, 64), [0.25, 0.125], L=4, remove_dc=True)
+    >>> bank.psi.shape, bank.meta["angle"][:4].round(4).tolist()
+    ((8, 64, 64), [0.0, 0.7854, 1.5708, 2.3562])
+    >>> gabor_2d((64, 64), 0.25, thetas=[0.0, math.pi / 2]).meta["angle"].tolist()
+    [0.0, 1.5707963267948966]
+    >>> gabor_2d((64, 64), 0.25, thetas=8.0)
+    Traceback (most recent call last):
+        ...
+    TypeError: thetas takes explicit angles in radians (a sequence), got the number 8.0: pass L=8 for 8 orientations pi * l / 8, or thetas=[8.0] for one filter at 8.0 rad
     """
     shape = check_shape("shape", shape, 2)
     freqs = _float_array("frequencies", frequencies)
@@ -89,7 +108,7 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
         raise ValueError(f"frequencies must lie in (0, 0.5] cycles/pixel, got {freqs.tolist()}")
     if np.unique(freqs).size != freqs.size:
         raise ValueError(f"frequencies must be distinct, got {freqs.tolist()}")
-    angles = _angles(thetas)
+    angles = _angles(L, thetas)
     bandwidth = check_float("bandwidth", bandwidth, positive=True)
     if sigma is None:
         sigmas = _sigma_prefactor(bandwidth) / freqs
@@ -136,7 +155,8 @@ def gabor_2d(shape, frequencies: float | Sequence[float], thetas: int | Sequence
 
     meta = {"j": js, "theta": theta_idx, "angle": ang, "xi": xi, "sigma": sig,
             "bandwidth": bandwidths[js], "dc_leakage": dc_leakage}
-    params = {"shape": shape, "frequencies": freqs.tolist(), "thetas": angles.tolist(),
+    params = {"shape": shape, "frequencies": freqs.tolist(),
+              "L": None if thetas is not None else L, "thetas": angles.tolist(),
               "bandwidth": bandwidth, "sigma": None if sigma is None else sigmas.tolist(),
               "remove_dc": bool(remove_dc), "lowpass_sigma": lowpass_sigma}
     return FilterBank(psi, phi, meta, name="gabor", params=params,
@@ -209,15 +229,43 @@ def _float_array(name: str, value) -> np.ndarray:
     return array
 
 
-def _angles(thetas) -> np.ndarray:
-    """Angles in radians from a count ``L`` (``pi l / L``) or an explicit sequence."""
-    if isinstance(thetas, (bool, np.bool_)):
-        raise TypeError(f"thetas must be a number of angles or a sequence of angles, "
-                        f"got {thetas!r}")
-    if isinstance(thetas, numbers.Integral):
-        L = check_int("thetas", thetas, minimum=1)
+def _angles(L, thetas) -> np.ndarray:
+    """Angles in radians from a count ``L`` (``pi l / L``) or an explicit sequence ``thetas``.
+
+    The two are separate parameters: one that took both would read ``8`` as eight angles and
+    ``8.0`` as one angle of 8 rad.
+    """
+    if thetas is None:
+        if L is None:
+            L = 8
+        elif isinstance(L, (list, tuple, np.ndarray)):
+            raise TypeError(f"L is the number of orientations (an int), got {L!r}; pass explicit "
+                            f"angles in radians as thetas={np.ravel(L).tolist()!r}")
+        L = check_int("L", L, minimum=1)
         return np.arange(L) * math.pi / L
-    angles = _float_array("thetas", thetas)
+    if L is not None:
+        raise ValueError(f"give either L (the number of orientations) or thetas (explicit angles "
+                         f"in radians), not both; got L={L!r} and thetas={thetas!r}")
+    if isinstance(thetas, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"thetas must be a sequence of angles in radians, got {thetas!r}")
+    if isinstance(thetas, (numbers.Number, np.generic)) or (
+            isinstance(thetas, np.ndarray) and thetas.ndim == 0):
+        value = np.asarray(thetas).item()
+        count = (f"L={int(value)} for {int(value)} orientations pi * l / {int(value)}"
+                 if isinstance(value, (int, float)) and float(value).is_integer() and value >= 1
+                 else "L=<int> for a number of orientations")
+        raise TypeError(f"thetas takes explicit angles in radians (a sequence), got the number "
+                        f"{value!r}: pass {count}, or thetas=[{value!r}] for one filter at "
+                        f"{value!r} rad")
+    try:
+        angles = np.asarray(thetas, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"thetas must be a sequence of angles in radians, got {thetas!r}") from None
+    if angles.ndim != 1 or angles.size == 0:
+        raise ValueError(f"thetas must be a non-empty 1D sequence of angles in radians, "
+                         f"got {thetas!r}")
+    if not np.all(np.isfinite(angles)):
+        raise ValueError(f"thetas must be finite, got {angles.tolist()}")
     if np.unique(angles).size != angles.size:
         raise ValueError(f"thetas must be distinct, got {angles.tolist()}")
     return angles

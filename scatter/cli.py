@@ -216,7 +216,7 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
 
         frequencies = [0.25 / 2 ** j for j in range(J)]
         params.update(frequencies=frequencies, remove_dc=True)
-        bank = lambda grid: gabor_2d(grid, frequencies=frequencies, thetas=L, remove_dc=True)  # noqa: E731
+        bank = lambda grid: gabor_2d(grid, frequencies=frequencies, L=L, remove_dc=True)  # noqa: E731
     elif name == "curvelet":
         from .filters import curvelet_2d
 
@@ -418,7 +418,7 @@ def build_bank(name: str, size: int, J: int, L: int, wavelet: str):
     if name == "morlet":
         return filters.morlet_2d(shape, J=J, L=L)
     if name == "gabor":
-        return filters.gabor_2d(shape, frequencies=[0.25 / 2 ** j for j in range(J)], thetas=L,
+        return filters.gabor_2d(shape, frequencies=[0.25 / 2 ** j for j in range(J)], L=L,
                                 remove_dc=True)
     if name == "log-gabor":
         return filters.log_gabor_2d(shape, n_scales=J, n_orientations=L)

@@ -62,7 +62,7 @@ DEFAULT_RECIPES: tuple[BankRecipe, ...] = (
     BankRecipe("morlet_1d", ("morlet_1d",), lambda f, n: f(8 * n, J=6, Q=8),
                "N=8*size, J=6, Q=(8, 1)"),
     BankRecipe("gabor_2d", ("gabor_2d",),
-               lambda f, n: f((n, n), frequencies=(0.25, 0.125, 0.0625), thetas=8, remove_dc=True),
+               lambda f, n: f((n, n), frequencies=(0.25, 0.125, 0.0625), L=8, remove_dc=True),
                "f=1/4,1/8,1/16, 8 angles, DC removed"),
     BankRecipe("log_gabor_2d", ("log_gabor_2d",), lambda f, n: f((n, n)), "defaults"),
     BankRecipe("dwt_db4", ("dwt_filter_bank",), lambda f, n: f("db4", (n, n), level=3),

@@ -243,7 +243,7 @@ def test_training_on_gratings_makes_gabor_like_filters():
 def test_gabor_bank_window():
     from scatter.filters.gabor import gabor_2d as gabor_bank
 
-    bank = gabor_bank((32, 32), frequencies=[0.3, 0.15], thetas=4)
+    bank = gabor_bank((32, 32), frequencies=[0.3, 0.15], L=4)
     psi, _ = bank.spatial()
     learned = psi[5, 13:20, 13:20].imag            # odd part of the 0.15 c/px filter at 45 degrees
     result = compare_filters(learned, bank)

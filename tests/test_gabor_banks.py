@@ -24,7 +24,7 @@ def wrapped_kernel(kernel, shape):
 def test_gabor_equals_skimage_kernel(shape, bandwidth):
     freqs = [0.42, 0.3, 0.2, 0.12]
     angles = [0.0, 0.4, math.pi / 2, 2.0, 3.0]
-    bank = gabor_2d(shape, freqs, angles, bandwidth=bandwidth)
+    bank = gabor_2d(shape, freqs, thetas=angles, bandwidth=bandwidth)
     spatial, _ = bank.spatial(centered=False)
     checked = 0
     for k in range(len(bank)):
@@ -92,7 +92,7 @@ def test_gabor_explicit_sigma_and_lowpass():
     bank = gabor_2d((64, 64), [0.25, 0.125], 2, sigma=[3.0, 5.0], lowpass_sigma=7.0)
     np.testing.assert_allclose(bank.meta["sigma"], [3.0] * 2 + [5.0] * 2)
     assert bank.params["lowpass_sigma"] == 7.0
-    one = gabor_2d((64, 64), 0.25, [0.3], sigma=2.0)
+    one = gabor_2d((64, 64), 0.25, thetas=[0.3], sigma=2.0)
     assert len(one) == 1 and one.meta["angle"][0] == 0.3
 
 
@@ -104,9 +104,13 @@ def test_gabor_explicit_sigma_and_lowpass():
     ({"frequencies": [0.2, float("nan")]}, ValueError, "frequencies"),
     ({"frequencies": [0.2, 0.2]}, ValueError, "frequencies"),
     ({"frequencies": "abc"}, TypeError, "frequencies"),
-    ({"thetas": 0}, ValueError, "thetas"),
-    ({"thetas": [0.1, float("nan")]}, ValueError, "thetas"),
-    ({"thetas": True}, TypeError, "thetas"),
+    ({"L": 0}, ValueError, "L"),
+    ({"L": True}, TypeError, "L"),
+    ({"L": 4.0}, TypeError, "L"),
+    ({"L": None, "thetas": [0.1, float("nan")]}, ValueError, "thetas"),
+    ({"L": None, "thetas": True}, TypeError, "thetas"),
+    ({"L": None, "thetas": []}, ValueError, "thetas"),
+    ({"L": None, "thetas": [0.5, 0.5]}, ValueError, "thetas"),
     ({"bandwidth": 0.0}, ValueError, "bandwidth"),
     ({"bandwidth": float("nan")}, ValueError, "bandwidth"),
     ({"sigma": [1.0, 2.0, 3.0]}, ValueError, "sigma"),
@@ -114,10 +118,31 @@ def test_gabor_explicit_sigma_and_lowpass():
     ({"lowpass_sigma": 0}, ValueError, "lowpass_sigma"),
 ])
 def test_gabor_bad_input(kwargs, error, match):
-    args = {"shape": (32, 32), "frequencies": [0.25, 0.1], "thetas": 4}
+    args = {"shape": (32, 32), "frequencies": [0.25, 0.1], "L": 4}
     args.update(kwargs)
     with pytest.raises(error, match=match):
         gabor_2d(**args)
+
+
+def test_gabor_count_and_angles_are_separate_parameters():
+    # thetas=8.0 used to give one filter at 8 rad while thetas=8 gave eight: now L counts
+    # orientations, thetas lists angles, and a bare number as thetas is refused
+    counted = gabor_2d((32, 32), 0.25, L=8)
+    assert len(counted) == 8
+    np.testing.assert_allclose(counted.meta["angle"], np.arange(8) * math.pi / 8)
+    assert len(gabor_2d((32, 32), 0.25)) == 8 and len(gabor_2d((32, 32), 0.25, 3)) == 3
+    explicit = gabor_2d((32, 32), 0.25, thetas=[8.0])
+    assert len(explicit) == 1 and explicit.meta["angle"][0] == 8.0
+    assert explicit.params["L"] is None and tuple(explicit.params["thetas"]) == (8.0,)
+    for number in (8, 8.0, np.float64(8.0), np.int64(8), np.array(8.0)):
+        with pytest.raises(TypeError, match=r"thetas takes explicit angles.*L=8"):
+            gabor_2d((32, 32), 0.25, thetas=number)
+    with pytest.raises(TypeError, match=r"thetas takes explicit angles.*L=<int>"):
+        gabor_2d((32, 32), 0.25, thetas=0.3)
+    with pytest.raises(ValueError, match="either L .* or thetas"):
+        gabor_2d((32, 32), 0.25, L=4, thetas=[0.0, 1.0])
+    with pytest.raises(TypeError, match=r"thetas=\[0.0, 1.0\]"):
+        gabor_2d((32, 32), 0.25, [0.0, 1.0])  # angles given positionally land in L
 
 
 # ---------------------------------------------------------------------------------- log-Gabor
