@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._input import COMPLEX_DTYPES, REAL_DTYPES, check_finite, check_tensor
 from .curvelet import curvelet_windows, validate_curvelet_args
 
 
@@ -64,6 +65,14 @@ def _min_boxes(k0: np.ndarray, k1: np.ndarray) -> tuple[tuple[int, int], tuple[i
 class CurveletTransform(nn.Module):
     """Fast discrete curvelet transform (wrapping) and its exact inverse, batched, differentiable.
 
+    Input: ``x`` is a ``torch.Tensor`` of float32 or float64 (complex64 or complex128 too when
+    ``real=False``); the windows, designed in float64, are converted to that precision (once per
+    device and dtype, never upcast from float32) and the coefficients come out in it (complex64
+    with float32, complex128 with float64). Any other dtype (float16, bfloat16, integers, bool;
+    complex when ``real=True``) raises a ``TypeError``, NaN or inf in ``x`` (or in the
+    coefficients given to :meth:`inverse`) a ``ValueError`` unless ``check_input=False``, and an
+    empty batch (a leading dimension of 0) gives empty coefficients of the right shapes.
+
     Parameters
     ----------
     shape : (int, int)
@@ -80,6 +89,9 @@ class CurveletTransform(nn.Module):
         ``[-pi/4, 3pi/4)`` (the others are their conjugates), scaled by ``sqrt(2)``, as complex
         coefficients; the low-pass and the isotropic finest band are real. ``False``: complex
         images, every wedge, complex coefficients.
+    check_input : bool
+        Check the input of :meth:`forward` and :meth:`inverse` for NaN/inf (one device-to-host
+        synchronisation per call); ``False`` skips it.
 
     Notes
     -----
@@ -107,10 +119,13 @@ class CurveletTransform(nn.Module):
     """
 
     def __init__(self, shape, scales: int, angles: int = 16, finest: str = "curvelets",
-                 real: bool = True) -> None:
+                 real: bool = True, check_input: bool = True) -> None:
         super().__init__()
         shape, scales, angles, finest, real = validate_curvelet_args(shape, scales, angles, finest,
                                                                      real)
+        if not isinstance(check_input, (bool, np.bool_)):
+            raise TypeError(f"check_input must be True or False, got {check_input!r}")
+        self.check_input = bool(check_input)
         self.shape, self.scales, self.angles = shape, scales, angles
         self.finest, self.real = finest, real
         win = curvelet_windows(shape, scales, angles, finest)
@@ -210,18 +225,18 @@ class CurveletTransform(nn.Module):
     # -------------------------------------------------------------------------- transform
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Curvelet coefficients of ``x``, shape ``(..., M, N)``; see the class notes."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        accepted = REAL_DTYPES if self.real else REAL_DTYPES + COMPLEX_DTYPES
+        check_tensor(x, "x", accepted,
+                     "real=True; complex images need real=False" if self.real else "")
         if x.dim() < 2 or tuple(x.shape[-2:]) != self.shape:
             raise ValueError(f"x must have shape (..., {self.shape[0]}, {self.shape[1]}), "
                              f"got {tuple(x.shape)}")
-        accepted = (torch.float32, torch.float64) if self.real else (
-            torch.float32, torch.float64, torch.complex64, torch.complex128)
-        if x.dtype not in accepted:
-            raise TypeError(f"x must have dtype in {list(accepted)} (real={self.real}), "
-                            f"got {x.dtype}")
+        if self.check_input:
+            check_finite([("x", x)])
         real_dtype = x.real.dtype if x.is_complex() else x.dtype
         lead = x.shape[:-2]
+        if x.numel() == 0:  # the FFT backends refuse empty batches
+            return self._empty_coefficients(lead, real_dtype, x.device)
         spectrum = torch.fft.fft2(x, norm="ortho").reshape(*lead, -1)
         coeffs: list[list] = [[None] * n for n in self.counts]
         for g, t in zip(self._groups, self._tensors(x.device, real_dtype)):
@@ -249,7 +264,13 @@ class CurveletTransform(nn.Module):
             Real (float) when ``real=True``, complex otherwise.
         """
         lead, real_dtype, device = self._check_coeffs(coeffs)
+        if self.check_input:
+            check_finite((f"coeffs[{j}][{l}]", c) for j, scale in enumerate(coeffs)
+                         for l, c in enumerate(scale))
         cdtype = torch.complex64 if real_dtype == torch.float32 else torch.complex128
+        if math.prod(lead) == 0:  # the FFT backends refuse empty batches
+            return torch.zeros(*lead, *self.shape, dtype=real_dtype if self.real else cdtype,
+                               device=device)
         spectrum = torch.zeros(*lead, self.shape[0] * self.shape[1], dtype=cdtype, device=device)
         for g, t in zip(self._groups, self._tensors(device, real_dtype)):
             stacked = torch.stack([coeffs[j][l] for j, l in g["where"]], dim=-3)
@@ -257,6 +278,14 @@ class CurveletTransform(nn.Module):
             spectrum.index_add_(-1, t["src"], boxes.index_select(-1, t["dst"]) * t["win"])
         x = torch.fft.ifft2(spectrum.reshape(*lead, *self.shape), norm="ortho")
         return x.real if self.real else x
+
+    def _empty_coefficients(self, lead: tuple, real_dtype: torch.dtype,
+                            device: torch.device) -> list[list[torch.Tensor]]:
+        """The coefficient structure of an empty batch ``lead`` (one dimension is 0)."""
+        cdtype = torch.complex64 if real_dtype == torch.float32 else torch.complex128
+        return [[torch.zeros(*lead, *shp, dtype=cdtype if cplx else real_dtype, device=device)
+                 for shp, cplx in zip(shapes, kinds)]
+                for shapes, kinds in zip(self.coefficient_shapes, self.is_complex)]
 
     def _check_coeffs(self, coeffs):
         """Validate a coefficient structure; return its leading dims, real dtype and device."""
@@ -274,6 +303,7 @@ class CurveletTransform(nn.Module):
                 if not isinstance(c, torch.Tensor):
                     raise ValueError(f"coeffs[{j}][{l}] must be a torch.Tensor, "
                                      f"got {type(c).__name__}")
+                check_tensor(c, f"coeffs[{j}][{l}]", REAL_DTYPES + COMPLEX_DTYPES)
                 if c.dim() < 2 or tuple(c.shape[-2:]) != shp:
                     raise ValueError(f"coeffs[{j}][{l}] must have shape (..., {shp[0]}, {shp[1]}), "
                                      f"got {tuple(c.shape)}")
@@ -283,8 +313,6 @@ class CurveletTransform(nn.Module):
                     raise ValueError(f"coeffs[{j}][{l}] must be real (real=True low-pass or "
                                      f"isotropic band), got {c.dtype}")
                 rdt = c.real.dtype if c.is_complex() else c.dtype
-                if rdt not in (torch.float32, torch.float64):
-                    raise ValueError(f"coeffs[{j}][{l}] has unsupported dtype {c.dtype}")
                 if lead is None:
                     lead, real_dtype, device = tuple(c.shape[:-2]), rdt, c.device
                 elif tuple(c.shape[:-2]) != lead or rdt != real_dtype or c.device != device:

@@ -6,7 +6,8 @@ periodic extension (PyWavelets' ``mode='periodization'``) and reproduce ``pywt.w
 views the transform as a :class:`~scatter.filters.FilterBank` of its equivalent Fourier filters.
 
 The modules hold the filter taps as Python floats and no tensors: they run on the input's device
-(CPU or CUDA) and dtype, with any leading batch dimensions, and are differentiable.
+(CPU or CUDA) and dtype (float32 or float64), with any leading batch dimensions, and are
+differentiable.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_int, check_shape
+from ._input import check_finite, check_tensor
 from .bank import FilterBank
 
 MODES = ("periodization",)
@@ -238,20 +240,34 @@ def _polyphase(rec_lo: np.ndarray, rec_hi: np.ndarray) -> tuple:
 
 
 def _check_input(x, ndim: int, name: str = "x") -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not torch.is_floating_point(x):
-        raise TypeError(f"{name} must be a real floating tensor (float32/float64), got {x.dtype}")
+    check_tensor(x, name)  # float32 or float64: the computation follows the input's dtype
     if x.dim() < ndim:
         raise ValueError(f"{name} must have at least {ndim} dimension(s) (..., "
                          f"{'M, N' if ndim == 2 else 'N'}), got shape {tuple(x.shape)}")
 
 
 # ----------------------------------------------------------------------------------- modules
+def _check_coeffs(coeffs, check_finite_values: bool) -> None:
+    """One dtype and device for all of an inverse's coefficients (no silent promotion), and
+    no NaN/inf when ``check_finite_values``."""
+    first = coeffs[0]
+    for i, c in enumerate(coeffs[1:], start=1):
+        if c.dtype != first.dtype:
+            raise TypeError(f"coeffs[{i}] has dtype {c.dtype} but coeffs[0] has {first.dtype}: "
+                            f"all coefficients must share one dtype (float32 or float64)")
+        if c.device != first.device:
+            raise ValueError(f"coeffs[{i}] is on {c.device} but coeffs[0] is on {first.device}")
+    if check_finite_values:
+        check_finite((f"coeffs[{i}]", c) for i, c in enumerate(coeffs))
+
+
 class _DWTBase(nn.Module):
-    def __init__(self, wavelet, mode: str = "periodization") -> None:
+    def __init__(self, wavelet, mode: str = "periodization", check_input: bool = True) -> None:
         super().__init__()
         check_choice("mode", mode, MODES)
+        if not isinstance(check_input, (bool, np.bool_)):
+            raise TypeError(f"check_input must be True or False, got {check_input!r}")
+        self.check_input = bool(check_input)
         filters = dwt_bank(wavelet)
         self.wavelet = filters.wavelet
         self.mode = mode
@@ -268,6 +284,12 @@ class _DWTBase(nn.Module):
 class DWT1d(_DWTBase):
     """Multi-level 1D DWT along the last axis, equal to ``pywt.wavedec(x, wavelet, mode, level)``.
 
+    Input: ``x`` is a ``torch.Tensor`` of float32 or float64, and the coefficients come out in
+    its dtype (the float64 filter taps are applied at that precision, never upcast from
+    float32). Any other dtype (float16, bfloat16, integers, bool, complex) raises a
+    ``TypeError``, NaN or inf a ``ValueError`` unless ``check_input=False``, and an empty batch
+    (a leading dimension of 0) gives empty coefficients of the right shapes.
+
     Parameters
     ----------
     wavelet : str or pywt.Wavelet
@@ -277,6 +299,9 @@ class DWT1d(_DWTBase):
         exceeds ``pywt.dwt_max_level``: periodization works at any level.
     mode : {'periodization'}
         Boundary handling.
+    check_input : bool
+        Check ``x`` for NaN/inf (one device-to-host synchronisation per call); ``False`` skips
+        it.
 
     Forward
     -------
@@ -296,14 +321,17 @@ class DWT1d(_DWTBase):
     True
     """
 
-    def __init__(self, wavelet, level: int = 1, mode: str = "periodization") -> None:
-        super().__init__(wavelet, mode)
+    def __init__(self, wavelet, level: int = 1, mode: str = "periodization",
+                 check_input: bool = True) -> None:
+        super().__init__(wavelet, mode, check_input)
         self.level = check_int("level", level, minimum=1)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _check_input(x, 1)
+        if self.check_input:
+            check_finite([("x", x)])
         lead = x.shape[:-1]
-        a = x.reshape(-1, 1, x.shape[-1])
+        a = x.reshape(math.prod(lead), 1, x.shape[-1])  # not -1: ambiguous for an empty batch
         details = []
         for _ in range(self.level):
             y = _analysis_step(a, self._taps, -1)
@@ -315,10 +343,18 @@ class DWT1d(_DWTBase):
 class IDWT1d(_DWTBase):
     """Inverse of :class:`DWT1d`, equal to ``pywt.waverec(coeffs, wavelet, mode)``.
 
+    Input: ``coeffs`` are ``torch.Tensor`` s of one dtype, float32 or float64, and the signal
+    comes out in it. Any other dtype (float16, bfloat16, integers, bool, complex) or a mix of
+    dtypes raises a ``TypeError``, NaN or inf a ``ValueError`` unless ``check_input=False``, and
+    an empty batch (a leading dimension of 0) gives an empty signal of the right shape.
+
     Parameters
     ----------
     wavelet, mode
         As in :class:`DWT1d`.
+    check_input : bool
+        Check ``coeffs`` for NaN/inf (one device-to-host synchronisation per call); ``False``
+        skips it.
 
     Forward
     -------
@@ -347,15 +383,17 @@ class IDWT1d(_DWTBase):
                              "tensors")
         for i, c in enumerate(coeffs):
             _check_input(c, 1, f"coeffs[{i}]")
+        _check_coeffs(coeffs, self.check_input)
         a = coeffs[0]
         lead = a.shape[:-1]
-        a = a.reshape(-1, 1, a.shape[-1])
+        batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
+        a = a.reshape(batch, 1, a.shape[-1])
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-1] != lead:
                 raise ValueError(f"coeffs[{i}] has leading shape {tuple(d.shape[:-1])}, "
                                  f"expected {tuple(lead)}")
             a = _match_length(a, d.shape[-1], -1, i)
-            a = _synthesis_step(torch.cat([a, d.reshape(-1, 1, d.shape[-1])], dim=1),
+            a = _synthesis_step(torch.cat([a, d.reshape(batch, 1, d.shape[-1])], dim=1),
                                 self._phases, -1)
         a = _trim(a, output_size, -1, "output_size")
         return a.reshape(*lead, a.shape[-1])
@@ -365,9 +403,13 @@ class DWT2d(_DWTBase):
     """Multi-level separable 2D DWT over the last two axes, equal to
     ``pywt.wavedec2(x, wavelet, mode, level)``.
 
+    Input: as :class:`DWT1d` (a ``torch.Tensor`` of float32 or float64, coefficients in its
+    dtype; other dtypes raise a ``TypeError``, NaN or inf a ``ValueError`` unless
+    ``check_input=False``; an empty batch gives empty coefficients).
+
     Parameters
     ----------
-    wavelet, level, mode
+    wavelet, level, mode, check_input
         As in :class:`DWT1d`.
 
     Forward
@@ -390,14 +432,17 @@ class DWT2d(_DWTBase):
     True
     """
 
-    def __init__(self, wavelet, level: int = 1, mode: str = "periodization") -> None:
-        super().__init__(wavelet, mode)
+    def __init__(self, wavelet, level: int = 1, mode: str = "periodization",
+                 check_input: bool = True) -> None:
+        super().__init__(wavelet, mode, check_input)
         self.level = check_int("level", level, minimum=1)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _check_input(x, 2)
+        if self.check_input:
+            check_finite([("x", x)])
         lead = x.shape[:-2]
-        a = x.reshape(-1, 1, *x.shape[-2:])
+        a = x.reshape(math.prod(lead), 1, *x.shape[-2:])  # not -1: ambiguous for an empty batch
         details = []
         for _ in range(self.level):
             y = _analysis_step(a, self._taps, -2)  # (B, 2, m, N): row lo, row hi
@@ -411,10 +456,14 @@ class DWT2d(_DWTBase):
 class IDWT2d(_DWTBase):
     """Inverse of :class:`DWT2d`, equal to ``pywt.waverec2(coeffs, wavelet, mode)``.
 
+    Input: as :class:`IDWT1d` (``coeffs`` of one dtype, float32 or float64, and the image in
+    it; other dtypes or a mix raise a ``TypeError``, NaN or inf a ``ValueError`` unless
+    ``check_input=False``; an empty batch gives an empty image).
+
     Parameters
     ----------
-    wavelet, mode
-        As in :class:`DWT1d`.
+    wavelet, mode, check_input
+        As in :class:`IDWT1d`.
 
     Forward
     -------
@@ -442,16 +491,18 @@ class IDWT2d(_DWTBase):
             raise ValueError("coeffs must be a list [cA_n, D_n, ..., D_1] of at least two tensors")
         for i, c in enumerate(coeffs):
             _check_input(c, 2 if i == 0 else 3, f"coeffs[{i}]")
+        _check_coeffs(coeffs, self.check_input)
         a = coeffs[0]
         lead = a.shape[:-2]
-        a = a.reshape(-1, 1, *a.shape[-2:])
+        batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
+        a = a.reshape(batch, 1, *a.shape[-2:])
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-3] != lead or d.shape[-3] != 3:
                 raise ValueError(f"coeffs[{i}] has shape {tuple(d.shape)}, expected "
                                  f"{tuple(lead)} + (3, m, n)")
             a = _match_length(a, d.shape[-2], -2, i)
             a = _match_length(a, d.shape[-1], -1, i)
-            d = d.reshape(-1, 3, *d.shape[-2:])
+            d = d.reshape(batch, 3, *d.shape[-2:])
             # (aa, ad, da, dd): pairs (column lo, column hi) for row lo, then for row hi
             y = torch.cat([a, d[:, 1:2], d[:, 0:1], d[:, 2:3]], dim=1)
             y = _synthesis_step(y, self._phases, -1)  # (B, 2, m, 2n): row lo, row hi

@@ -128,3 +128,139 @@ def test_scattering_after_attempted_bank_edits_is_unchanged():
     phi *= 3
     after = Scattering2D(J, shape, L=4, bank=bank).double()(x)
     torch.testing.assert_close(after, before, rtol=0, atol=0)
+
+
+# ----------------------------------------------------- 3. one input policy for the transforms
+def _leaves(tree):
+    """The tensors of a transform's output or input (a tensor, or nested lists of tensors)."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    return [leaf for sub in tree for leaf in _leaves(sub)]
+
+
+def _map(tree, fn):
+    if isinstance(tree, torch.Tensor):
+        return fn(tree)
+    return [_map(sub, fn) for sub in tree]
+
+
+def _cast(tree, real_dtype):
+    """Real tensors to ``real_dtype``, complex ones to its complex counterpart."""
+    complex_of = {torch.float32: torch.complex64, torch.float64: torch.complex128,
+                  torch.float16: torch.complex32, torch.bfloat16: torch.complex32}
+    return _map(tree, lambda t: t.to(complex_of[real_dtype] if t.is_complex() else real_dtype))
+
+
+def _poison_last(tree, value):
+    """A copy of ``tree`` whose last tensor has one entry set to ``value``."""
+    tree = _map(tree, torch.clone)
+    _leaves(tree)[-1].view(-1)[-1] = value
+    return tree
+
+
+_G = torch.Generator().manual_seed(7)
+_X1 = torch.randn(2, 3, 32, dtype=torch.float64, generator=_G)
+_X2 = torch.randn(2, 32, 32, dtype=torch.float64, generator=_G)
+
+
+def _curvelet(check_input=True):
+    return CurveletTransform((32, 32), 3, angles=8, check_input=check_input)
+
+
+# name: (module from check_input, float64 input, name of the input parameter)
+TRANSFORMS = {
+    "CurveletTransform": (lambda ci: _curvelet(ci), lambda: _X2, "x"),
+    "CurveletTransform.inverse": (lambda ci: _curvelet(ci).inverse, lambda: _curvelet()(_X2),
+                                  "coeffs"),
+    "DWT1d": (lambda ci: DWT1d("db2", 2, check_input=ci), lambda: _X1, "x"),
+    "IDWT1d": (lambda ci: IDWT1d("db2", check_input=ci), lambda: DWT1d("db2", 2)(_X1), "coeffs"),
+    "DWT2d": (lambda ci: DWT2d("sym4", 2, check_input=ci), lambda: _X2, "x"),
+    "IDWT2d": (lambda ci: IDWT2d("sym4", check_input=ci), lambda: DWT2d("sym4", 2)(_X2),
+               "coeffs"),
+}
+_IDS = list(TRANSFORMS)
+
+
+@pytest.mark.parametrize("name", _IDS)
+def test_transform_output_follows_input_dtype(name):
+    make, data, _ = TRANSFORMS[name]
+    transform = make(True)
+    out64 = transform(_cast(data(), torch.float64))
+    out32 = transform(_cast(data(), torch.float32))
+    for ref, low in zip(_leaves(out64), _leaves(out32)):
+        assert ref.dtype in (torch.float64, torch.complex128)
+        assert low.dtype in (torch.float32, torch.complex64)
+        assert low.shape == ref.shape
+        scale = ref.abs().max().item()
+        assert (low.to(ref.dtype) - ref).abs().max().item() <= 1e-5 * scale
+    assert len(_leaves(out64)) == len(_leaves(out32))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("name", _IDS)
+def test_transform_refuses_nan_and_inf_unless_told(name, value):
+    make, data, arg = TRANSFORMS[name]
+    bad = _poison_last(data(), value)
+    pattern = r"^x contains NaN or inf" if arg == "x" else r"^coeffs\[[0-9\]\[]+ contains NaN or inf"
+    with pytest.raises(ValueError, match=pattern):
+        make(True)(bad)
+    out = make(False)(bad)  # no check: the value goes through
+    assert not all(bool(torch.isfinite(t).all()) for t in _leaves(out))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int64, torch.bool,
+                                   torch.complex128])
+@pytest.mark.parametrize("name", _IDS)
+def test_transform_refuses_other_dtypes(name, dtype):
+    make, data, arg = TRANSFORMS[name]
+    if dtype == torch.complex128:
+        if arg == "coeffs":
+            pytest.skip("complex curvelet coefficients are the inverse's input")
+        bad = _map(data(), lambda t: t.to(dtype))
+    elif dtype in (torch.float16, torch.bfloat16):
+        bad = _cast(data(), dtype)
+    else:
+        bad = _map(data(), lambda t: t.real.to(dtype))
+    received = f"({dtype}|torch.complex32)" if dtype in (torch.float16, torch.bfloat16) else dtype
+    with pytest.raises(TypeError, match=rf"^{arg}\b.*float32.*float64.*got {received}"):
+        make(True)(bad)
+
+
+@pytest.mark.parametrize("name", _IDS)
+def test_transform_half_module_conversion_touches_nothing(name):
+    make, data, _ = TRANSFORMS[name]
+    transform = make(True)
+    module = getattr(transform, "__self__", transform)  # the module of a bound inverse
+    assert not list(module.buffers()) and not list(module.parameters())
+    module.half()  # nothing floating to convert: the input check is what refuses half
+    with pytest.raises(TypeError, match="half precision"):
+        transform(_cast(data(), torch.float16))
+    out = transform(_cast(data(), torch.float32))
+    assert all(t.dtype in (torch.float32, torch.complex64) for t in _leaves(out))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", _IDS)
+def test_transform_empty_batch(name, dtype):
+    make, data, _ = TRANSFORMS[name]
+    transform = make(True)
+    full = transform(_cast(data(), dtype))
+    empty_input = _map(_cast(data(), dtype), lambda t: t[:0])
+    empty = transform(empty_input)
+    assert len(_leaves(empty)) == len(_leaves(full))
+    for e, f in zip(_leaves(empty), _leaves(full)):
+        assert e.shape == (0,) + f.shape[1:] and e.dtype == f.dtype
+
+
+def test_transform_check_input_is_a_bool():
+    for make in (lambda: CurveletTransform((32, 32), 3, angles=8, check_input="no"),
+                 lambda: DWT1d("haar", check_input=0), lambda: IDWT2d("haar", check_input=None)):
+        with pytest.raises(TypeError, match="check_input"):
+            make()
+
+
+def test_inverse_refuses_mixed_dtypes():
+    coeffs = DWT1d("db2", 2)(_X1)
+    coeffs[1] = coeffs[1].float()
+    with pytest.raises(TypeError, match=r"coeffs\[1\] has dtype torch.float32.*one dtype"):
+        IDWT1d("db2")(coeffs)
