@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_float, check_int, check_scales_fit
+from .._validation import ParameterTypeError, UnsupportedValueError, check_float, check_int, check_scales_fit
 from .bank import FilterBank
 
 __all__ = ["morlet_1d", "kymatio_padding_1d", "morlet_1d_params", "Morlet1DParams"]
@@ -56,12 +56,12 @@ def _check_Q(Q) -> tuple[int, int]:
     """Kymatio's Q: an int (second order gets 1) or a tuple ``(Q1,)`` / ``(Q1, Q2)``."""
     if isinstance(Q, (tuple, list)):
         if len(Q) not in (1, 2):
-            raise ValueError(f"Q must be an integer or a tuple (Q1,) or (Q1, Q2), got {Q!r}")
+            raise UnsupportedValueError(f"Q must be an integer or a tuple (Q1,) or (Q1, Q2), got {Q!r}")
         Q1 = check_int("Q[0]", Q[0], minimum=1)
         Q2 = check_int("Q[1]", Q[1], minimum=1) if len(Q) == 2 else 1
         return Q1, Q2
     if isinstance(Q, (bool, np.bool_)) or not isinstance(Q, numbers.Integral):
-        raise TypeError(f"Q must be an integer >= 1 or a tuple (Q1, Q2) of them, got {Q!r} "
+        raise ParameterTypeError(f"Q must be an integer >= 1 or a tuple (Q1, Q2) of them, got {Q!r} "
                         f"({type(Q).__name__})")
     return check_int("Q", Q, minimum=1), 1
 
@@ -265,7 +265,8 @@ def morlet_1d(N: int, J: int, Q=1, T=None, *, r_psi: float = R_PSI, sigma0: floa
         padded length ``kymatio_padding_1d(n_input, J, Q, T)`` (Kymatio designs on ``2**J_pad``,
         not on the signal length). A cascade that subsamples by ``2**k`` needs ``2**k`` to divide N.
     J : int
-        Log2 of the largest scale, ``1 <= J`` and ``2**J <= N``.
+        Log2 of the largest scale, ``0 <= J`` and ``2**J <= N`` (``J = 0``, as in Kymatio: one
+        wavelet per order, at the highest frequency, and ``T = 1``).
     Q : int or tuple
         Wavelets per octave: ``Q1`` (then ``Q2 = 1``) or ``(Q1,)`` or ``(Q1, Q2)``, each >= 1.
     T : float or None
@@ -308,7 +309,7 @@ def morlet_1d(N: int, J: int, Q=1, T=None, *, r_psi: float = R_PSI, sigma0: floa
     >>> first = bank.select(bank.meta['order'] == 1)
     """
     N = check_int("N", N, minimum=2)
-    J = check_int("J", J, minimum=1)
+    J = check_int("J", J, minimum=0)
     check_scales_fit(J, (N,), name="J")
     Q1, Q2 = _check_Q(Q)
     T_used, average = _check_T(T, J, N)
@@ -380,7 +381,7 @@ def kymatio_padding_1d(N: int, J: int, Q=1, T=None, *, sigma0: float = SIGMA0,
     2048
     """
     N = check_int("N", N, minimum=2)
-    J = check_int("J", J, minimum=1)
+    J = check_int("J", J, minimum=0)
     _check_Q(Q)
     T_used, _ = _check_T(T, J, N)
     sigma0 = check_float("sigma0", sigma0, positive=True)

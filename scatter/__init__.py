@@ -20,6 +20,7 @@ if not _os.path.isdir(_os.path.join(_here, "filters")):
     if _os.path.isfile(_os.path.join(_top, "filters", "__init__.py")) and _top not in __path__:
         __path__.append(_top)
 
+from ._base import ScatteringError, ScatteringShapeError, ScatteringTypeError  # noqa: E402
 from .scattering1d import Scattering1D  # noqa: E402
 from .scattering2d import Scattering2D, padded_shape_2d  # noqa: E402
 from .transformer import ScatteringTransformer  # noqa: E402
@@ -30,5 +31,8 @@ __all__ = [
     "padded_shape_2d",
     "Scattering1D",
     "Scattering2D",
+    "ScatteringError",
+    "ScatteringShapeError",
+    "ScatteringTypeError",
     "ScatteringTransformer",
 ]

@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from . import _native
-from ._frontend import cpu_inference
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None   # the live pool, guarded by _lock
@@ -102,9 +101,9 @@ def available() -> bool:
 
 
 def chunk_workers(x: torch.Tensor) -> int:
-    """How many chunks of the batch ``x`` may run at once: ``torch.get_num_threads()`` for CPU
-    inference without autograd (outside ``torch.compile`` and outside a worker), else 1."""
-    return torch.get_num_threads() if cpu_inference(x) and not in_worker() else 1
+    """How many chunks of the batch ``x`` may run at once in a CPU inference engine:
+    ``torch.get_num_threads()``, or 1 inside a worker (pools never nest)."""
+    return 1 if in_worker() else torch.get_num_threads()
 
 
 def chunk_count(batch: int, per_chunk: int, workers: int) -> int:

@@ -8,10 +8,32 @@ from typing import Sequence
 import numpy as np
 
 
+class ParameterTypeError(TypeError, ValueError):
+    """A parameter of the wrong type.
+
+    A ``TypeError``, and a ``ValueError`` too because Kymatio 0.3 raises ``ValueError`` for some
+    of these (a float ``Q``, ``oversampling`` or 1D ``shape``): either ``except`` catches it.
+    """
+
+
+class UnsupportedValueError(ValueError, NotImplementedError):
+    """A parameter value of a form we do not implement (Kymatio raises ``NotImplementedError``,
+    e.g. ``Q`` a tuple of three); also a ``ValueError``."""
+
+
+def _integral_scalar(value):
+    """A 0-d integer NumPy array as its scalar (Kymatio accepts ``J=np.array(5)``)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.integer):
+        return value.item()
+    return value
+
+
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as ``int`` or raise naming ``name`` and the accepted range."""
+    """Return ``value`` (an int, a NumPy integer or a 0-d integer array) as ``int`` or raise
+    naming ``name`` and the accepted range."""
+    value = _integral_scalar(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        raise ParameterTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
@@ -23,7 +45,7 @@ def check_int(name: str, value, minimum: int | None = None, maximum: int | None 
 def check_float(name: str, value, positive: bool = False, nonnegative: bool = False) -> float:
     """Return ``value`` as a finite ``float`` or raise naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+        raise ParameterTypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -37,12 +59,12 @@ def check_float(name: str, value, positive: bool = False, nonnegative: bool = Fa
 def check_shape(name: str, shape, ndim: int | Sequence[int], minimum: int = 1) -> tuple[int, ...]:
     """Return ``shape`` as a tuple of ints with one of the accepted lengths ``ndim``."""
     accepted = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool) and 1 in accepted:
         shape = (int(shape),)
     try:
         shape = tuple(shape)
     except TypeError:
-        raise TypeError(f"{name} must be a tuple of {' or '.join(map(str, accepted))} integers, "
+        raise ParameterTypeError(f"{name} must be a tuple of {' or '.join(map(str, accepted))} integers, "
                         f"got {shape!r}") from None
     if len(shape) not in accepted:
         raise ValueError(f"{name} must have {' or '.join(map(str, accepted))} dimension(s), "

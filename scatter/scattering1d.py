@@ -1,195 +1,98 @@
-"""The 1D scattering network: a batched cascade of wavelet modulus operators in PyTorch."""
+"""The 1D scattering network: Kymatio 0.3's ``Scattering1D``, fed by any 1D filter bank.
+
+A thin frontend over :func:`scatter.core.cascade1d` (autograd, CUDA, ``torch.compile``) and
+:class:`scatter.engine.cpu1d.CpuEngine1D` (CPU inference); :class:`scatter._base.ScatteringBase`
+chooses between them and holds the shared policies.
+"""
 from __future__ import annotations
 
 import math
-import threading
-from typing import Callable, NamedTuple
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .filters import FilterBank, kymatio_padding_1d, morlet_1d
+from ._base import ScatteringBase, ScatteringShapeError, as_tensor, check_backend, check_bank, \
+    reflect_indices, to_output
+from ._design import periodise
 from ._validation import check_choice, check_int, check_shape
-
-from ._buffers import FilterBuffers
-from ._frontend import Workspace as _Workspace
-from ._frontend import (check_bank, check_finite, ifft_in_place, lowpass_matrix, modulus, reflect_indices,
-                        to_output, to_tensor)
-from ._parallel import chunk_count, chunk_workers, map_chunks
-
-# Fourier samples of a filter below this fraction of its peak are left out of the products (a
-# Morlet filter's Gaussian tails run down to 1e-300): each dropped term changes the result by
-# less than 1e-18 of the largest one, far below float64 rounding of the sums it enters.
-_CROP = 1e-18
-
-# Second-order groups of a scale whose maps have at most this many samples are computed together,
-# at the largest of their lengths (exactly: a map at a finer resolution, sampled every few
-# samples, is the map at the coarser one): fewer, larger operations (each op has a fixed cost:
-# a kernel launch on GPU, an OpenMP barrier on CPU) for a few percent more FFT work.
-_MERGE_BELOW = 4096
+from .core import Filters1D, Scale1D, cascade1d
+from .core.ops import reflect_pad
+from .filters import FilterBank, kymatio_padding_1d, morlet_1d
+from .filters.morlet1d import _check_Q
 
 
-class _Fold(NamedTuple):
-    """A gather plan (see _fold_plan): fold of ``spectrum * h`` onto the half output spectrum."""
-
-    index: str      # buffer name: int64 (K * c * m,) bins of the input half spectrum
-    weight: str     # buffer name: real (K, c, m, 2) [h, s*h] / f, or complex (K, c, m) h / f
-    sign: str | None  # complex filters only: buffer (K, c, m, 2) of [1, s]
-    shape: tuple    # (K, c, m)
-
-
-class _Window(NamedTuple):
-    """A window plan (see _window_plan): fold of ``spectrum * h``, circularly shifted."""
-
-    mode: str       # 'slice' (bins of the half spectrum), 'split' (plus a few negative bins) or
-                    # 'extended' (any bins, from an extended spectrum, see _extend)
-    start: int      # first signed frequency bin of the window
-    shape: tuple    # (K, c, m)
-    weight: str     # buffer name: complex (K, c, m), h / (f m) on the window
-                    # ('split': (K, 1, m + e), positive then negative bins)
+def _kymatio_T_average(T, average) -> tuple:
+    """Kymatio 0.3's constructor rules for ``T`` and ``average``: ``T=0`` means no averaging
+    (the low-pass scale is then ``2**J``), ``average=False`` goes with ``T`` None or 0 only,
+    ``average=None`` means ``T != 0``. Returns ``(T, average)`` with ``T`` None for ``2**J``."""
+    if average is not None and not isinstance(average, (bool, np.bool_)):
+        raise TypeError(f"average must be True, False or None, got {average!r}")
+    if T is not None and not isinstance(T, (bool, np.bool_)) and T == 0:
+        if average:
+            raise ValueError("average must not be True with T=0 (T=0 means no averaging)")
+        return None, False
+    if T is not None and average is not None and not average:
+        raise ValueError(f"average=False needs T=None or T=0 (no averaging), got T={T!r}")
+    return T, True if average is None else bool(average)
 
 
-def _arc(h: np.ndarray) -> tuple[int, int]:
-    """Smallest circular arc ``[start, start + width)`` of bins where ``|h|`` is not negligible."""
-    M = h.size
-    mag = np.abs(h)
-    keep = np.flatnonzero(mag > _CROP * mag.max()) if mag.max() > 0 else np.zeros(1, dtype=int)
-    gaps = np.diff(np.append(keep, keep[0] + M))   # the arc is the complement of the largest gap
-    g = int(np.argmax(gaps))
-    start = int(keep[(g + 1) % keep.size])
-    return (start - M if start > M // 2 else start), int(M - gaps[g] + 1)
+@dataclass(frozen=True)
+class Plan1D:
+    """What a 1D network computes, in float64: its padding, parameters, bank and paths.
 
-
-def _fold_plan(h: np.ndarray, factor: int, half_output: bool):
-    """Gather plan computing ``mean_i (X h)[k + i m]`` (Fourier subsampling) from half a spectrum.
-
-    ``X`` is the spectrum of a real signal of length ``M`` of which only ``X[0 .. M/2]`` is kept
-    (``rfft``); ``X[M - b] = conj(X[b])``. Subsampling by ``f = factor`` folds the length-``M``
-    product onto ``m = M / f`` bins, each the mean of ``f`` aliases. The samples of ``h`` that are
-    not negligible (see ``_CROP``) lie in a circular window of ``w`` bins; with ``c = ceil(w / m)``
-    the fold needs ``c`` aliases per output bin instead of ``f``: one gather of ``c m`` bins.
-
-    Parameters
+    Attributes
     ----------
-    h : ndarray, float64 or complex128, shape (K, M)
-    factor : int, a power of two dividing M
-    half_output : bool
-        Keep only output bins ``0 .. m/2`` (the fold of a Hermitian product, for ``irfft``).
-
-    Returns
-    -------
-    index : int64 (K, c, mo), bins of the half spectrum to gather
-    sign : float64 (K, c, mo), -1 where the bin stands for a negative frequency (conjugate)
-    weight : (K, c, mo), ``h / f`` at each gathered bin
+    J, N, N_padded, pad_left, log2_T, oversampling, max_order : int
+    average : bool
+    bank : FilterBank
+    first, second : ndarray of int
+        Bank rows of the first- and second-order filters, in ``n`` order.
+    rows : tuple of (int, tuple)
+        ``(order, ns)`` of every path in Kymatio's order (S0; S1 by n1; S2 by (n1, n2)).
     """
-    K, M = h.shape
-    m = M // factor
-    mo = m // 2 + 1 if half_output else m
-    arcs = [_arc(row) for row in h]
-    starts = np.array([a for a, _ in arcs]) % M
-    c = int(max(1, min(factor, max(-(-w // m) for _, w in arcs))))
-    out = np.arange(mo)
-    # bin a + ((k' - a) mod m) + i m is the i-th alias of output bin k' inside the window
-    bins = (starts[:, None, None] + (out[None, None, :] - starts[:, None, None]) % m
-            + m * np.arange(c)[None, :, None]) % M
-    negative = bins > M // 2
-    index = np.where(negative, M - bins, bins)
-    sign = np.where(negative, -1.0, 1.0)
-    weight = np.take_along_axis(h[:, None, :], bins.reshape(K, 1, -1), axis=-1)
-    weight = weight.reshape(K, c, mo) / factor
-    return index.astype(np.int64), sign, weight
+
+    J: int
+    N: int
+    N_padded: int
+    pad_left: int
+    log2_T: int
+    oversampling: int
+    max_order: int
+    average: bool
+    bank: FilterBank
+    first: np.ndarray
+    second: np.ndarray
+    rows: tuple
+
+    def sub(self, j: int, k_before: int = 0) -> int:
+        """Subsampling exponent after a filter of scale ``j`` on maps subsampled by 2**k_before
+        (Kymatio's ``max(min(j, log2 T) - k_before - oversampling, 0)``)."""
+        return max((min(j, self.log2_T) if self.average else j) - k_before - self.oversampling, 0)
+
+    def unpad_bounds(self, k: int) -> tuple[int, int]:
+        """Indices of the signal in a padded map subsampled by ``2**k`` (Kymatio's unpad)."""
+        step = 2 ** k
+        return -(-self.pad_left // step), -(-(self.pad_left + self.N) // step)
+
+    def first_groups(self) -> list[tuple[int, np.ndarray]]:
+        """``(j1, n1s)``: the first-order filters grouped by scale, in increasing ``j1``."""
+        js = np.asarray(self.bank.meta["j"]).astype(int)[self.first]
+        return [(int(j1), np.flatnonzero(js == j1)) for j1 in sorted(set(js.tolist()))]
+
+    def second_after(self, j1: int) -> np.ndarray:
+        """``n2``: the second-order filters that follow scale ``j1`` (``j2 > j1``)."""
+        js = np.asarray(self.bank.meta["j"]).astype(int)[self.second]
+        return np.flatnonzero(js > j1)
 
 
-def _window_plan(h: np.ndarray, factor: int):
-    """One window of frequencies, shared by a group of filters, for ``|ifft(fold(X h))|``.
-
-    The non-negligible bins of every filter of the group lie in the signed range
-    ``[start, start + c m)`` (``m = M / factor``). Summing ``X h / f`` over the ``c`` blocks of
-    ``m`` bins of that range gives the Fourier subsampling of ``X h`` circularly shifted by
-    ``start mod m``: a shift in frequency is a phase in time, which the modulus removes. The
-    product is then one broadcast multiply of a slice of ``X`` (no gather, no scatter). Weights
-    include the ``1 / m`` of the inverse FFT (computed with ``norm='forward'``).
-
-    Modes: ``'slice'`` when the range lies in ``[0, M/2]`` (a view of the half spectrum);
-    ``'split'`` when it starts at ``-e < 0`` with ``c = 1`` and ``m <= M/2``: the unshifted fold is
-    the product on bins ``0 .. m-1`` whose last ``e`` outputs are the ``e`` negative bins,
-    ``conj(X[e .. 1])`` (weights ``(K, 1, m + e)``: positive part, then negative part);
-    ``'extended'`` otherwise (the range is read from :func:`_extend`).
-
-    Returns
-    -------
-    mode : str, start : int, c : int, weight : ndarray (K, c, m) or (K, 1, m + e)
-    """
-    K, M = h.shape
-    m = M // factor
-    arcs = [_arc(row) for row in h]
-    start = min(a for a, _ in arcs)
-    width = max(a + w for a, w in arcs) - start
-    if width > M:  # the group covers the whole circle
-        start, width = 0, M
-    c = max(1, -(-width // m))
-    bins = (start + np.arange(c * m)) % M
-    weight = h[:, bins].reshape(K, c, m) / (factor * m)
-    if 0 <= start and start + c * m <= M // 2 + 1:
-        return "slice", start, c, weight
-    if start < 0 and c == 1 and m <= M // 2:
-        e = -start
-        split = np.zeros((K, 1, m + e), dtype=weight.dtype)
-        split[:, 0, :m - e] = weight[:, 0, e:]        # bins 0 .. m - e - 1
-        split[:, 0, m:] = weight[:, 0, :e]            # bins -e .. -1
-        return "split", start, c, split
-    return "extended", start, c, weight
+def _level(design: np.ndarray) -> torch.Tensor:
+    """A Fourier filter as Kymatio's frontend exposes it: a tensor ``(n, 1)`` (here float64)."""
+    return torch.from_numpy(np.array(design)).reshape(-1, 1)
 
 
-def _extend(spectrum: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-    """Signed frequency bins ``lo .. hi - 1`` of a real signal's spectrum from its half ``rfft``.
-
-    ``spectrum`` (..., M/2 + 1) holds bins ``0 .. M/2``; bin ``b`` is ``spectrum[b mod M]`` or,
-    past ``M/2``, ``conj(spectrum[M - b mod M])``. Returns the bins in order, one copy at most.
-    """
-    H = spectrum.shape[-1]
-    M = 2 * (H - 1)
-    if lo == 0 and hi == H:
-        return spectrum
-    pieces, b = [], lo
-    while b < hi:
-        r = b % M
-        if r <= M // 2:                    # direct run r .. min(M/2, ...)
-            n = min(M // 2 - r + 1, hi - b)
-            pieces.append(spectrum[..., r:r + n])
-        else:                              # conjugate run: bins M - r, M - r - 1, ...
-            n = min(M - r, hi - b)
-            pieces.append(spectrum[..., M - r - n + 1:M - r + 1].flip(-1).conj())
-        b += n
-    return torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0].resolve_conj()
-
-
-def _periodise(h: np.ndarray, k: int) -> np.ndarray:
-    """A Fourier filter for a signal subsampled by ``2**k``: the mean of its ``2**k`` aliases."""
-    return h.reshape(*h.shape[:-1], 2 ** k, -1).mean(axis=-2)
-
-
-def _fft(kind: str, x: torch.Tensor, n: int | None = None, overwrite: bool = False) -> torch.Tensor:
-    """``torch.fft.<kind>`` over the last axis; ``'ifft'`` with ``norm='forward'`` (no ``1/n``:
-    the window weights carry it).
-
-    ``overwrite`` (the caller no longer needs ``x``, and no autograd): the complex inverse FFT
-    runs in place (:func:`ifft_in_place`: MKL's where torch carries it, else SciPy's; on CPU up to
-    twice as fast as torch's out-of-place FFT for these shapes, most of that the page faults of
-    a fresh output; benchmarks/RESULTS.md).
-    """
-    if overwrite and kind == "ifft" and not x.requires_grad:
-        return ifft_in_place(x, 1, norm="forward")
-    return getattr(torch.fft, kind)(x, n=n, norm="forward" if kind == "ifft" else "backward")
-
-
-def _modulus_into(z: torch.Tensor, workspace: _Workspace | None) -> torch.Tensor:
-    """:func:`modulus` of ``z``, written into ``workspace`` when one is given (no autograd)."""
-    out = None if workspace is None else workspace.take(z.shape, z.real.dtype, z.device)
-    return modulus(z, out)
-
-
-class Scattering1D(FilterBuffers):
+class Scattering1D(ScatteringBase):
     r"""1D scattering transform, as in Kymatio 0.3 but fed by any 1D filter bank.
 
     Computes ``S0 = x * phi``, ``S1 = |x * psi1| * phi`` and ``S2 = ||x * psi1| * psi2| * phi``
@@ -201,31 +104,37 @@ class Scattering1D(FilterBuffers):
 
     Parameters
     ----------
-    J : int >= 1
-        Log2 of the largest wavelet scale.
+    J : int >= 0
+        Log2 of the largest wavelet scale (``2**J <= N``); any integral scalar.
     shape : int or tuple (N,)
         Length of the input signals.
     Q : int or tuple
         Wavelets per octave: ``Q1`` (second order gets 1), ``(Q1,)`` or ``(Q1, Q2)``.
     T : float or None
         Averaging scale: ``None`` means ``2**J``; ``0`` means no averaging (then ``out_type``
-        must be ``'list'``); otherwise ``1 <= T <= N``. Output subsampling is ``2**floor(log2 T)``.
+        must be ``'list'`` or ``'dict'``; stored as ``T = 2**J``, ``average = False``, as
+        Kymatio stores it); otherwise ``1 <= T <= N``. Output subsampling is ``2**floor(log2 T)``.
     max_order : {1, 2}
         Highest scattering order.
-    average : bool
+    average : bool or None
         ``False`` skips the final low-pass (as ``T=0``; Kymatio 0.3's deprecated flag, accepted
-        with ``T`` None or 0). ``T=0`` turns averaging off whatever ``average`` says.
+        with ``T`` None or 0 by the constructor, and assignable afterwards whatever ``T``).
+        ``None`` (default): average unless ``T=0``. Stored as a bool.
     oversampling : int >= 0
         Subsample by ``2**oversampling`` less than the filters allow.
-    out_type : {'array', 'list'}
+    out_type : {'array', 'list', 'dict'}
         ``'array'``: one tensor ``(..., C, N_out)``; ``'list'``: one dict per path with ``'coef'``
-        (``(..., n)``), ``'j'``, ``'n'``, ``'xi'`` (tuples over the orders) and ``'order'``.
-    bank : FilterBank or callable, optional
+        (``(..., n)``), ``'j'``, ``'n'``, ``'xi'`` (tuples over the orders) and ``'order'``;
+        ``'dict'``: the coefficients keyed by Kymatio's keys ``()``, ``(n1,)``, ``(n1, n2)``.
+    backend : None or 'torch'
+        Kymatio's parameter: PyTorch is the only backend (any other raises ``ImportError``).
+    bank : FilterBank or callable, optional (keyword only, as the next two)
         The filters: a :class:`scatter.filters.FilterBank` on the padded grid (see below), or a callable
         ``bank(N_padded) -> FilterBank``. Default ``filters.morlet_1d(N_padded, J, Q, T)``, which
         gives Kymatio's numbers.
     check_input : bool
-        Check the input for NaN/inf (one device-to-host sync per chunk, see ``batch_size``).
+        Check the input for NaN/inf (one device-to-host sync per chunk, see ``batch_size``; not
+        inside ``torch.compile`` graphs).
     batch_size : int, optional
         Signals per pass through the cascade: bounds the memory of the intermediate maps.
         Default: on the CPU, equal chunks that keep the largest batched inverse FFT under 2**24
@@ -243,8 +152,16 @@ class Scattering1D(FilterBuffers):
     ``bank.phi_meta`` has ``'j'`` it must equal ``floor(log2 T)``. Fourier filters may be real or
     complex; only the Hermitian part of ``phi`` matters (the output is real, as in Kymatio).
 
+    Parameters are attributes with the same names; assigning one (``S.max_order = 1``) checks it
+    and rebuilds the network at once. ``Q`` is stored as Kymatio stores it, ``(Q1, Q2)``. Inputs,
+    dtypes, devices and errors follow the policies of :mod:`scatter._base`: float32 or float64
+    tensors or arrays ``(..., N)``, computed in their own dtype; NumPy in, NumPy out.
+
     Attributes
     ----------
+    psi1_f, psi2_f, phi_f
+        The filters as Kymatio lays them out (lists of dicts with ``'levels'``, ``'xi'``,
+        ``'sigma'``, ``'j'``), each level a float64 tensor ``(n, 1)``.
     N_padded, pad_left, pad_right : int
         Padded length and reflection padding on each side.
     log2_T : int
@@ -263,10 +180,9 @@ class Scattering1D(FilterBuffers):
       shift that the modulus removes (see ``_window_plan``);
     - the second-order low-pass, subsampling and unpadding are one matrix product per scale pair
       (no FFT pair); short second-order maps of a scale share one product and FFT;
-    - without autograd (inference) the products and moduli reuse two buffers, kept per thread
-      between calls (:meth:`release_workspace` frees them); on CPU the inverse FFTs run in place
-      (MKL's where torch is built on it, else SciPy's pocketfft) and moduli use NumPy's SIMD
-      complex ``abs``. With autograd: plain torch.
+    - CPU inference runs :class:`scatter.engine.cpu1d.CpuEngine1D` (work buffers kept per thread
+      between calls, :meth:`release_workspace` frees them; in-place inverse FFTs); autograd, CUDA
+      and ``torch.compile`` run the plain cascade :func:`scatter.core.cascade1d`.
 
     Examples
     --------
@@ -275,190 +191,248 @@ class Scattering1D(FilterBuffers):
     >>> S = Scattering1D(J=6, shape=4096, Q=8)
     >>> S(torch.randn(2, 3, 4096)).shape[:2]
     torch.Size([2, 3])
+    >>> S.Q                                  # stored as Kymatio stores it
+    (8, 1)
     """
 
-    def __init__(self, J: int, shape, Q=1, T=None, max_order: int = 2, average: bool = True,
-                 oversampling: int = 0, out_type: str = "array",
+    _PARAMS = ("J", "shape", "Q", "T", "max_order", "average", "oversampling", "out_type",
+               "backend", "bank", "check_input", "batch_size")
+    _ndim = 1
+
+    def __init__(self, J: int, shape, Q=1, T=None, max_order: int = 2, average: bool | None = None,
+                 oversampling: int = 0, out_type: str = "array", backend=None, *,
                  bank: FilterBank | Callable | None = None, check_input: bool = True,
                  batch_size: int | None = None) -> None:
         super().__init__()
-        self._local = threading.local()  # work buffers of each calling thread (see _Workspace)
-        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, minimum=1)
-        self.J = check_int("J", J, minimum=1)
-        (self.N,) = check_shape("shape", shape, 1, minimum=2)
-        self.shape = (self.N,)
-        self.Q = Q
-        self.T = T
-        self.max_order = check_choice("max_order", max_order, (1, 2))
-        if not isinstance(average, (bool, np.bool_)):
-            raise TypeError(f"average must be True or False, got {average!r}")
-        self.oversampling = check_int("oversampling", oversampling, minimum=0)
-        self.out_type = check_choice("out_type", out_type, ("array", "list"))
-        self.check_input = bool(check_input)
-
-        self.N_padded = kymatio_padding_1d(self.N, self.J, Q, T)  # validates Q and T
-        if T is not None and T != 0 and not average:
-            raise ValueError(f"average=False needs T=None or T=0 (no averaging), got T={T}")
-        self.average = bool(average) and T != 0
-        self.log2_T = int(math.floor(math.log2(2 ** self.J if T in (None, 0) else T)))
-        if not self.average and self.out_type == "array":
-            raise ValueError("out_type='array' needs averaging (the paths have different lengths "
-                             "without it): use out_type='list', or T=None / T >= 1")
-        self.pad_left = (self.N_padded - self.N) // 2
-        self.pad_right = self.N_padded - self.N - self.pad_left
-
-        if bank is None:
-            bank = morlet_1d(self.N_padded, self.J, Q, T)
-        elif callable(bank) and not isinstance(bank, FilterBank):
-            bank = bank(self.N_padded)
-        self.bank = self._check_bank(bank)
-        self.register_buffer("_pad_index", reflect_indices(self.N, self.pad_left, self.pad_right),
-                             persistent=False)
-        self._build()
+        T, average = _kymatio_T_average(T, average)
+        self.J, self.shape, self.Q, self.T, self.max_order = J, shape, Q, T, max_order
+        self.average, self.oversampling, self.out_type, self.backend = average, oversampling, out_type, backend
+        self.bank, self.check_input, self.batch_size = bank, check_input, batch_size
+        self._configure()
 
     # ------------------------------------------------------------------------ construction
-    def _check_bank(self, bank) -> FilterBank:
-        top = int(math.log2(self.N_padded))
-        check_bank(bank, (self.N_padded,), f"the padded length ({self.N_padded},) (kymatio_padding_1d("
-                   f"{self.N}, J={self.J}, Q={self.Q!r}, T={self.T!r}))", top, f"[0, log2(N_padded)={top}]")
-        orders = bank.meta.get("order", np.zeros(len(bank), dtype=int))
-        if not set(np.asarray(orders).tolist()) <= {0, 1, 2}:
+    def _check_params(self) -> dict:
+        check_backend(self.backend)
+        J = check_int("J", self.J, minimum=0)
+        (N,) = check_shape("shape", self.shape, 1, minimum=2)
+        if 2 ** J > N:
+            raise ScatteringShapeError(f"J={J} is too large for signals of length {N}: 2**J must be "
+                                       f"<= N (use J <= {int(math.log2(N))})")
+        Q = _check_Q(self.Q)
+        T = self.__dict__["T"]
+        if T is not None and not isinstance(T, (bool, np.bool_)) and T == 0:
+            raise ValueError("T=0 (no averaging) is a constructor shorthand: assign average=False "
+                             "instead")
+        average = self.average
+        if not isinstance(average, (bool, np.bool_)):
+            raise TypeError(f"average must be True or False, got {average!r}")
+        average = bool(average)
+        out_type = check_choice("out_type", self.out_type, ("array", "list", "dict"))
+        if not average and out_type == "array":
+            raise ValueError("out_type='array' needs averaging (the paths have different lengths "
+                             "without it): use out_type='list' or 'dict', or T=None / T >= 1")
+        return {"J": J, "shape": (N,), "Q": Q, "T": T,
+                "max_order": check_choice("max_order", self.max_order, (1, 2)),
+                "average": average, "oversampling": check_int("oversampling", self.oversampling, minimum=0),
+                "out_type": out_type, "backend": self.backend, "bank": self.__dict__.get("bank"),
+                "check_input": bool(self.check_input),
+                "batch_size": None if self.batch_size is None
+                else check_int("batch_size", self.batch_size, minimum=1)}
+
+    @staticmethod
+    def _build_key(params: dict) -> tuple:
+        return (params["J"], params["shape"], params["Q"], params["T"], params["max_order"],
+                params["average"], params["oversampling"], id(params["bank"]))
+
+    def _build(self, params: dict) -> dict:
+        J, (N,), Q, T = params["J"], params["shape"], params["Q"], params["T"]
+        N_padded = kymatio_padding_1d(N, J, Q, T)  # validates T against N
+        log2_T = int(math.floor(math.log2(2 ** J if T in (None, 0) else T)))
+        bank = params["bank"]
+        if bank is None:
+            bank = morlet_1d(N_padded, J, Q, T)
+        elif callable(bank) and not isinstance(bank, FilterBank):
+            bank = bank(N_padded)
+        top = int(math.log2(N_padded))
+        check_bank(bank, (N_padded,), f"the padded length ({N_padded},) (kymatio_padding_1d({N}, J={J}, "
+                   f"Q={self.Q!r}, T={T!r}))", top, f"[0, log2(N_padded)={top}]")
+        orders = np.asarray(bank.meta.get("order", np.zeros(len(bank), dtype=int)))
+        if not set(orders.tolist()) <= {0, 1, 2}:
             raise ValueError(f"bank.meta['order'] must hold 0 (both orders), 1 or 2, got "
-                             f"{sorted(set(np.asarray(orders).tolist()))}")
+                             f"{sorted(set(orders.tolist()))}")
         if not np.any(orders != 2):
             raise ValueError("bank has no first-order filter (meta['order'] 0 or 1)")
-        if "j" in bank.phi_meta and int(bank.phi_meta["j"]) != self.log2_T:
+        if "j" in bank.phi_meta and int(bank.phi_meta["j"]) != log2_T:
             raise ValueError(f"bank.phi_meta['j'] = {bank.phi_meta['j']} but this network averages "
-                             f"at 2**floor(log2 T) = 2**{self.log2_T}: build the bank with the "
-                             f"same T")
-        return bank
-
-    def _register_fold(self, name: str, h: np.ndarray, factor: int, half_output: bool) -> _Fold:
-        """Register the gather plan of filters ``h`` (K, M) under ``name`` once."""
-        if name in self._plans:
-            return self._plans[name]
-        index, sign, weight = _fold_plan(h, factor, half_output)
-        self.register_buffer(f"{name}_idx", torch.from_numpy(index.reshape(-1)), persistent=False)
-        if np.iscomplexobj(weight):
-            self._add_filter(f"{name}_w", weight)
-            self._add_filter(f"{name}_s", np.stack([np.ones_like(sign), sign], axis=-1))
-            plan = _Fold(f"{name}_idx", f"{name}_w", f"{name}_s", weight.shape)
-        else:
-            self._add_filter(f"{name}_w", np.stack([weight, sign * weight], axis=-1))
-            plan = _Fold(f"{name}_idx", f"{name}_w", None, weight.shape)
-        self._plans[name] = plan
-        return plan
-
-    def _register_window(self, name: str, h: np.ndarray, factor: int) -> _Window:
-        """Register the window plan of filters ``h`` (K, M) under ``name`` once."""
-        if name not in self._plans:
-            mode, start, c, weight = _window_plan(h, factor)
-            self._add_filter(name, weight.astype(np.complex128))
-            self._plans[name] = _Window(mode, start, (len(h), c, h.shape[-1] // factor), name)
-        return self._plans[name]
-
-    def _sub(self, j: int, k_before: int = 0) -> int:
-        """Subsampling exponent after a filter of scale ``j`` on maps subsampled by 2**k_before."""
-        return max((min(j, self.log2_T) if self.average else j) - k_before - self.oversampling, 0)
-
-    def _build(self) -> None:
-        """Group the filters by scale and register every product as a plan (float64 designs)."""
-        bank = self.bank
-        self._plans: dict = {}
-        orders = np.asarray(bank.meta.get("order", np.zeros(len(bank), dtype=int)))
-        js = bank.meta["j"].astype(int)
+                             f"at 2**floor(log2 T) = 2**{log2_T}: build the bank with the same T")
         first, second = np.flatnonzero(orders != 2), np.flatnonzero(orders != 1)
-        self._first_index, self._second_index = first, second  # bank rows, in n order
-        L, kt = self.log2_T, max(self.log2_T - self.oversampling, 0)
-        # the low-pass only enters through its Hermitian part (the output is the real part)
-        phi = 0.5 * (bank.phi + np.conj(np.roll(bank.phi[::-1], 1)))
+        js = np.asarray(bank.meta["j"]).astype(int)
+        rows = [(0, ())] + [(1, (int(a),)) for a in range(len(first))]
+        if params["max_order"] == 2:
+            rows += [(2, (int(a), int(b))) for a in range(len(first))
+                     for b in range(len(second)) if js[second[b]] > js[first[a]]]
+        pad_left = (N_padded - N) // 2
+        plan = Plan1D(J=J, N=N, N_padded=N_padded, pad_left=pad_left, log2_T=log2_T,
+                      oversampling=params["oversampling"], max_order=params["max_order"],
+                      average=params["average"], bank=bank, first=first, second=second,
+                      rows=tuple(sorted(rows)))
+        pad = reflect_indices(N, pad_left, N_padded - N - pad_left).to(self._device)
+        return {"_plan": plan, "_pad": pad, "_paths": self._path_info(plan)}
+
+    @staticmethod
+    def _path_info(plan: Plan1D) -> tuple:
+        """``(order, ns, js, xis)`` of every path (Kymatio's order), for list and dict outputs
+        (kept as plain tuples: nothing to compute while ``torch.compile`` traces a call)."""
+        bank, rows_of = plan.bank, (None, plan.first, plan.second)
+        out = []
+        for order, ns in plan.rows:
+            rows = [rows_of[pos + 1][n] for pos, n in enumerate(ns)]
+            js = tuple(int(bank.meta["j"][r]) for r in rows)
+            xis = tuple(float(bank.meta["xi"][r]) for r in rows) if "xi" in bank.meta else \
+                (float("nan"),) * order
+            out.append((order, ns, js, xis))
+        return tuple(out)
+
+    @staticmethod
+    def _prepare(plan: Plan1D, dtype: torch.dtype, device: torch.device) -> Filters1D:
+        """The plain cascade's filters: wavelets grouped by scale, periodised to the resolution
+        they are used at, and the low-pass at every resolution."""
+        bank = plan.bank
+        phi = 0.5 * (bank.phi + np.conj(np.roll(bank.phi[::-1], 1)))  # its Hermitian part
         phi = phi if np.iscomplexobj(bank.phi) else phi.real
+        js2 = np.asarray(bank.meta["j"]).astype(int)[plan.second]
+        rows, scales, top = [(0, ())], [], 0
+        for j1, n1 in plan.first_groups():
+            k1 = plan.sub(j1)
+            rows += [(1, (int(a),)) for a in n1]
+            later = []
+            if plan.max_order == 2:
+                valid = plan.second_after(j1)
+                ks = np.array([plan.sub(int(j2), k1) for j2 in js2[valid]], dtype=int)
+                for k2 in sorted(set(ks.tolist())):
+                    n2 = valid[ks == k2]
+                    rows += [(2, (int(a), int(b))) for a in n1 for b in n2]
+                    psi2 = periodise(bank.psi[plan.second[n2]], k1)
+                    later.append(Scale1D(k=k2, psi=as_tensor(psi2, dtype, device), later=()))
+                    top = max(top, k1 + k2)
+            top = max(top, k1)
+            scales.append(Scale1D(k=k1, psi=as_tensor(bank.psi[plan.first[n1]], dtype, device),
+                                  later=tuple(later)))
+        order = tuple(sorted(range(len(rows)), key=lambda i: rows[i]))
+        n_levels = int(math.log2(plan.N_padded)) + 1
+        average_k = tuple(max(plan.log2_T - r - plan.oversampling, 0) for r in range(n_levels))
+        return Filters1D(
+            scales=tuple(scales),
+            phi=tuple(as_tensor(periodise(phi, r), dtype, device) for r in range(top + 1)) if plan.average else (),
+            average_k=average_k, bounds=tuple(plan.unpad_bounds(k) for k in range(n_levels)),
+            order=order, order_index=torch.as_tensor(order, dtype=torch.int64, device=device))
 
-        def lowpass(res: int) -> _Fold:
-            kJ = max(L - res - self.oversampling, 0)
-            return self._register_fold(f"_phi_{res}_{kJ}", _periodise(phi, res)[None], 2 ** kJ,
-                                       True)
+    def _make_engine(self, dtype: torch.dtype):
+        from .engine.cpu1d import CpuEngine1D
 
-        def lowpass_plan(res: int, stride: int) -> str:
-            """Low-pass matrix for maps at resolution ``2**res`` given ``stride`` times finer."""
-            name, kJ = f"_phimat_{res}_{stride}", max(L - res - self.oversampling, 0)
-            if name not in self._plans:
-                i0, i1 = self._unpad_bounds(res + kJ)
-                P = lowpass_matrix(_periodise(phi, res), 2 ** kJ, i0, i1 - i0)
-                if stride > 1:  # zero rows: only every stride-th sample enters
-                    finer = np.zeros((P.shape[0] * stride, P.shape[1]), dtype=P.dtype)
-                    finer[::stride] = P
-                    P = finer
-                self._add_filter(name, P)
-                self._plans[name] = name
-            return name
+        return CpuEngine1D(self._plan, dtype, self._pad)
 
-        def span(plans) -> tuple[int, int] | None:
-            """Signed bins the 'extended' plans read (None: the half spectrum is enough)."""
-            plans = [p for p in plans if p.mode == "extended"]
-            if not plans:
-                return None
-            return (min(p.start for p in plans),
-                    max(p.start + p.shape[1] * p.shape[2] for p in plans))
-
-        self._order0 = lowpass(0) if self.average else None
-        rows1, rows2 = [(0, ())], []        # (order, n) of every path in computing order
-        self._groups = []
-        for j1 in sorted(set(js[first].tolist())):
-            n1 = np.flatnonzero(js[first] == j1)
-            k1 = self._sub(j1)
-            group = {"j1": j1, "k1": k1, "n1": n1,
-                     "psi": self._register_window(f"_psi1_{j1}", bank.psi[first[n1]], 2 ** k1),
-                     "low": lowpass(k1) if self.average else None, "second": [], "span": None}
-            rows1 += [(1, (int(a),)) for a in n1]
-            if self.max_order == 2:
-                valid = np.flatnonzero(js[second] > j1)
-                ks = np.array([self._sub(int(j2), k1) for j2 in js[second[valid]]], dtype=int)
-                m1, k2s = self.N_padded // 2 ** k1, sorted(set(ks.tolist()))
-                small = [k2 for k2 in k2s if m1 // 2 ** k2 <= _MERGE_BELOW]
-                batches = [[k2] for k2 in k2s if k2 not in small] + ([small] if small else [])
-                for batch in batches:
-                    k = min(batch)  # computed at the largest length of the batch
-                    parts, members = [], []
-                    for k2 in batch:
-                        n2 = valid[ks == k2]
-                        low = lowpass_plan(k1 + k2, 2 ** (k2 - k)) if self.average else None
-                        parts.append((len(members), len(members) + len(n2), k2, low))
-                        members += n2.tolist()
-                        rows2 += [(2, (int(a), int(b))) for a in n1 for b in n2]
-                    psi2 = _periodise(bank.psi[second[members]], k1)
-                    name = f"_psi2_{k1}_{k}_" + "_".join(map(str, members))
-                    group["second"].append({"k": k, "n2": np.array(members), "parts": parts,
-                                            "psi": self._register_window(name, psi2, 2 ** k)})
-                if group["second"]:
-                    group["span"] = span([s["psi"] for s in group["second"]])
-            self._groups.append(group)
-        self._span0 = span([g["psi"] for g in self._groups])
-        self._kt = kt
-        # permutation from computing order to Kymatio's order (S0; S1 by n1; S2 by (n1, n2))
-        rows = rows1 + rows2
-        ordered = sorted(range(len(rows)), key=lambda i: rows[i])
-        self._rows = [rows[i] for i in ordered]
-        self.register_buffer("_order", torch.as_tensor(ordered, dtype=torch.int64),
-                             persistent=False)
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        self._pad = fn(self._pad)
+        return self
 
     # -------------------------------------------------------------------------------- info
-    def _unpad_bounds(self, k: int) -> tuple[int, int]:
-        """Indices of the signal in a padded map subsampled by ``2**k`` (Kymatio's unpad)."""
-        step = 2 ** k
-        return -(-self.pad_left // step), -(-(self.pad_left + self.N) // step)
+    @property
+    def bank(self) -> FilterBank:
+        """The filter bank in use: the ``bank`` parameter resolved (built on the padded length
+        when it is a callable, Kymatio's Morlet bank when ``None``). Assigning a bank, a callable
+        or ``None`` rebuilds the network."""
+        return self._plan.bank
+
+    @bank.setter
+    def bank(self, value) -> None:
+        self.__dict__["bank"] = value    # the parameter as given (before construction ends)
+
+    @property
+    def T(self):
+        """The averaging scale: as given, or ``2**J`` when it was ``None`` or ``0`` (Kymatio
+        stores it so). Assigning ``None`` or a value ``1 <= T <= N`` rebuilds the network."""
+        T = self.__dict__.get("T")
+        return 2 ** self.J if T is None else T
+
+    @T.setter
+    def T(self, value) -> None:
+        self.__dict__["T"] = value       # the parameter as given (before construction ends)
+
+    @property
+    def N(self) -> int:
+        """Length of the input signals (``shape[0]``)."""
+        return self._plan.N
+
+    @property
+    def N_padded(self) -> int:
+        """Padded length (Kymatio's ``kymatio_padding_1d``)."""
+        return self._plan.N_padded
+
+    @property
+    def pad_left(self) -> int:
+        """Reflection padding on the left."""
+        return self._plan.pad_left
+
+    @property
+    def pad_right(self) -> int:
+        """Reflection padding on the right."""
+        return self._plan.N_padded - self._plan.N - self._plan.pad_left
+
+    @property
+    def log2_T(self) -> int:
+        """``floor(log2 T)`` (``T = 2**J`` when ``T`` is None or 0)."""
+        return self._plan.log2_T
+
+    @property
+    def _N_padded(self) -> int:
+        """Kymatio's name of :attr:`N_padded`."""
+        return self._plan.N_padded
+
+    @property
+    def J_pad(self) -> int:
+        """``log2(N_padded)`` (Kymatio's ``J_pad``)."""
+        return int(math.log2(self._plan.N_padded))
+
+    @property
+    def r_psi(self) -> float | None:
+        """Kymatio's Morlet design parameter ``r_psi`` (the bank's, None if it gives none)."""
+        return self._plan.bank.params.get("r_psi")
+
+    @property
+    def sigma0(self) -> float | None:
+        """Kymatio's Morlet design parameter ``sigma0`` (the bank's, None if it gives none)."""
+        return self._plan.bank.params.get("sigma0")
+
+    @property
+    def alpha(self) -> float | None:
+        """Kymatio's Morlet design parameter ``alpha`` (the bank's, None if it gives none)."""
+        return self._plan.bank.params.get("alpha")
+
+    @property
+    def ind_start(self) -> dict[int, int]:
+        """``{k: first sample of the signal in maps subsampled by 2**k}`` for
+        ``0 <= k <= max(log2_T, J)`` (Kymatio's ``ind_start``)."""
+        return {k: self._plan.unpad_bounds(k)[0] for k in range(max(self.log2_T, self.J) + 1)}
+
+    @property
+    def ind_end(self) -> dict[int, int]:
+        """``{k: one past the last sample of the signal in maps subsampled by 2**k}`` (Kymatio's
+        ``ind_end``)."""
+        return {k: self._plan.unpad_bounds(k)[1] for k in range(max(self.log2_T, self.J) + 1)}
 
     @property
     def output_length(self) -> int:
         """Length of the averaged coefficients (``out_type='array'``)."""
-        i0, i1 = self._unpad_bounds(max(self.log2_T - self.oversampling, 0))
-        return i1 - i0
+        start, end = self._plan.unpad_bounds(max(self.log2_T - self.oversampling, 0))
+        return end - start
 
     def output_size(self, detail: bool = False):
-        """Number of channels ``C`` (``detail``: one count per order), as Kymatio's."""
-        orders = [order for order, _ in self._rows]
+        """Number of paths ``C``; with ``detail``, a list of the counts per order (Kymatio's)."""
+        orders = [order for order, _ in self._plan.rows]
         counts = [orders.count(o) for o in range(self.max_order + 1)]
-        return tuple(counts) if detail else sum(counts)
+        return counts if detail else sum(counts)
 
     def meta(self) -> dict:
         """Describe every output channel, in output order (Kymatio 0.3's ``meta()``).
@@ -466,239 +440,112 @@ class Scattering1D(FilterBuffers):
         Returns
         -------
         dict
-            ``'order'`` (C,) int; ``'j'``, ``'n'``, ``'xi'``, ``'sigma'`` (C, 2) float of the first
-            and second filter (NaN where the order has none, or the bank gives no such meta);
-            ``'n'`` is the index among the filters of that order; ``'key'`` the list of ``n``
-            tuples (Kymatio's keys: ``()``, ``(n1,)``, ``(n1, n2)``). Kymatio's arrays have
-            ``max_order`` columns; ours always two, as in 2D.
+            ``'order'`` (C,) int; ``'j'``, ``'n'``, ``'xi'``, ``'sigma'`` (C, max_order) float of
+            the first and second filter (NaN where the order has none, or the bank gives no such
+            meta); ``'n'`` is the index among the filters of that order; ``'key'`` the list of
+            ``n`` tuples (Kymatio's keys: ``()``, ``(n1,)``, ``(n1, n2)``).
         """
-        bank = self.bank
-        rows_of = (None, self._first_index, self._second_index)
-        out = {"order": np.array([order for order, _ in self._rows])}
-        for name in ("j", "n", "xi", "sigma"):
-            arr = np.full((len(self._rows), 2), np.nan)
-            for i, (order, ns) in enumerate(self._rows):
+        plan, bank = self._plan, self._plan.bank
+        rows_of = (None, plan.first, plan.second)
+        out = {"order": np.array([order for order, _ in plan.rows])}
+        for name in ("xi", "sigma", "j", "n"):
+            arr = np.full((len(plan.rows), self.max_order), np.nan)
+            for i, (order, ns) in enumerate(plan.rows):
                 for pos, n in enumerate(ns):
                     if name == "n":
                         arr[i, pos] = n
                     elif name in bank.meta:
                         arr[i, pos] = bank.meta[name][rows_of[pos + 1][n]]
             out[name] = arr
-        out["key"] = [ns for _, ns in self._rows]
+        out["key"] = [ns for _, ns in plan.rows]
+        return out
+
+    def _kymatio_filters(self, rows: np.ndarray, levels) -> list[dict]:
+        bank = self._plan.bank
+        out = []
+        for n, row in enumerate(rows):
+            entry = {"levels": [_level(periodise(bank.psi[row], k)) for k in range(levels(n) + 1)]}
+            for name in ("xi", "sigma", "j"):
+                if name in bank.meta:
+                    value = bank.meta[name][row]
+                    entry[name] = int(value) if name == "j" else float(value)
+            out.append(entry)
+        return out
+
+    @property
+    def psi1_f(self) -> list[dict]:
+        """First-order filters as Kymatio lays them out: ``[{'levels': [psi], 'xi', 'sigma', 'j'}]``,
+        each level a float64 tensor ``(N_padded, 1)`` in the Fourier domain (a copy of the
+        bank's design, on the CPU)."""
+        return self._kymatio_filters(self._plan.first, lambda n: 0)
+
+    @property
+    def psi2_f(self) -> list[dict]:
+        """Second-order filters as Kymatio lays them out; ``'levels'[k]`` is the filter periodised
+        for maps subsampled by ``2**k``, for every ``k`` a first-order modulus reaches it at."""
+        plan = self._plan
+        js1 = np.asarray(plan.bank.meta["j"]).astype(int)[plan.first]
+        js2 = np.asarray(plan.bank.meta["j"]).astype(int)[plan.second]
+
+        def levels(n: int) -> int:
+            ks = [plan.sub(int(j1)) for j1 in js1 if j1 < js2[n]]
+            return max(ks, default=0)
+
+        return self._kymatio_filters(plan.second, levels)
+
+    @property
+    def phi_f(self) -> dict:
+        """The low-pass as Kymatio lays it out: ``{'levels': [phi, ...], 'xi', 'sigma', 'j'}``."""
+        plan, bank = self._plan, self._plan.bank
+        js = np.asarray(bank.meta["j"]).astype(int)
+        top = min(int(js.max()), plan.log2_T)
+        out = {"levels": [_level(periodise(bank.phi, k)) for k in range(top + 1)], "xi": 0.0}
+        if "sigma" in bank.phi_meta:
+            out["sigma"] = float(bank.phi_meta["sigma"])
+        out["j"] = plan.log2_T
         return out
 
     def fft_floor_shapes(self, batch: int) -> list:
-        """The batched FFTs an optimal cascade needs for ``batch`` signals, ``[(shape, kind)]``.
-
-        One ``'rfft'`` of the padded input; per first-order scale one inverse and one forward FFT
-        of its maps (at its subsampled length); per second-order scale pair likewise; one
-        ``'irfft'`` of every low-passed map. The inverse FFT of an analytic product is complex
-        (about twice an ``irfft``): counting it as ``'irfft'`` makes this a lower bound. (The
-        network itself low-passes order 2 with one matrix product instead of an FFT pair, and
-        computes short second-order maps together at a common length.)
-        """
-        B, N = int(batch), self.N_padded
-        ops = [((B, N), "rfft")]
-        for g in self._groups:
-            K1, m1 = len(g["n1"]), N // 2 ** g["k1"]
-            ops.append(((B * K1, m1), "irfft"))
-            if self.average or (self.max_order == 2 and g["second"]):
-                ops.append(((B * K1, m1), "rfft"))
-            for s in g["second"]:
-                for a, b, k2, _ in s["parts"]:
-                    n, m2 = B * K1 * (b - a), m1 // 2 ** k2
-                    ops.append(((n, m2), "irfft"))
-                    if self.average:
-                        ops.append(((n, m2), "rfft"))
-        if self.average:
-            ops.append(((B * len(self._rows), N // 2 ** self._kt), "irfft"))
-        return ops
+        """The batched FFTs an optimal cascade needs for ``batch`` signals, ``[(shape, kind)]``
+        (see :meth:`scatter.engine.cpu1d.CpuEngine1D.fft_floor_shapes`)."""
+        return self._engine(torch.float32).fft_floor_shapes(batch)
 
     def extra_repr(self) -> str:
+        bank = self._plan.bank
         return (f"J={self.J}, shape={self.shape}, Q={self.Q!r}, T={self.T!r}, "
                 f"max_order={self.max_order}, average={self.average}, "
                 f"oversampling={self.oversampling}, N_padded={self.N_padded}, "
-                f"bank={self.bank.name!r} ({len(self.bank)} filters), out_type={self.out_type!r}")
+                f"bank={bank.name!r} ({len(bank)} filters), out_type={self.out_type!r}")
 
     # ------------------------------------------------------------------------------ compute
-    def _apply_fold(self, spectrum: torch.Tensor, plan: _Fold) -> torch.Tensor:
-        """Fold of ``spectrum * h`` for every filter of a gather plan.
+    def _grid_of_input(self) -> tuple[int]:
+        return self.shape
 
-        ``spectrum`` (..., M/2 + 1) complex, half the spectrum of real signals; returns
-        (..., K, m) complex (``m`` halved plus one for a low-pass plan).
-        """
-        K, c, m = plan.shape
-        lead = spectrum.shape[:-1]
-        g = torch.view_as_real(spectrum.index_select(-1, getattr(self, plan.index)))
-        g = g.reshape(*lead, K, c, m, 2)
-        if plan.sign is None:
-            prod = g * self._filter(plan.weight)
-            return torch.view_as_complex(prod.sum(-3) if c > 1 else prod.squeeze(-3))
-        prod = torch.view_as_complex(g * self._filter(plan.sign)) * self._filter(plan.weight)
-        return prod.sum(-2) if c > 1 else prod.squeeze(-2)
+    def _shape_message(self, got: tuple) -> str:
+        return f"x has length {got[0]} on its last axis, expected shape={self.shape[0]}"
 
-    def _apply_window(self, spectrum: torch.Tensor, extended, plan: _Window,
-                      workspace: _Workspace | None = None) -> torch.Tensor:
-        """Shifted fold of ``spectrum * h`` for every filter of a window plan, times ``1 / m``.
+    def _cascade(self, x: torch.Tensor, filters: Filters1D):
+        return cascade1d(x, reflect_pad(x, (self._pad,)), filters, self.average)
 
-        ``spectrum`` (..., M/2 + 1) complex, half the spectrum of real signals; ``extended`` is
-        ``(lo, bins lo, lo + 1, ... of it)`` for 'extended' plans (see :func:`_extend`). Returns
-        (..., K, m) complex whose ``ifft(norm='forward')`` has the modulus of the unshifted one.
-        """
-        K, c, m = plan.shape
-        lead = spectrum.shape[:-1]
-        weight = self._filter(plan.weight)
-        out = None
-        if workspace is not None and c == 1:
-            out = workspace.take((*lead, K, m), weight.dtype, weight.device)
-        if plan.mode == "split":
-            e = -plan.start
-            prod = torch.mul(spectrum[..., None, :m], weight[:, 0, :m], out=out)
-            prod[..., m - e:] = spectrum[..., None, 1:e + 1].flip(-1).conj() * weight[:, 0, m:]
-            return prod
-        if plan.mode == "slice":
-            window = spectrum[..., plan.start:plan.start + c * m]
-        else:
-            lo, ext = extended
-            window = ext[..., plan.start - lo:plan.start - lo + c * m]
-        if c > 1:
-            return (window.reshape(*lead, 1, c, m) * weight).sum(-2)
-        return torch.mul(window.reshape(*lead, 1, m), weight[:, 0], out=out)
-
-    def forward(self, x):
-        """Scattering coefficients of ``x``.
-
-        Parameters
-        ----------
-        x : Tensor or ndarray, shape (..., N), real float32/float64 (the module's dtype)
-
-        Returns
-        -------
-        Tensor or ndarray, shape (..., C, N_out) (``out_type='array'``), or a list of C dicts with
-        ``'coef'`` (..., n), ``'j'``, ``'n'``, ``'xi'``, ``'order'`` in :meth:`meta` order.
-        """
-        ref = getattr(self, self._groups[0]["psi"].weight)  # real storage: the module's dtype
-        x, from_numpy = to_tensor(x, ref.dtype, ref.device, ndim=1)
-        if x.shape[-1] != self.N:
-            raise ValueError(f"x has length {x.shape[-1]} on its last axis, expected "
-                             f"shape={self.N}")
-        lead = x.shape[:-1]
-        x = x.reshape(-1, self.N)
-        # on the CPU without autograd, chunks run side by side on threads of one intra-op thread
-        # each (see scatter._parallel), sharing the working-set bound
-        workers = chunk_workers(x)
-        chunk = self.batch_size or self._auto_batch_size(x.shape[0], x.device, workers)
-        if x.shape[0] > chunk:
-            chunks = list(x.split(chunk))
-            parts = map_chunks(self._checked_cascade, chunks, workers) if workers > 1 else None
-            if parts is None:
-                parts = [self._checked_cascade(part) for part in chunks]
-            coefs = torch.cat(parts) if isinstance(parts[0], torch.Tensor) else \
-                [torch.cat(maps) for maps in zip(*parts)]
-        else:
-            coefs = self._checked_cascade(x)
+    def _format(self, coefs, lead: tuple, from_numpy: bool):
         if self.out_type == "array":
             return to_output(coefs.reshape(*lead, *coefs.shape[1:]), from_numpy)
-        meta = self.meta()
         out = []
-        for c, (order, ns) in enumerate(self._rows):
+        for c, (order, ns, js, xis) in enumerate(self._paths):
             coef = coefs[:, c] if isinstance(coefs, torch.Tensor) else coefs[c]
-            xi = tuple(float(v) for v in meta["xi"][c, :order])
-            out.append({"coef": to_output(coef.reshape(*lead, coef.shape[-1]), from_numpy),
-                        "j": tuple(int(v) for v in meta["j"][c, :order]), "n": ns, "xi": xi,
-                        "order": order})
-        return out
-
-    # Bound on a CPU pass's largest inverse FFT (maps x length, as in fft_floor_shapes), in complex
-    # values: 16 signals of 65536 samples (J=10, Q=8) go in two passes of 8, which halves the peak
-    # memory for about 10% more time.
-    _CPU_TARGET = 1 << 24
-
-    def _auto_batch_size(self, batch: int, device: torch.device, workers: int = 1) -> int:
-        """Signals per pass: all on a GPU; on the CPU, equal chunks under :attr:`_CPU_TARGET`
-        shared by the ``workers`` chunks in flight (a multiple of ``workers`` chunks where the
-        batch allows)."""
-        if device.type != "cpu" or batch <= 1:
-            return max(batch, 1)
-        per_signal = max(math.prod(shape) for shape, kind in self.fft_floor_shapes(1) if kind == "irfft")
-        n_chunks = chunk_count(batch, self._CPU_TARGET // workers // per_signal, workers)
-        return math.ceil(batch / n_chunks)
-
-    def _checked_cascade(self, x: torch.Tensor):
-        """:meth:`_cascade` of a chunk after the NaN/inf check, on the thread that runs the chunk
-        (see ``Scattering2D._prepared``: checks on the calling thread would wake torch's intra-op
-        threads, which then spin on the cores the chunk workers need)."""
-        if self.check_input:
-            check_finite(x)
-        return self._cascade(x)
-
-    def _cascade(self, x: torch.Tensor):
-        """Batch ``(B, N)`` to ``(B, C, N_out)`` (averaged) or a list of C maps ``(B, n_c)``."""
-        B = x.shape[0]
-        x_hat = _fft("rfft", x.index_select(-1, self._pad_index))
-        x_ext = self._span0 and (self._span0[0], _extend(x_hat, *self._span0))
-        spectra, second = [], []     # averaged: half spectra of orders 0-1, order-2 maps
-        reuse = not (torch.is_grad_enabled() and x.requires_grad)
-        products, moduli = self._workspaces() if reuse else (None, None)
-        moduli = moduli if self.average else None  # unaveraged maps are returned: fresh tensors
-        maps1, maps2 = [x], []       # unaveraged maps (S0 = x, as Kymatio)
-        if self.average:
-            spectra.append(self._apply_fold(x_hat, self._order0))           # (B, 1, h)
-        for g in self._groups:
-            y1 = _fft("ifft", self._apply_window(x_hat, x_ext, g["psi"], products), overwrite=reuse)
-            u1 = _modulus_into(y1, moduli)                                            # (B, K1, m1)
-            u1_hat = _fft("rfft", u1) if self.average or g["second"] else None
-            if self.average:
-                spectra.append(self._apply_fold(u1_hat, g["low"]).squeeze(-2))
+            coef = to_output(coef.reshape(*lead, coef.shape[-1]), from_numpy)
+            if self.out_type == "dict":
+                out.append((ns, coef))
             else:
-                maps1 += list(self._unpad(u1, g["k1"]).unbind(1))
-            if not g["second"]:
-                continue
-            u1_ext = g["span"] and (g["span"][0], _extend(u1_hat, *g["span"]))
-            for s in g["second"]:
-                y2 = _fft("ifft", self._apply_window(u1_hat, u1_ext, s["psi"], products),
-                          overwrite=reuse)
-                u2 = _modulus_into(y2, moduli)                                 # (B, K1, K2, m2)
-                for a, b, k2, low in s["parts"]:
-                    part = u2[..., a:b, :] if len(s["parts"]) > 1 else u2
-                    if self.average:  # (..., m2) @ (m2, n_out): low-pass, subsampling, unpad
-                        s2 = part @ self._filter(low)
-                    else:
-                        s2 = self._unpad(part[..., ::2 ** (k2 - s["k"])], g["k1"] + k2)
-                    s2 = s2.reshape(B, -1, s2.shape[-1])
-                    (second.append(s2) if self.average else maps2.extend(s2.unbind(1)))
-        if not self.average:
-            maps = maps1 + maps2
-            return [maps[i] for i in self._order.tolist()]
-        s01 = _fft("irfft", torch.cat(spectra, dim=1), n=self.N_padded // 2 ** self._kt)
-        return torch.cat([self._unpad(s01, self._kt)] + second, dim=1).index_select(1, self._order)
-
-    def _workspaces(self) -> tuple[_Workspace, _Workspace]:
-        """This thread's buffers for products and moduli (threads never share one)."""
-        pair = getattr(self._local, "pair", None)
-        if pair is None:
-            pair = self._local.pair = (_Workspace(), _Workspace())
-        return pair
+                out.append({"coef": coef, "j": js, "n": ns, "xi": xis, "order": order})
+        return dict(out) if self.out_type == "dict" else out
 
     def release_workspace(self) -> None:
-        """Free the work buffers kept between calls without autograd.
+        """Free the work buffers that CPU inference keeps between calls.
 
         Inference reuses, from one call to the next, a buffer as large as the biggest batched
         wavelet product and one as large as the biggest modulus (about 250 MB for 16 signals of
         65536 samples, J=10, Q=8): fresh ones cost more in page faults than the products on CPU.
         """
-        self._local = threading.local()
-
-    def __getstate__(self):
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
-        state = dict(state)
-        state.pop("_local", None)   # buffers are a cache, and thread-locals do not pickle
-        return state
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        self._local = threading.local()
-
-    def _unpad(self, y: torch.Tensor, k: int) -> torch.Tensor:
-        i0, i1 = self._unpad_bounds(k)
-        return y[..., i0:i1]
+        for engine in self._engines.values():
+            engine.release_workspace()

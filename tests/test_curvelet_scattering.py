@@ -31,8 +31,8 @@ def test_curvelet_scattering_paths_and_meta():
     assert np.all(second[:, 1] > second[:, 0])
     assert set(meta["theta"][meta["order"] == 1, 0].astype(int)) == set(S.bank.meta["theta"].tolist())
     # curvelets reach 0.75 * 2**-j cycles/sample: their moduli are kept at resolution 2**(j-1)
-    assert S._res == {0: 0, 1: 0, 2: 1}
-    assert Scattering2D(J, (64, 64))._res == {0: 0, 1: 1, 2: 2}  # Morlet: Kymatio's 2**j
+    assert S._plan.res == {0: 0, 1: 0, 2: 1}
+    assert Scattering2D(J, (64, 64))._plan.res == {0: 0, 1: 1, 2: 2}  # Morlet: Kymatio's 2**j
 
 
 def _reference(bank, x, J):
@@ -56,7 +56,7 @@ def test_cascade_close_to_full_resolution(name, make):
     J = 2
     x = camera()[200:232, 240:272].astype(np.float64) / 255
     S = Scattering2D(J, (32, 32), bank=make, pre_pad=False).double()
-    padded = x[np.ix_(S._pad_rows.numpy(), S._pad_cols.numpy())]
+    padded = x[np.ix_(S._pad[0].numpy(), S._pad[1].numpy())]
     ref = _reference(S.bank, padded, J)
     out = S(x)
     error = np.abs(out - ref).max() / np.abs(ref).max()

@@ -51,16 +51,18 @@ def test_front_end_is_frozen():
     names = [n for n, _ in model.named_parameters()]
     assert names and all(n.startswith("head.") for n in names)
     assert not list(model.scattering.parameters())
-    buffers = {n: b.clone() for n, b in model.scattering.named_buffers()}
-    assert buffers and not any(b.requires_grad for b in model.scattering.buffers())
+    probe = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        before = model.scattering(probe).clone()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     x = torch.rand(6, 1, 16, 16, requires_grad=True)
     for _ in range(2):
         opt.zero_grad()
         model(x).logsumexp(1).sum().backward()
         opt.step()
-    for n, b in model.scattering.named_buffers():
-        assert b.grad is None and torch.equal(b, buffers[n]), n
+    # the filters are not parameters and training does not move them: same front-end output
+    with torch.no_grad():
+        assert torch.equal(model.scattering(probe), before)
     # Gradients do reach an input that asks for them (saliency, adversarial examples)...
     assert x.grad is not None and x.grad.abs().sum() > 0
     # ... and the front-end runs without autograd otherwise.

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from scatter import Scattering1D, Scattering2D
-from scatter import _frontend, _mkl_fft
+from scatter import _mkl_fft
+from scatter.engine import fourier
 
 needs_mkl = pytest.mark.skipif(not _mkl_fft.available(),
                                reason="this torch build exports no MKL DFTI interface (not an x86-64 MKL build)")
@@ -88,7 +89,7 @@ def test_without_mkl_the_networks_fall_back_to_scipy(monkeypatch):
     real_ifftn = __import__("scipy.fft").fft.ifftn
     monkeypatch.setattr("scipy.fft.ifftn", lambda *a, **k: calls.append(1) or real_ifftn(*a, **k))
     z = torch.randn(2, 8, dtype=torch.complex64)
-    torch.testing.assert_close(_frontend.ifft_in_place(z.clone(), 1, norm="forward"),
+    torch.testing.assert_close(fourier.ifft_in_place(z.clone(), 1, norm="forward"),
                                torch.fft.ifft(z, norm="forward"))
     with torch.no_grad():
         torch.testing.assert_close(S2(x2), fast2, rtol=1e-5, atol=1e-6)
@@ -114,7 +115,7 @@ def test_fft2_of_real_equals_fft2(dtype, tol, mkl, monkeypatch):
         monkeypatch.setattr(_mkl_fft, "_interface", lambda: None)
     u = torch.randn(3, 2, 20, 18, dtype=dtype)
     expected = torch.fft.fft2(u)
-    for workspace in (None, _frontend.Workspace()):
-        out = _frontend.fft2_of_real(u, workspace)
+    for workspace in (None, fourier.Workspace()):
+        out = fourier.fft2_of_real(u, workspace)
         assert out.dtype == dtype.to_complex() and out.shape == u.shape
         torch.testing.assert_close(out, expected, rtol=tol, atol=tol * float(expected.abs().max()))

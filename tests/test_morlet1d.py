@@ -182,7 +182,7 @@ def test_meta_and_phi_meta():
 
 # ------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("kwargs, error, name", [
-    ({"J": 0}, ValueError, "J"),
+    ({"J": -1}, ValueError, "J"),
     ({"J": -2}, ValueError, "J"),
     ({"J": 11}, ValueError, "J"),               # 2**11 > N = 1024
     ({"J": 2.0}, TypeError, "J"),
@@ -221,7 +221,7 @@ def test_bad_input(kwargs, error, name):
 
 @pytest.mark.parametrize("kwargs, error, name", [
     ({"T": 5000}, ValueError, "T"),
-    ({"J": 0}, ValueError, "J"),
+    ({"J": -1}, ValueError, "J"),
     ({"Q": 0}, ValueError, "Q"),
     ({"criterion_amplitude": 1.0}, ValueError, "criterion_amplitude"),
     ({"sigma0": float("nan")}, ValueError, "sigma0"),

@@ -6,6 +6,9 @@ import time
 import pytest
 import torch
 
+from scatter.engine.cpu1d import CpuEngine1D
+from scatter.engine.cpu2d import CpuEngine2D
+
 from scatter import Scattering2D
 from scatter import _parallel
 
@@ -38,10 +41,10 @@ def test_workers_are_single_threaded_and_leave_the_caller_alone(two_threads):
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
 def test_parallel_chunks_give_the_serial_coefficients(two_threads, dtype, tol, monkeypatch):
     S = Scattering2D(2, (32, 32), L=4).to(dtype)
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 15)   # 8 chunks of 1-2 images for 13
+    monkeypatch.setattr(CpuEngine2D, "_CPU_TARGET", 1 << 15)   # 8 chunks of 1-2 images for 13
     x = torch.randn(13, 32, 32, dtype=dtype)
     with torch.no_grad():
-        parts = S._chunks(x, 2)
+        parts = S._engine(dtype)._chunks(x, 2, None)
         assert len(parts) % 2 == 0 and max(p.shape[0] for p in parts) - min(p.shape[0] for p in parts) <= 1
         parallel = S(x)
         torch.set_num_threads(1)
@@ -53,7 +56,7 @@ def test_parallel_chunks_give_the_serial_coefficients(two_threads, dtype, tol, m
 
 def test_nested_calls_and_errors_do_not_deadlock(two_threads, monkeypatch):
     S = Scattering2D(2, (16, 16), L=2)
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 10)
+    monkeypatch.setattr(CpuEngine2D, "_CPU_TARGET", 1 << 10)
     x = torch.randn(6, 16, 16)
     with torch.no_grad():
         ref = S(x)
@@ -77,7 +80,7 @@ def _child(queue):
 
 
 def test_forked_child_builds_its_own_pool(two_threads, monkeypatch):
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 10)
+    monkeypatch.setattr(CpuEngine2D, "_CPU_TARGET", 1 << 10)
     S = Scattering2D(2, (16, 16), L=2)
     with torch.no_grad():
         expected = S(torch.ones(6, 16, 16)).sum().item()   # the parent's pool exists now
@@ -96,9 +99,9 @@ def test_scattering1d_parallel_chunks_give_the_serial_coefficients(two_threads, 
     from scatter import Scattering1D
 
     S = Scattering1D(6, 1024, Q=4, average=average, out_type="array" if average else "list").double()
-    monkeypatch.setattr(Scattering1D, "_CPU_TARGET", 1 << 14)   # several chunks for 7 signals
+    monkeypatch.setattr(CpuEngine1D, "_CPU_TARGET", 1 << 14)   # several chunks for 7 signals
     x = torch.randn(7, 1024, dtype=torch.float64)
-    assert S._auto_batch_size(7, torch.device("cpu"), 2) < 7
+    assert S._engine(torch.float64)._auto_batch_size(7, 2) < 7
     with torch.no_grad():
         parallel = S(x)
         torch.set_num_threads(1)
@@ -116,7 +119,7 @@ def test_without_per_thread_settings_chunks_run_serially(two_threads, monkeypatc
     monkeypatch.setattr(_parallel, "_pool", None)
     monkeypatch.setattr(_parallel, "_pool_size", 0)
     monkeypatch.setattr(_parallel, "_failed", set())
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 12)
+    monkeypatch.setattr(CpuEngine2D, "_CPU_TARGET", 1 << 12)
     assert _parallel.chunk_pool(2) is None and _parallel.map_chunks(len, [[1]], 2) is None
     S = Scattering2D(2, (16, 16), L=2)
     x = torch.randn(6, 16, 16)
@@ -130,12 +133,13 @@ def test_nan_in_a_worker_chunk_raises(two_threads, monkeypatch, bad):
     """The NaN/inf check runs per chunk on the workers: a bad value in the last chunk still raises."""
     from scatter import Scattering1D
 
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 10)
-    monkeypatch.setattr(Scattering1D, "_CPU_TARGET", 1 << 9)
+    monkeypatch.setattr(CpuEngine2D, "_CPU_TARGET", 1 << 10)
+    monkeypatch.setattr(CpuEngine1D, "_CPU_TARGET", 1 << 9)
     S2, S1 = Scattering2D(2, (16, 16), L=2), Scattering1D(J=3, shape=64, Q=1)
     x2, x1 = torch.randn(6, 16, 16), torch.randn(8, 64)
     with torch.no_grad():
-        assert len(S2._chunks(x2, 2)) > 2 and S1._auto_batch_size(8, x1.device, 2) < 8
+        assert len(S2._engine(x2.dtype)._chunks(x2, 2, None)) > 2
+        assert S1._engine(x1.dtype)._auto_batch_size(8, 2) < 8
         x2[-1, 3, 4] = bad
         x1[-1, 5] = bad
         with pytest.raises(ValueError, match="NaN or inf"):

@@ -8,6 +8,9 @@ import sys
 import pytest
 import torch
 
+from scatter.engine.cpu1d import CpuEngine1D
+from scatter.engine.cpu2d import CpuEngine2D
+
 from scatter import Scattering1D, Scattering2D, _mkl_fft, _native, _parallel
 
 OFF = {"mkl_fft": False, "chunk_workers": False}
@@ -90,13 +93,13 @@ def _same_off_linux(make, x, tol, monkeypatch):
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
 def test_scattering2d_same_coefficients_off_linux(two_threads, monkeypatch, dtype, tol):
-    monkeypatch.setattr(Scattering2D, "_CPU_TARGET", 1 << 15)   # several chunks: the workers on Linux
+    monkeypatch.setattr(CpuEngine2D, "_CPU_TARGET", 1 << 15)   # several chunks: the workers on Linux
     _same_off_linux(lambda: Scattering2D(2, (32, 32), L=4).to(dtype), torch.randn(13, 32, 32, dtype=dtype), tol,
                     monkeypatch)
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
 def test_scattering1d_same_coefficients_off_linux(two_threads, monkeypatch, dtype, tol):
-    monkeypatch.setattr(Scattering1D, "_CPU_TARGET", 1 << 14)   # several chunks for 7 signals
+    monkeypatch.setattr(CpuEngine1D, "_CPU_TARGET", 1 << 14)   # several chunks for 7 signals
     _same_off_linux(lambda: Scattering1D(6, 1024, Q=4).to(dtype), torch.randn(7, 1024, dtype=dtype), tol,
                     monkeypatch)

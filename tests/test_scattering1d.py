@@ -1,4 +1,5 @@
 """Scattering1D: Kymatio's numbers and meta, gradients, a shift property, API and bad input."""
+import dataclasses
 import warnings
 
 import numpy as np
@@ -55,7 +56,7 @@ def test_equals_kymatio_float32_and_float64(N, J, Q, T, max_order, oversampling)
 def test_second_order_batching_is_exact(monkeypatch, merge_below):
     """Short second-order maps are computed together at a common length; either way (none or
     all merged) the numbers are Kymatio's."""
-    import scatter.scattering1d as module
+    import scatter.engine.cpu1d as module
 
     monkeypatch.setattr(module, "_MERGE_BELOW", merge_below)
     N, J, Q = 2000, 7, (4, 2)
@@ -114,10 +115,9 @@ def test_meta_and_output_size_match_kymatio(J, Q, max_order):
     np.testing.assert_array_equal(meta["order"], ref["order"])
     assert meta["key"] == ref["key"]
     for key in ("j", "n", "xi", "sigma"):
-        assert meta[key].shape == (len(ref["order"]), 2)   # (C, 2) in 1D and 2D alike
-        np.testing.assert_allclose(meta[key][:, :max_order], ref[key], rtol=1e-14)
-        assert np.isnan(meta[key][:, max_order:]).all()
-    assert S.output_size(detail=True) == tuple(K.output_size(detail=True))
+        assert meta[key].shape == ref[key].shape == (len(ref["order"]), max_order)   # as Kymatio's
+        np.testing.assert_allclose(meta[key], ref[key], rtol=1e-14)
+    assert S.output_size(detail=True) == K.output_size(detail=True)
     assert S.output_size() == K.output_size()
 
 
@@ -134,9 +134,10 @@ def test_leading_dims_tensor_and_numpy_io():
 def test_module_conversions_and_state_dict():
     S = Scattering1D(3, 128, Q=2)
     x = torch.randn(2, 128, dtype=torch.float64)
-    with pytest.raises(TypeError, match="double"):
-        S(x)
     ref = kymatio_1d(3, 128, Q=2).scattering(x.numpy())
+    # the computation follows the input's dtype: float64 filters from the designs, not upcast
+    assert S(x).dtype == torch.float64 and rel_err(S(x).numpy(), ref) <= 1e-10
+    assert S(x.float()).dtype == torch.float32
     S64 = S.double()
     out = S64(x)
     assert out.dtype == torch.float64
@@ -172,15 +173,18 @@ def test_gradients_equal_with_and_without_autograd_paths():
 class _Circular(Scattering1D):
     """The cascade on an already periodic signal of length N_padded: no padding, no unpadding."""
 
-    def _unpad_bounds(self, k):
-        return 0, self.N_padded // 2 ** k
+    def _build(self, params):
+        plan = super()._build(params)["_plan"]
+        plan = dataclasses.replace(plan, N=plan.N_padded, pad_left=0)
+        return {"_plan": plan, "_pad": torch.arange(plan.N_padded)}
+
+    def _grid_of_input(self):
+        return (self.N_padded,)
 
 
 @pytest.mark.parametrize("Q,T,oversampling", [(8, None, 0), ((2, 2), 32, 1)])
 def test_circular_shift_by_multiple_of_subsampling_commutes(Q, T, oversampling):
     S = _Circular(5, 400, Q=Q, T=T, oversampling=oversampling).double()
-    S._pad_index = torch.arange(S.N_padded)
-    S.N = S.N_padded
     step = 2 ** max(S.log2_T - oversampling, 0)
     x = torch.randn(2, S.N_padded, dtype=torch.float64)
     out = S(x)
@@ -188,6 +192,10 @@ def test_circular_shift_by_multiple_of_subsampling_commutes(Q, T, oversampling):
     for k in (1, 3):
         shifted = S(torch.roll(x, k * step, dims=-1))
         torch.testing.assert_close(shifted, torch.roll(out, k, dims=-1), rtol=1e-10, atol=1e-12)
+    # the plain cascade (autograd) is circular too
+    with torch.enable_grad():
+        plain = S(x.clone().requires_grad_())
+    torch.testing.assert_close(plain.detach(), out, rtol=1e-10, atol=1e-12)
 
 
 def test_custom_banks_complex_shared_and_callable():
@@ -209,7 +217,7 @@ def test_custom_banks_complex_shared_and_callable():
     S = Scattering1D(J, N, bank=shared)
     js = first.meta["j"]
     n2 = sum(int(np.sum(js > j)) for j in js)
-    assert S.output_size(detail=True) == (1, len(first), n2)
+    assert S.output_size(detail=True) == [1, len(first), n2]
     assert np.isnan(S.meta()["xi"][1:]).all()  # the bank gives no xi
 
 
@@ -227,9 +235,9 @@ def test_fft_floor_shapes():
 
 
 @pytest.mark.parametrize("make,error,match", [
-    (lambda: Scattering1D(0, 256), ValueError, "J"),
+    (lambda: Scattering1D(-1, 256), ValueError, "J"),
     (lambda: Scattering1D(2, 256, max_order=3), ValueError, "max_order"),
-    (lambda: Scattering1D(2, 256, out_type="dict"), ValueError, "out_type"),
+    (lambda: Scattering1D(2, 256, out_type="tuple"), ValueError, "out_type"),
     (lambda: Scattering1D(2, 256, T=0), ValueError, "out_type='array'"),
     (lambda: Scattering1D(2, 256, average=False), ValueError, "out_type='array'"),
     (lambda: Scattering1D(2, 256, T=16, average=False, out_type="list"), ValueError, "average"),
@@ -324,8 +332,9 @@ def test_batch_size_chunks_give_the_same_coefficients(T, out_type):
 
 def _with_target(S, target: int):
     """``S`` with a small automatic-chunking target (several passes for a few signals)."""
-    S._CPU_TARGET = target
-    assert S._auto_batch_size(7, torch.device("cpu")) < 7
+    engine = S._engine(torch.float64)
+    engine._CPU_TARGET = target
+    assert engine._auto_batch_size(7) < 7
     return S
 
 

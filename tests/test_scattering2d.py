@@ -94,10 +94,15 @@ def test_leading_dims_tensor_and_numpy_io():
 def test_module_conversions_and_state_dict():
     S = Scattering2D(2, (16, 16), L=4)
     x = torch.randn(1, 16, 16, dtype=torch.float64)
-    with pytest.raises(TypeError, match="double"):
-        S(x)
+    # the computation follows the input's dtype (filters kept in both precisions)
+    out64 = S(x)
+    assert out64.dtype == torch.float64
+    out32 = S(x.float())
+    assert out32.dtype == torch.float32
+    assert (out32.double() - out64).abs().max() <= 1e-5 * out64.abs().max()
     S64 = S.double()
-    assert S64(x).dtype == torch.float64
+    assert S64(x).dtype == torch.float64 and torch.equal(S64(x), out64)
+    assert S64(x.float()).dtype == torch.float32
     state = S.state_dict()  # filters are derived from the parameters: nothing to save
     S.load_state_dict(state)
 
@@ -266,17 +271,18 @@ def test_inference_buffers_are_per_thread_and_not_pickled():
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
 def test_separable_lowpass_equals_fourier_lowpass(dtype, tol):
     """Morlet's Gaussian low-pass runs as two matrix products; the Fourier path gives the same."""
-    fast = Scattering2D(3, (30, 34), L=4).to(dtype)
+    S = Scattering2D(3, (30, 34), L=4)
+    fast = S._make_engine(dtype)
     assert fast._phi_separable
-    slow = Scattering2D(3, (30, 34), L=4).to(dtype)
+    slow = S._make_engine(dtype)
     slow._phi_separable = False
     x = torch.randn(2, 30, 34, dtype=dtype)
-    a, b = fast(x), slow(x)
+    a, b = fast.run(x, True), slow.run(x, True)
     assert float((a - b).abs().max() / b.abs().max()) <= tol
 
 
 def test_separable_factors_and_lowpass_matrix():
-    from scatter._frontend import lowpass_matrix, separable_factors
+    from scatter._design import lowpass_matrix, separable_factors
 
     bank = morlet_2d((32, 40), 2, 4)
     a, b = separable_factors(bank.phi)
@@ -289,7 +295,7 @@ def test_separable_factors_and_lowpass_matrix():
 
 
 def test_broadcast_shape_matches_torch():
-    from scatter._frontend import _broadcast_shape
+    from scatter.engine.fourier import _broadcast_shape
 
     for a, b in [((4, 1, 8, 8, 2), (3, 8, 8, 2)), ((1,), (5, 1)), ((2, 3), (2, 3)), ((), (4,))]:
         assert _broadcast_shape(a, b) == tuple(torch.broadcast_shapes(a, b))
@@ -306,7 +312,7 @@ def _fold_reference(u, filt, factor):
 
 @pytest.mark.parametrize("real_filters", [True, False])
 def test_filter_subsample_visits_only_significant_filter_blocks(real_filters):
-    from scatter._frontend import Workspace, filter_subsample, restrict_blocks, significant_blocks
+    from scatter.engine.fourier import Workspace, filter_subsample, restrict_blocks, significant_blocks
 
     rng = np.random.default_rng(1)
     K, M, N, factor = 5, 16, 24, 4
@@ -346,17 +352,18 @@ def test_kept_filter_block_views_follow_conversions_and_pickling():
     S = Scattering2D(3, (32, 32), L=4)
     x = torch.randn(2, 32, 32, dtype=torch.float64)
     S(x.float())                                   # block views of the float32 filters kept
-    assert S._products
+    assert S._engines["float32"]._products
     fresh = Scattering2D(3, (32, 32), L=4).double()
     torch.testing.assert_close(S.double()(x), fresh(x), rtol=1e-13, atol=1e-13)
-    assert all(f.dtype == torch.float64 for _, products in S._products.values() for *_, f, _ in products)
+    assert all(f.dtype == torch.float64 for products in S._engines["float64"]._products.values()
+               for *_, f, _ in products)
     clone = pickle.loads(pickle.dumps(S))
-    assert clone._products == {}
+    assert clone._engines == {}
     torch.testing.assert_close(clone(x), fresh(x), rtol=1e-13, atol=1e-13)
 
 
 def test_filter_subsample_with_partial_runs_has_the_right_gradient():
-    from scatter._frontend import filter_subsample, significant_blocks
+    from scatter.engine.fourier import filter_subsample, significant_blocks
 
     rng = np.random.default_rng(2)
     design = rng.standard_normal((3, 8, 8))

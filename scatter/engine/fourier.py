@@ -1,4 +1,9 @@
-"""Input checks and conversions shared by the scattering modules (1D and 2D)."""
+"""Fourier-domain building blocks of the CPU inference engines (:mod:`scatter.engine`).
+
+Work buffers reused between calls, filtering fused with subsampling over alias blocks, half
+spectra of real maps, in-place inverse FFTs and a fast modulus. They compute what the plain
+operations of :mod:`scatter.core.ops` compute, with fewer passes over memory.
+"""
 from __future__ import annotations
 
 import math
@@ -6,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from . import _mkl_fft
+from .. import _mkl_fft
 
 
 class Workspace:
@@ -34,129 +39,6 @@ class Workspace:
 def take(workspace: Workspace | None, shape, dtype: torch.dtype, device: torch.device):
     """``workspace.take(...)``, or ``None`` (allocate) without a workspace."""
     return None if workspace is None else workspace.take(tuple(shape), dtype, device)
-
-
-def to_tensor(x, dtype: torch.dtype, device: torch.device, ndim: int, name: str = "x"):
-    """Validate a signal batch and return it as a real tensor.
-
-    Parameters
-    ----------
-    x : torch.Tensor or numpy.ndarray, shape (..., *grid) with ``len(grid) == ndim``
-        Real floating-point input. A NumPy array is converted to ``dtype`` (the module's
-        precision) on ``device``; a tensor must already have ``dtype``.
-    dtype, device
-        The module's filter dtype and device.
-    ndim : int
-        Number of trailing grid dimensions (1 or 2).
-
-    Returns
-    -------
-    tensor : torch.Tensor
-    from_numpy : bool
-        Whether the input was a NumPy array (the caller returns NumPy then).
-    """
-    from_numpy = isinstance(x, np.ndarray)
-    if from_numpy:
-        if not (np.issubdtype(x.dtype, np.floating)):
-            raise TypeError(f"{name} must hold real floating-point values (float32 or float64), "
-                            f"got a NumPy array of dtype {x.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype)
-    elif not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or a numpy.ndarray, got {type(x).__name__}")
-    if x.is_complex() or not x.is_floating_point():
-        raise TypeError(f"{name} must be a real floating-point tensor (float32 or float64), got {x.dtype}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} but the scattering filters are {dtype}: "
-                        f"convert the module (e.g. S.double() / S.float()) or the input")
-    if x.device != device:
-        raise ValueError(f"{name} is on {x.device} but the scattering filters are on {device}: "
-                         f"move the module with S.to({str(x.device)!r}) or the input")
-    if x.ndim < ndim:
-        raise ValueError(f"{name} must have at least {ndim} dimensions (..., "
-                         f"{', '.join('HW'[:ndim] if ndim == 2 else 'N')}), got shape {tuple(x.shape)}")
-    return x, from_numpy
-
-
-def check_bank(bank, grid: tuple[int, ...], needs: str, j_max: int, j_range: str) -> np.ndarray:
-    """Check what every scattering network needs of a bank; return its ``meta['j']``.
-
-    Parameters
-    ----------
-    bank : filters.FilterBank
-    grid : tuple of int
-        The (padded) grid the network computes on; the bank must be sampled there.
-    needs : str
-        How the error names that grid and how to get it, e.g. ``"the padded grid (40, 40)
-        (padded_shape_2d(...))"``.
-    j_max : int
-        Largest accepted scale index; ``j_range`` says the same in words for the error.
-    """
-    from .filters import FilterBank
-
-    if not isinstance(bank, FilterBank):
-        raise TypeError(f"bank must be a filters.FilterBank or a callable returning one, "
-                        f"got {type(bank).__name__}")
-    if bank.shape != tuple(grid):
-        raise ValueError(f"bank is sampled on a grid of shape {bank.shape}, but this network needs "
-                         f"{needs}; pass a callable bank to have it built there")
-    if bank.phi is None:
-        raise ValueError("bank has no low-pass filter phi; scattering needs one")
-    if "j" not in bank.meta:
-        raise ValueError("bank.meta must give an integer scale 'j' for every filter")
-    js = bank.meta["j"]
-    if not np.issubdtype(js.dtype, np.integer) or js.min() < 0 or js.max() > j_max:
-        raise ValueError(f"bank.meta['j'] must hold integers in {j_range}, got {sorted(set(js.tolist()))}")
-    return js
-
-
-def cpu_inference(x: torch.Tensor) -> bool:
-    """Whether a forward pass on ``x`` is CPU inference: no autograd through ``x`` and not traced
-    by ``torch.compile`` (the networks then reuse work buffers and may run chunks in parallel)."""
-    return (x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
-            and not torch.compiler.is_compiling())
-
-
-def check_finite(x: torch.Tensor, name: str = "x") -> None:
-    """Raise if ``x`` holds NaN or inf (one device-to-host sync; modules let users skip it)."""
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or inf values")
-
-
-def reflect_indices(size: int, before: int, after: int) -> torch.Tensor:
-    """Indices that pad an axis of length ``size`` by reflection (NumPy's ``mode='reflect'``).
-
-    Works for pads longer than the axis (reflecting repeatedly), which ``torch.nn.functional.pad``
-    refuses; padding is then one ``index_select`` per axis.
-    """
-    idx = np.pad(np.arange(size), (before, after), mode="reflect") if size > 1 else \
-        np.zeros(size + before + after, dtype=np.int64)
-    return torch.from_numpy(idx.astype(np.int64))
-
-
-def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
-    """The low-frequency block of Fourier filters, for use at a resolution ``factor`` times lower.
-
-    Keeps frequencies ``|k| < n / (2 factor)`` on each of the last two axes, as Kymatio's
-    ``periodize_filter_fft`` does (its mask zeroes every other alias before summing).
-
-    Parameters
-    ----------
-    filters : ndarray, shape (..., M, N)
-    factor : int, a power of two dividing M and N
-
-    Returns
-    -------
-    ndarray, shape (..., M // factor, N // factor)
-    """
-    if factor == 1:
-        return filters
-    out = filters
-    for axis in (-2, -1):
-        n = filters.shape[axis]
-        half = n // (2 * factor)
-        keep = np.concatenate([np.arange(half), np.arange(n - half, n)])
-        out = np.take(out, keep, axis=axis)
-    return out
 
 
 # Alias blocks where a filter stays below this fraction of its peak are skipped: float64 filters
@@ -324,68 +206,6 @@ def filter_subsample(u_hat: torch.Tensor, filt: torch.Tensor, factor: int,
         else:
             (out if k is None else out[(slice(None),) * axis + (k,)]).addcmul_(v, f)
     return torch.view_as_complex(out) if pairs else out
-
-
-def lowpass_matrix(phi: np.ndarray, factor: int, i0: int, n_out: int) -> np.ndarray:
-    """Real matrix ``P`` (m, n_out) with ``u @ P`` the low-pass of real signals ``u`` (..., m).
-
-    ``Re(ifft(fold_factor(fft(u) phi)))[i0 : i0 + n_out]``, i.e. the circular convolution of ``u``
-    with ``g = Re(ifft(phi))`` sampled every ``factor`` samples from sample ``factor * i0``:
-    ``P[t, s] = g[(factor (i0 + s) - t) mod m]``. One matrix product replaces a forward FFT, a
-    product, a fold and an inverse FFT when few outputs are kept.
-
-    Parameters
-    ----------
-    phi : ndarray, shape (m,)
-        Fourier filter of a real filter (Hermitian; only ``Re(ifft(phi))`` is used).
-    factor : int
-        Subsampling after the filter.
-    i0, n_out : int
-        First kept output sample (at the subsampled rate) and the number kept.
-    """
-    m = phi.shape[-1]
-    g = np.fft.ifft(phi).real
-    t = np.arange(m)[:, None]
-    s = np.arange(n_out)[None, :]
-    return g[(factor * (i0 + s) - t) % m]
-
-
-def separable_factors(phi: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray] | None:
-    """Fourier factors ``(a, b)`` with ``phi = a[:, None] * b[None, :]``, each of a real filter.
-
-    Gaussian low-passes (Morlet banks: a periodised isotropic Gaussian) are separable, so their
-    2D low-pass is two 1D low-passes (:func:`lowpass_matrix` on each axis). Returns ``None`` when
-    ``phi`` is not rank one to ``rtol`` of its peak or a factor is not Hermitian (its filter
-    would be complex in space).
-
-    Parameters
-    ----------
-    phi : ndarray, shape (M, N), real or complex
-    """
-    peak = np.abs(phi).max()
-    if peak == 0:
-        return None
-    i, j = np.unravel_index(np.argmax(np.abs(phi)), phi.shape)
-    a, b = phi[:, j], phi[i, :] / phi[i, j]
-    if np.abs(np.outer(a, b) - phi).max() > rtol * peak:
-        return None
-    # the factors are defined up to a constant: make a(0) real so both are Hermitian if phi is
-    if abs(a[0]) <= rtol * np.abs(a).max():
-        return None
-    c = a[0] / abs(a[0])
-    a, b = a / c, b * c
-
-    def hermitian(v):
-        return np.abs(v - np.conj(np.roll(v[::-1], 1))).max() <= rtol * np.abs(v).max()
-
-    if not (hermitian(a) and hermitian(b)):
-        return None
-    return a, b
-
-
-def to_output(x: torch.Tensor, from_numpy: bool):
-    """Return NumPy when the input was NumPy."""
-    return x.detach().cpu().numpy() if from_numpy else x
 
 
 def lowpass_half_spectrum(r_hat: torch.Tensor, phi_half: torch.Tensor, factor: int, width: int) -> torch.Tensor:

@@ -1,0 +1,7 @@
+"""The scattering cascades in plain torch: one function per dimension that reads like the
+equations, used for autograd, CUDA and ``torch.compile``. The CPU inference engines
+(:mod:`scatter.engine`) compute the same coefficients faster and are tested against these."""
+from .cascade1d import Filters1D, Scale1D, cascade1d
+from .cascade2d import Filters2D, Scale2D, cascade2d
+
+__all__ = ["cascade1d", "cascade2d", "Filters1D", "Filters2D", "Scale1D", "Scale2D"]
