@@ -64,7 +64,8 @@ class ScatteringError(ValueError, RuntimeError):
     """
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        # not super(): torch.compile cannot trace super().__init__ of a multiply derived exception
+        Exception.__init__(self, message)
 
 
 class ScatteringShapeError(ScatteringError):
@@ -116,7 +117,8 @@ class ScatteringTypeError(TypeError, RuntimeError):
     """
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        # not super(): torch.compile cannot trace super().__init__ of a multiply derived exception
+        Exception.__init__(self, message)
 
 
 def check_backend(backend) -> None:
@@ -274,6 +276,7 @@ class ScatteringBase(nn.Module):
         self._device = torch.device("cpu")
         self._key = None
         self._filters: dict[str, Any] = {}
+        self._eager = {"float32"}          # precisions whose plain-cascade filters are kept ready
         self._engines: dict[str, Any] = {}
         self._engine_lock = threading.Lock()
 
@@ -301,8 +304,10 @@ class ScatteringBase(nn.Module):
         built = None
         if key != self._key:
             built = self._build(params)
+            # float32 always (torch's default dtype, what torch.compile traces without a sync);
+            # float64 too once the module was converted to it, else at its first use
             filters = {name: self._prepare(built["_plan"], dtype, self._device)
-                       for dtype, name in _PRECISIONS.items()}
+                       for dtype, name in _PRECISIONS.items() if name in self._eager}
         self.__dict__.update(params)
         if built is not None:
             self.__dict__.update(built)
@@ -319,6 +324,10 @@ class ScatteringBase(nn.Module):
                             f"the CPU lack half precision. It computes in its input's dtype, "
                             f"float32 or float64 (no conversion of the module is needed)")
         super()._apply(fn, *args, **kwargs)
+        if probe.dtype in _PRECISIONS and _PRECISIONS[probe.dtype] not in self._eager:
+            # .double() / .to(torch.float64): float64 filters ready for torch.compile
+            self._eager.add(_PRECISIONS[probe.dtype])
+            self._filters[_PRECISIONS[probe.dtype]] = self._prepare(self._plan, probe.dtype, self._device)
 
         def convert(t: torch.Tensor) -> torch.Tensor:
             # filters keep their precision (each set is converted from the float64 design);
@@ -380,6 +389,22 @@ class ScatteringBase(nn.Module):
     def _make_engine(self, dtype: torch.dtype):
         raise NotImplementedError
 
+    def _plain_filters(self, dtype: torch.dtype):
+        """The plain cascade's filters in ``dtype``, prepared at their first use (float64 ones
+        are not kept by networks that never compute in float64 outside the CPU engine)."""
+        key = _PRECISIONS[dtype]
+        filters = self._filters.get(key)
+        if filters is None:
+            if torch.compiler.is_compiling():
+                raise ScatteringTypeError(
+                    f"{type(self).__name__} has no {key} filters ready inside torch.compile: call "
+                    f"S.to(torch.{key}) (e.g. S.double()) before compiling for {key} input")
+            with self._engine_lock:
+                filters = self._filters.get(key)
+                if filters is None:
+                    filters = self._filters[key] = self._prepare(self._plan, dtype, self._device)
+        return filters
+
     def forward(self, x):
         """Scattering coefficients of ``x`` (see the class docstring for shapes)."""
         x, from_numpy = to_tensor(x, self._device, self._ndim)
@@ -392,12 +417,12 @@ class ScatteringBase(nn.Module):
             coefs = self._engine(x.dtype).run(x, self.check_input, self.batch_size)
         elif x.shape[0] == 0:
             # torch's FFTs refuse empty batches: the output's shapes from one zero input
-            coefs = self._cascade(x.new_zeros((1, *grid)), self._filters[_PRECISIONS[x.dtype]])
+            coefs = self._cascade(x.new_zeros((1, *grid)), self._plain_filters(x.dtype))
             coefs = coefs[:0] if isinstance(coefs, torch.Tensor) else [c[:0] for c in coefs]
         else:
             if self.check_input and not torch.compiler.is_compiling():
                 check_finite(x)
-            filters = self._filters[_PRECISIONS[x.dtype]]
+            filters = self._plain_filters(x.dtype)
             if self.batch_size is None or x.shape[0] <= self.batch_size:
                 coefs = self._cascade(x, filters)
             else:

@@ -162,6 +162,30 @@ def test_compiles_with_fullgraph_silently(make):
         torch.testing.assert_close(graded.detach(), ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("make", [lambda: Scattering2D(2, (16, 16), L=4), lambda: Scattering1D(3, 128, Q=2)],
+                         ids=["2d", "1d"])
+def test_float64_filters_prepared_when_needed_and_compiled_after_double(make):
+    """Only float32 plain-cascade filters are kept at construction (CPU inference never needs
+    float64 ones); float64 input prepares them outside torch.compile, ``.double()`` makes them
+    ready for it, and inside a compiled graph without them the error says what to do."""
+    S = make()
+    assert set(S._filters) == {"float32"}
+    x = _input(S).double()
+    with torch.no_grad():
+        S(x)                                      # the CPU engine: still no float64 plain filters
+    assert set(S._filters) == {"float32"}
+    ref = S(x.clone().requires_grad_(True))       # autograd: the plain cascade, prepared now
+    assert set(S._filters) == {"float32", "float64"}
+    fresh = make()
+    torch._dynamo.reset()
+    with pytest.raises(Exception, match=r"S.to\(torch.float64\)"):
+        torch.compile(fresh, fullgraph=True, backend="aot_eager")(x)
+    torch._dynamo.reset()
+    plain, graded, warned, printed = _compiled_runs_silently(make().double(), x)
+    assert warned == [] and printed == "" and plain.dtype == torch.float64
+    torch.testing.assert_close(plain, ref.detach(), rtol=1e-12, atol=1e-12)
+
+
 # ------------------------------------------------------------------ parameters after construction
 def test_assigned_parameters_take_effect_at_the_next_call():
     S = Scattering2D(2, (16, 16), L=4)

@@ -83,9 +83,9 @@ class CpuEngine2D:
         self._build_filters()
 
     # ------------------------------------------------------------------------ construction
-    def _register(self, name: str, stored: np.ndarray, is_complex: bool, float32: torch.Tensor) -> None:
-        """Keep a stored design as a tensor of the engine's dtype (float64 shares its memory)."""
-        self._tensors[name] = float32 if self.dtype == torch.float32 else torch.from_numpy(stored)
+    def _register(self, name: str, tensor: torch.Tensor, is_complex: bool) -> None:
+        """Keep a stored design (a tensor of the engine's dtype)."""
+        self._tensors[name] = tensor
         if is_complex:
             self._complex.add(name)
 
@@ -136,7 +136,8 @@ class CpuEngine2D:
         complex-by-real product would be promoted on every call).
         """
         cache = self._bank_cache()
-        key = (name, factor, blocks, inverse_fft)
+        # one entry per dtype: a float32 engine keeps no float64 copy of its filters
+        key = (name, factor, blocks, inverse_fft, self.dtype)
         if key not in cache:
             design = make_design() / factor ** 2
             if inverse_fft:
@@ -145,10 +146,10 @@ class CpuEngine2D:
                 stored, is_complex = np.ascontiguousarray(np.stack([design, design], axis=-1)), False
             else:
                 stored, is_complex = _stored(design.astype(np.complex128))
-            cache[key] = (stored, is_complex, torch.from_numpy(stored).to(torch.float32),
+            cache[key] = (torch.from_numpy(stored).to(self.dtype), is_complex,
                           significant_blocks(design, factor) if blocks else None)
-        stored, is_complex, tensor, blocks = cache[key]
-        self._register(name, stored, is_complex, tensor)
+        tensor, is_complex, blocks = cache[key]
+        self._register(name, tensor, is_complex)
         self._blocks[name] = (factor, blocks)
 
     def _add_separable_lowpass(self) -> bool:
@@ -161,7 +162,7 @@ class CpuEngine2D:
         """
         cache = self._bank_cache()
         J, (h, w) = self.plan.J, self.plan.output_shape
-        key = ("_phi_separable", J, h, w)
+        key = ("_phi_separable", J, h, w, self.dtype)
         if key not in cache:
             matrices = []
             for r in range(J):
@@ -171,15 +172,14 @@ class CpuEngine2D:
                     break
                 a, b = factors
                 A = np.ascontiguousarray(lowpass_matrix(a, 2 ** (J - r), 1, h).T)
-                B = lowpass_matrix(b, 2 ** (J - r), 1, w)
-                matrices.append((A, torch.from_numpy(A).to(torch.float32),
-                                 B, torch.from_numpy(B).to(torch.float32)))
+                B = np.ascontiguousarray(lowpass_matrix(b, 2 ** (J - r), 1, w))
+                matrices.append((torch.from_numpy(A).to(self.dtype), torch.from_numpy(B).to(self.dtype)))
             cache[key] = matrices
         if cache[key] is None:
             return False
-        for r, (A, A32, B, B32) in enumerate(cache[key]):
-            self._register(f"_phiA_{r}", A, False, A32)
-            self._register(f"_phiB_{r}", B, False, B32)
+        for r, (A, B) in enumerate(cache[key]):
+            self._register(f"_phiA_{r}", A, False)
+            self._register(f"_phiB_{r}", B, False)
         return True
 
     # ------------------------------------------------------------------------------ compute
