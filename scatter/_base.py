@@ -314,6 +314,10 @@ class ScatteringBase(nn.Module):
             self._filters = filters
             self._engines = {}
             self._key = key
+            if self._device.type == "cpu" and self._has_engine():
+                # CPU inference in float32 is the common case: its filters are prepared with the
+                # network's (as Kymatio's are), not during a first call; float64 ones lazily
+                self._engine(torch.float32)
         self._configured = True
 
     # --------------------------------------------------------------------- devices and dtypes
@@ -373,8 +377,10 @@ class ScatteringBase(nn.Module):
         inference (no autograd through ``x``, not traced by ``torch.compile``, a non-empty batch)
         where the network has one; the plain cascade otherwise."""
         return (x.device.type == "cpu" and x.shape[0] > 0 and not torch.compiler.is_compiling()
-                and not (torch.is_grad_enabled() and x.requires_grad)
-                and type(self)._make_engine is not ScatteringBase._make_engine)
+                and not (torch.is_grad_enabled() and x.requires_grad) and self._has_engine())
+
+    def _has_engine(self) -> bool:
+        return type(self)._make_engine is not ScatteringBase._make_engine
 
     def _engine(self, dtype: torch.dtype):
         key = _PRECISIONS[dtype]

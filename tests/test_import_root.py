@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -91,8 +92,12 @@ def test_readme_quick_starts_run_beside_user_filters_and_models(tmp_path):
 def regular_install(tmp_path_factory) -> Path:
     """The project installed as a wheel would be (not editable), into a folder of its own."""
     target = tmp_path_factory.mktemp("site")
+    # built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds
+    source = tmp_path_factory.mktemp("source") / "scatter-src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "out", "*.egg-info", "__pycache__", "notebooks", "benchmarks", "tests"))
     run = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-                          "--no-index", "--quiet", "--target", str(target), str(ROOT)],
+                          "--no-index", "--quiet", "--target", str(target), str(source)],
                          capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         pytest.fail(f"pip install of the project failed:\n{run.stderr[-4000:]}")
