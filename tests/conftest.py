@@ -33,3 +33,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"provided datasets not found at {SHARED_DATA} (a user's clone has no ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def two_threads():
+    """torch with two intra-op threads for one test (the suite runs with one): on Linux the
+    CPU engines then run a batch's chunks on worker threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)

@@ -13,15 +13,6 @@ from scatter import Scattering2D
 from scatter import _parallel
 
 
-@pytest.fixture
-def two_threads():
-    """torch with two intra-op threads for one test (the suite runs with one)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_workers_are_single_threaded_and_leave_the_caller_alone(two_threads):
     pool = _parallel.chunk_pool(2)
     if pool is None:

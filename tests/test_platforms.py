@@ -37,15 +37,6 @@ def _platform(name: str):
             _clear_caches()
 
 
-@pytest.fixture
-def two_threads():
-    """Two intra-op threads (the suite runs with one): on Linux the chunk workers are used."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_fast_paths_report_booleans():
     paths = _native.fast_paths()
     assert set(paths) == set(OFF) and all(type(v) is bool for v in paths.values())
