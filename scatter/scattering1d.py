@@ -153,9 +153,10 @@ class Scattering1D(ScatteringBase):
     complex; only the Hermitian part of ``phi`` matters (the output is real, as in Kymatio).
 
     Parameters are attributes with the same names; assigning one (``S.max_order = 1``) checks it
-    and rebuilds the network at once. ``Q`` is stored as Kymatio stores it, ``(Q1, Q2)``. Inputs,
-    dtypes, devices and errors follow the policies of :mod:`scatter._base`: float32 or float64
-    tensors or arrays ``(..., N)``, computed in their own dtype; NumPy in, NumPy out.
+    and rebuilds the network at once. ``Q`` is stored as Kymatio stores it, ``(Q1, Q2)``, and ``T``
+    reads ``2**J`` when given as None or 0. Inputs, dtypes, devices and errors follow the policies
+    of :mod:`scatter._base`: float32 or float64 tensors or arrays ``(..., N)``, computed in their
+    own dtype; NumPy in, NumPy out.
 
     Attributes
     ----------
