@@ -71,23 +71,11 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
     max_items = _check_max_items(max_items)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == _GZIP_MAGIC
+    compressed = _is_gzip(path)
     opener = gzip.open if compressed else open
     try:
         with opener(path, "rb") as f:
-            header = f.read(4)
-            if len(header) < 4:
-                raise ValueError(f"{path}: truncated IDX file (only {len(header)} header bytes)")
-            zero, code, ndim = struct.unpack(">HBB", header)
-            if zero != 0 or code not in _IDX_DTYPES or ndim == 0:
-                raise ValueError(f"{path}: not an IDX file (magic bytes {header.hex()}; expected "
-                                 f"0000, a type code in {sorted(_IDX_DTYPES)} and ndim >= 1)")
-            dims_bytes = f.read(4 * ndim)
-            if len(dims_bytes) < 4 * ndim:
-                raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions announced)")
-            dims = struct.unpack(f">{ndim}I", dims_bytes)
-            dtype = _IDX_DTYPES[code]
+            dtype, dims = _read_idx_header(f, path)
             n = dims[0] if max_items is None else min(dims[0], max_items)
             item = int(np.prod(dims[1:], dtype=np.int64))
             expected = n * item * dtype.itemsize
@@ -102,6 +90,35 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
         raise ValueError(f"{path}: corrupt or truncated gzip stream ({err})") from None
     data = np.frombuffer(payload, dtype=dtype).reshape((n,) + tuple(dims[1:]))
     return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        return raw.read(2) == _GZIP_MAGIC
+
+
+def _read_idx_header(f, path: Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """The element type and the shape an IDX stream's header announces."""
+    header = f.read(4)
+    if len(header) < 4:
+        raise ValueError(f"{path}: truncated IDX file (only {len(header)} header bytes)")
+    zero, code, ndim = struct.unpack(">HBB", header)
+    if zero != 0 or code not in _IDX_DTYPES or ndim == 0:
+        raise ValueError(f"{path}: not an IDX file (magic bytes {header.hex()}; expected "
+                         f"0000, a type code in {sorted(_IDX_DTYPES)} and ndim >= 1)")
+    dims_bytes = f.read(4 * ndim)
+    if len(dims_bytes) < 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions announced)")
+    return _IDX_DTYPES[code], struct.unpack(f">{ndim}I", dims_bytes)
+
+
+def _idx_shape(path: Path) -> tuple[int, ...]:
+    """The shape an IDX file's header announces (the data is not read)."""
+    try:
+        with (gzip.open if _is_gzip(path) else open)(path, "rb") as f:
+            return _read_idx_header(f, path)[1]
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"{path}: corrupt or truncated gzip stream ({err})") from None
 
 
 def _find(root: Path, names: Sequence[str], what: str) -> Path:
@@ -161,6 +178,12 @@ def load_mnist(root: PathLike, split: str = "train", max_items: int | None = Non
         stems = (f"{prefix}-{kind}-idx{dim}-ubyte", f"{prefix}-{kind}.idx{dim}-ubyte")
         files[kind] = _find(root, [s + ext for s in stems for ext in (".gz", "")],
                             f"{split} {kind} file")
+    # the whole files must agree, also when only the first max_items are read: a test-images
+    # file beside train labels must not be read as labelled data
+    n_images, n_labels = _idx_shape(files["images"])[0], _idx_shape(files["labels"])[0]
+    if n_images != n_labels:
+        raise ValueError(f"{root}: {n_images} images but {n_labels} labels ({files['images'].name} "
+                         f"and {files['labels'].name} do not belong together)")
     images = load_idx(files["images"], max_items)
     labels = load_idx(files["labels"], max_items)
     if images.ndim != 3 or labels.ndim != 1:

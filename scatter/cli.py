@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +24,8 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from ._files import atomic_output
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "folder")
 TRANSFORMS = ("scattering", "morlet", "gabor", "curvelet", "dwt")
@@ -296,15 +296,20 @@ def _read_provenance(path: Path) -> dict | None:
 
 # --------------------------------------------------------------------------------- features
 def _atomic_save(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with atomic_output(path) as tmp, open(tmp, "wb") as fp:
+        np.savez(fp, **arrays)
+
+
+def _read_part(path: Path) -> dict:
+    """A finished batch of the checkpoint; a damaged one is named, with what to do."""
     try:
-        with os.fdopen(fd, "wb") as fp:
-            np.savez(fp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in ("features", "labels")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        # (NumPy's own message for a file that is not an .npz is about allow_pickle)
+        raise CLIError(f"checkpoint part {path} is damaged: not the .npz of features and labels "
+                       f"this command writes ({type(err).__name__}); delete it to recompute that "
+                       f"batch, or pass --overwrite to start over") from None
 
 
 def run_features(args) -> int:
@@ -343,20 +348,18 @@ def run_features(args) -> int:
     state = ckpt / "state.json"
     if ckpt.exists():
         try:
-            same = json.loads(state.read_text()) == key
-        except (OSError, ValueError):
-            same = False
-        if not same:
+            why = None if json.loads(state.read_text()) == key else "is from a run with different parameters"
+        except (OSError, ValueError) as err:
+            why = f"has an unreadable {state.name} ({type(err).__name__}: {err})"
+        if why is not None:
             if not args.overwrite:
-                raise CLIError(f"checkpoint {ckpt} is from a run with different parameters; "
-                               f"rerun that command to finish it, or pass --overwrite")
+                raise CLIError(f"checkpoint {ckpt} {why}; rerun that command to finish it, or pass "
+                               f"--overwrite to start over")
             shutil.rmtree(ckpt)
     if not ckpt.exists():
         ckpt.mkdir()
-        fd, tmp = tempfile.mkstemp(dir=ckpt, suffix=".tmp")
-        with os.fdopen(fd, "w") as fp:
+        with atomic_output(state) as tmp, open(tmp, "w") as fp:
             json.dump(key, fp)
-        os.replace(tmp, state)
 
     n = len(images)
     n_batches = -(-n // batch_size)
@@ -368,7 +371,9 @@ def run_features(args) -> int:
     if not args.no_progress and len(todo) > 1:
         from tqdm.auto import tqdm
 
-        progress = tqdm(todo, desc="features", unit="batch")
+        # on resume the bar counts from the finished batches: finished / total
+        progress = tqdm(todo, desc="features", unit="batch", total=n_batches,
+                        initial=n_batches - len(todo))
     for b in progress:
         part = slice(b * batch_size, (b + 1) * batch_size)
         # images stay uint8 in memory; one batch at a time is converted to float
@@ -379,8 +384,7 @@ def run_features(args) -> int:
 
     def blocks():
         for path in files:
-            with np.load(path) as data:
-                yield data["features"]
+            yield _read_part(path)["features"]
 
     stats = channel_stats(blocks()) if args.normalize == "standardize" else None
     stream = blocks() if stats is None else (standardize_(blk, *stats) for blk in blocks())
@@ -388,15 +392,9 @@ def run_features(args) -> int:
                   "command": " ".join([PROGRAM] + args.argv)}
     first = next(blocks())
     provenance["feature_shape"] = list(first.shape[1:])
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp" + out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
+    write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
+    with atomic_output(out, suffix=".tmp" + out.suffix) as tmp:
         write(tmp, stream, n, labels, provenance)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     shutil.rmtree(ckpt)
     print(f"wrote {out}: features {(n, *first.shape[1:])} {first.dtype}, labels ({n},)")
     return 0
@@ -447,15 +445,11 @@ def run_filters(args) -> int:
     _positive("--size", args.size)
     bank = build_bank(args.bank, args.size, args.J, args.L, args.wavelet)
     fig = bank.plot(max_filters=args.max_filters)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix="." + fmt, dir=out.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format=fmt, dpi=100)
-        os.replace(tmp, out)
+        with atomic_output(out, suffix="." + fmt) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=100)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     print(f"wrote {out}: {bank!r}")
     return 0
 

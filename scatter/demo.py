@@ -22,13 +22,13 @@ import importlib
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import filters
+from ._files import atomic_output
 from .filters import FilterBank, plot_bank
 from .filters.plotting import order_groups
 
@@ -167,23 +167,9 @@ def save_figure(fig, path: Path, dpi: int = 100) -> Path:
     """Save ``fig`` as PNG at ``path`` atomically: a reader never sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=dpi)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would outlive the rename
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_output(path) as temporary, open(temporary, "wb") as stream:
+        fig.savefig(stream, format="png", dpi=dpi)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_gallery(banks: dict[str, tuple[BankRecipe, FilterBank]], out: Path,

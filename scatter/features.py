@@ -7,13 +7,13 @@ optional log or per-channel standardisation.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
+from ._files import temporary_beside
 from ._validation import check_choice, check_int
 
 __all__ = ["extract_features", "iter_feature_batches", "channel_stats", "standardize_",
@@ -281,9 +281,7 @@ class _Sink:
         self.tmp = None
 
     def _temp(self, suffix: str) -> str:
-        fd, name = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=suffix, dir=self.out.parent)
-        os.close(fd)
-        return name
+        return temporary_beside(self.out, suffix)
 
     def append(self, block: np.ndarray) -> None:
         if self.out is None or self.n is None:

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import torch
 
 from scatter.filters import DWT2d
 from scatter import Scattering2D
+from scatter import cli
 from scatter.cli import main, read_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,3 +389,119 @@ def test_python_dash_m_scatter_exit_code(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 1
     assert "does not exist" in proc.stderr
+
+
+# ------------------------------------------------------------------------- file permissions
+@pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
+def umask(request):
+    before = os.umask(request.param)
+    yield request.param
+    os.umask(before)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_outputs_respect_the_umask(mnist, tmp_path, capsys, umask, monkeypatch):
+    """Outputs, checkpoint parts and figures get 0666 & ~umask (mkstemp's 0600 used to survive
+    the rename: colleagues could not read them)."""
+    import matplotlib.pyplot as plt
+
+    from scatter import extract_features
+    from scatter.demo import save_figure
+
+    root, images, _ = mnist
+    expected = 0o666 & ~umask
+    for name in ("f.h5", "f.npz"):
+        assert run(features_args(root, tmp_path / name, "mnist", "morlet"), capsys)[0] == 0
+        assert _mode(tmp_path / name) == expected, name
+    # a checkpoint part, kept by an interrupted run
+    saved = []
+    real = cli._atomic_save
+
+    def save_then_stop(path, **arrays):
+        real(path, **arrays)
+        saved.append(path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_atomic_save", save_then_stop)
+    assert run(features_args(root, tmp_path / "g.h5", "mnist", "morlet", "--batch-size", "8"), capsys)[0] == 130
+    assert _mode(saved[0]) == expected and _mode(saved[0].parent / "state.json") == expected
+    assert run(["filters", "--bank", "dwt", "--J", "2", "--size", "32", "--out", tmp_path / "b.png"],
+               capsys)[0] == 0
+    assert _mode(tmp_path / "b.png") == expected
+    fig = plt.figure()
+    assert _mode(save_figure(fig, tmp_path / "demo.png")) == expected
+    plt.close(fig)
+    extract_features(images[:4].astype(np.float32) / 255, lambda x: x.flatten(1), progress=False,
+                     out=tmp_path / "x.npy")
+    assert _mode(tmp_path / "x.npy") == expected
+
+
+def test_limit_still_checks_that_images_and_labels_belong_together(tmp_path, capsys):
+    """A test-images file beside train labels (24 vs 10 entries) used to be written with the
+    wrong labels and exit code 0 under --limit: the headers' counts are compared always."""
+    root = tmp_path / "swapped"
+    make_mnist(root, 24)
+    write_idx(root / "train-labels-idx1-ubyte.gz", np.zeros(10, dtype=np.uint8))
+    for extra in ((), ("--limit", "5")):
+        code, _, err = run(features_args(root, tmp_path / "f.h5", "mnist", "morlet", *extra), capsys)
+        assert code != 0 and "24 images" in err and "10 labels" in err, err
+        assert not (tmp_path / "f.h5").exists()
+
+
+def test_damaged_checkpoint_named_with_what_to_do(mnist, tmp_path, capsys, monkeypatch):
+    """A corrupted part gave NumPy's allow_pickle message with no file name, a corrupted
+    state.json "different parameters": both now name the file and say what to do."""
+    import scatter.features as features_module
+
+    root, _, _ = mnist
+    out = tmp_path / "f.h5"
+    argv = features_args(root, out, "mnist", "morlet", "--batch-size", "5")
+    original, calls = features_module.iter_feature_batches, []
+
+    def interrupted(x, *args, **kwargs):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
+    assert run(argv, capsys)[0] == 130
+    monkeypatch.setattr(features_module, "iter_feature_batches", original)
+    part = tmp_path / "f.h5.partial" / "batch_000001.npz"
+    part.write_bytes(b"not a zip file at all")
+    code, _, err = run(argv, capsys)
+    assert code == 1 and str(part) in err and "--overwrite" in err and "allow_pickle" not in err
+    assert not out.exists()
+    part.unlink()                                   # as the message says: recomputed on resume
+    assert run(argv, capsys)[0] == 0 and out.exists()
+    # an unreadable state.json is not "different parameters"
+    out.unlink()
+    (tmp_path / "f.h5.partial").mkdir()
+    (tmp_path / "f.h5.partial" / "state.json").write_text("{truncated")
+    code, _, err = run(argv, capsys)
+    assert code == 1 and "unreadable state.json" in err and "different parameters" not in err
+    assert "--overwrite" in err
+
+
+def test_resumed_progress_bar_counts_finished_batches(mnist, tmp_path, capsys, monkeypatch):
+    import scatter.features as features_module
+
+    root, _, _ = mnist
+    argv = [a for a in features_args(root, tmp_path / "f.h5", "mnist", "morlet", "--batch-size", "5")
+            if a != "--no-progress"]
+    original, calls = features_module.iter_feature_batches, []
+
+    def interrupted(x, *args, **kwargs):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
+    assert run(argv, capsys)[0] == 130
+    monkeypatch.setattr(features_module, "iter_feature_batches", original)
+    code, _, err = run(argv, capsys)
+    assert code == 0 and "2/5" in err and "5/5" in err and "0/3" not in err, err
