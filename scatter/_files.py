@@ -61,3 +61,43 @@ def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+class OutputLocked(RuntimeError):
+    """Another process holds the lock of an output (see :func:`exclusive_lock`)."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a lock file, created and removed here) or raise.
+
+    Two runs writing the same output would interleave their checkpoints; the second one raises
+    :class:`OutputLocked` at once instead of waiting. POSIX ``flock``; where ``fcntl`` is missing
+    (Windows) no lock is taken.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputLocked(f"{path} is held by another running process") from None
+        # the holder before us may have removed the file after we opened it: lock the live one
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        os.remove(path)
+        os.close(fd)

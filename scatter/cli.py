@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._files import atomic_output
+from ._files import OutputLocked, atomic_output, exclusive_lock
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "folder")
 TRANSFORMS = ("scattering", "morlet", "gabor", "curvelet", "dwt")
@@ -314,7 +314,7 @@ def _read_part(path: Path) -> dict:
 
 def run_features(args) -> int:
     """``scatter features``: see :func:`build_parser`."""
-    from .features import LOG_EPS, channel_stats, iter_feature_batches, standardize_
+    from .features import LOG_EPS
 
     out = args.out
     if out.suffix.lower() not in FORMATS:
@@ -335,6 +335,20 @@ def run_features(args) -> int:
            "versions": {"scatter": _version(), "torch": torch.__version__,
                         "numpy": np.__version__}}
     key = json.loads(json.dumps(key))  # as read back from a file: tuples become lists
+    # one run per output at a time: a second one would "resume" the first one's checkpoint
+    try:
+        with exclusive_lock(out.parent / f".{out.name}.lock"):
+            return _write_features(args, out, key, images, labels, transform, batch_size, device)
+    except OutputLocked:
+        raise CLIError(f"--out {out} is being written by another running 'scatter features'; wait "
+                       f"for it to finish (or stop it), then rerun") from None
+
+
+def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.ndarray,
+                    transform: nn.Module, batch_size: int, device: torch.device) -> int:
+    """The locked part of ``scatter features``: compare, checkpoint, compute, write."""
+    from .features import channel_stats, iter_feature_batches, standardize_
+
     if out.exists():
         old = _read_provenance(out)
         if old is not None and old.get("key") == key:

@@ -505,3 +505,16 @@ def test_resumed_progress_bar_counts_finished_batches(mnist, tmp_path, capsys, m
     monkeypatch.setattr(features_module, "iter_feature_batches", original)
     code, _, err = run(argv, capsys)
     assert code == 0 and "2/5" in err and "5/5" in err and "0/3" not in err, err
+
+
+def test_two_runs_on_one_output_refused(mnist, tmp_path, capsys):
+    """The second run used to "resume" the first one's checkpoint while it was being written."""
+    from scatter._files import exclusive_lock
+
+    root, _, _ = mnist
+    out = tmp_path / "f.h5"
+    with exclusive_lock(tmp_path / ".f.h5.lock"):           # as a running command holds it
+        code, _, err = run(features_args(root, out, "mnist", "morlet"), capsys)
+    assert code == 1 and "another running" in err and not out.exists()
+    assert run(features_args(root, out, "mnist", "morlet"), capsys)[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.h5"]   # the lock file is gone
