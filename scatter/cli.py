@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 import zipfile
@@ -104,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
+        _refuse_flags_that_do_not_apply(args)
         return args.run(args)
     except (CLIError, FileNotFoundError, ValueError, TypeError) as err:
         print(f"{PROGRAM} {args.command}: error: {err}", file=sys.stderr)
@@ -112,6 +114,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROGRAM} {args.command}: interrupted; finished batches are kept: rerun the same "
               f"command to resume", file=sys.stderr)
         return 130
+
+
+# Flags that only some choices use: (subcommand, flag, the option that decides, the values it
+# applies to). A flag given where it would be ignored is refused, never silently dropped.
+_APPLIES = [
+    ("features", "--size", "dataset", ("folder",)),
+    ("features", "--fit", "dataset", ("folder",)),
+    ("features", "--color", "dataset", ("folder",)),
+    ("features", "--split", "dataset", ("mnist", "fashion-mnist", "cifar10")),
+    ("features", "--L", "transform", ("scattering", "morlet", "gabor")),
+    ("features", "--max-order", "transform", ("scattering", "gabor", "curvelet")),
+    ("features", "--wavelet", "transform", ("dwt",)),
+    ("filters", "--L", "bank", ("morlet", "gabor", "log-gabor")),
+    ("filters", "--wavelet", "bank", ("dwt",)),
+]
+
+
+def _refuse_flags_that_do_not_apply(args) -> None:
+    given = {token.split("=", 1)[0] for token in args.argv if token.startswith("--")}
+    for command, flag, option, values in _APPLIES:
+        value = getattr(args, option, None)
+        known = {"dataset": DATASETS, "transform": TRANSFORMS, "bank": BANKS}[option]
+        # (an unknown value is reported by its own check, naming the choices)
+        if args.command == command and flag in given and value in known and value not in values:
+            raise CLIError(f"{flag} does not apply to --{option} {value} (it is used with --{option} "
+                           f"{' or '.join(values)}); remove it")
+
+
+# the Python parameters of the transforms, as the command line spells them
+_FLAGS = {"J": "--J", "L": "--L", "max_order": "--max-order", "wavelet": "--wavelet"}
+
+
+def _as_flags(err: Exception, args) -> str:
+    """An error of the library, naming command-line flags instead of Python parameters."""
+    message = re.sub(r"(?<![\w*.])(max_order|wavelet|J|L)\b(?=\s*(?:=|:|<=|>=)|\s+(?:must|is|has|should))",
+                     lambda m: _FLAGS[m.group(1)], str(err))
+    if not any(flag in message for flag in _FLAGS.values()):
+        message += (f" (from --transform {args.transform} --J {args.J} --L {args.L} "
+                    f"--max-order {args.max_order}" + (f" --wavelet {args.wavelet}" if args.transform == "dwt" else "")
+                    + ")")
+    return message
 
 
 def _version() -> str:
@@ -326,8 +369,12 @@ def run_features(args) -> int:
     batch_size = _positive("--batch-size", args.batch_size)
     device = _device(args.device)
     images, labels, info = load_dataset(args)
-    transform, tparams = build_transform(args.transform, tuple(_as_batch_tensor(images[:1]).shape[-2:]),
-                                         args.J, args.L, args.max_order, args.wavelet)
+    try:
+        transform, tparams = build_transform(args.transform,
+                                             tuple(_as_batch_tensor(images[:1]).shape[-2:]),
+                                             args.J, args.L, args.max_order, args.wavelet)
+    except (ValueError, TypeError) as err:
+        raise CLIError(_as_flags(err, args)) from None
     transform = transform.to(device)
     # What makes two runs' features equal: compared with an existing output and checkpoint.
     key = {"input": info, "transform": tparams, "normalize": args.normalize, "log_eps": LOG_EPS,

@@ -81,8 +81,10 @@ def run(argv, capsys):
 
 
 def features_args(path, out, dataset="mnist", transform="scattering", *extra):
+    # --L only where it applies (given elsewhere, it is refused)
+    L = ["--L", "4"] if transform in ("scattering", "morlet", "gabor") else []
     return ["features", "--dataset", dataset, "--path", path, "--transform", transform,
-            "--J", "2", "--L", "4", "--out", out, "--no-progress", *extra]
+            "--J", "2", *L, "--out", out, "--no-progress", *extra]
 
 
 # ----------------------------------------------------------------------------------- features
@@ -324,7 +326,8 @@ def test_features_bad_input(mnist, tmp_path, capsys):
          "--batch-size must be >= 1"),
         (features_args(root, out, "mnist", "scattering", "--device", "gpu0"),
          "is not a torch device"),
-        (features_args(root, out, "mnist", "scattering", "--J", "9"), "J"),
+        (features_args(root, out, "mnist", "scattering", "--J", "9"), "--J=9"),   # the flag, not J
+        (features_args(root, out, "mnist", "dwt", "--wavelet", "nope"), "--wavelet"),
     ]
     for argv, message in cases:
         code, _, err = run(argv, capsys)
@@ -342,7 +345,8 @@ def test_features_bad_input(mnist, tmp_path, capsys):
 @pytest.mark.parametrize("bank", ["morlet", "gabor", "log-gabor", "curvelet", "dwt"])
 def test_filters_draws_every_bank(bank, tmp_path, capsys):
     out = tmp_path / f"{bank}.png"
-    code, stdout, err = run(["filters", "--bank", bank, "--J", "3", "--L", "4", "--size", "64",
+    L = ["--L", "4"] if bank in ("morlet", "gabor", "log-gabor") else []
+    code, stdout, err = run(["filters", "--bank", bank, "--J", "3", *L, "--size", "64",
                              "--out", out], capsys)
     assert code == 0, err
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
@@ -518,3 +522,22 @@ def test_two_runs_on_one_output_refused(mnist, tmp_path, capsys):
     assert code == 1 and "another running" in err and not out.exists()
     assert run(features_args(root, out, "mnist", "morlet"), capsys)[0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.h5"]   # the lock file is gone
+
+
+@pytest.mark.parametrize("argv_extra, transform, dataset, flag", [
+    (["--size", "16", "16"], "morlet", "mnist", "--size"),      # used to be ignored silently
+    (["--fit", "resize"], "morlet", "mnist", "--fit"),
+    (["--L", "4"], "curvelet", "mnist", "--L"),                 # curvelets have 16 angles
+    (["--L", "4"], "dwt", "mnist", "--L"),
+    (["--wavelet", "haar"], "scattering", "mnist", "--wavelet"),
+    (["--max-order", "2"], "morlet", "mnist", "--max-order"),
+])
+def test_flags_that_do_not_apply_are_refused(mnist, tmp_path, capsys, argv_extra, transform, dataset,
+                                             flag):
+    root, _, _ = mnist
+    argv = features_args(root, tmp_path / "f.h5", dataset, transform, *argv_extra)
+    code, _, err = run(argv, capsys)
+    assert code == 1 and f"{flag} does not apply" in err, err
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = run(["filters", "--bank", "dwt", "--L", "4", "--out", tmp_path / "b.png"], capsys)
+    assert code == 1 and "--L does not apply to --bank dwt" in err
