@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--path", required=True, type=Path, help="folder holding the dataset")
     f.add_argument("--split", default="train", choices=("train", "test"),
                    help="which split of mnist/fashion-mnist/cifar10 (default: train)")
+    f.add_argument("--batches", nargs="+", metavar="FILE", default=None,
+                   help="cifar10: the batch files to read (e.g. data_batch_1), instead of --split; "
+                        "with --limit and --split train the data_batch files present are read "
+                        "in order")
     f.add_argument("--transform", required=True, type=str.lower, metavar="{" + ",".join(TRANSFORMS) + "}",
                    help="scattering: Morlet scattering (order --max-order); morlet: first-order "
                         "Morlet scattering; gabor / curvelet: scattering fed by that bank; "
@@ -123,6 +127,7 @@ _APPLIES = [
     ("features", "--fit", "dataset", ("folder",)),
     ("features", "--color", "dataset", ("folder",)),
     ("features", "--split", "dataset", ("mnist", "fashion-mnist", "cifar10")),
+    ("features", "--batches", "dataset", ("cifar10",)),
     ("features", "--L", "transform", ("scattering", "morlet", "gabor")),
     ("features", "--max-order", "transform", ("scattering", "gabor", "curvelet")),
     ("features", "--wavelet", "transform", ("dwt",)),
@@ -166,7 +171,7 @@ def _version() -> str:
 # ---------------------------------------------------------------------------------- datasets
 def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
     """Images (uint8, (N, H, W) or (N, H, W, 3)), labels and a description of the input."""
-    from .models.datasets import load_cifar10, load_image_folder, load_mnist
+    from .models.datasets import load_image_folder, load_mnist
 
     path = args.path
     if not path.exists():
@@ -179,8 +184,8 @@ def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
         images, labels = load_mnist(path, split=args.split, max_items=limit)
         extra["split"] = args.split
     elif args.dataset == "cifar10":
-        images, labels = load_cifar10(path, batches=args.split, max_items=limit)
-        extra["split"] = args.split
+        images, labels, used = _load_cifar10_batches(path, args, limit)
+        extra.update(split=None if args.batches else args.split, batches=used)
     else:
         size = None if args.size is None else tuple(args.size)
         try:
@@ -203,6 +208,37 @@ def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
             "n_images": int(len(images)), "image_shape": list(images.shape[1:]),
             "input_sha256": digest.hexdigest(), **extra}
     return images, labels, info
+
+
+def _load_cifar10_batches(path: Path, args, limit: int | None):
+    """CIFAR-10 images and labels, and the names of the batch files read.
+
+    ``--batches`` names the files; otherwise ``--split``'s files (all five training batches
+    without ``--limit``; with it, the training batches present, in order, until ``--limit``
+    images are read)."""
+    from .models.datasets import load_cifar10
+
+    if args.batches:
+        if "--split" in {t.split("=", 1)[0] for t in args.argv}:
+            raise CLIError("give --batches or --split, not both")
+        names = list(args.batches)
+    elif args.split == "train" and limit is not None:
+        names = [f"data_batch_{i}" for i in range(1, 6) if (path / f"data_batch_{i}").is_file()]
+        if not names:
+            raise CLIError(f"--path {path}: no data_batch_1 .. data_batch_5 files (cifar10 --split "
+                           f"train); name the batch files with --batches")
+    else:
+        names = ["test_batch"] if args.split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+    images, labels, used = [], [], []
+    for name in names:                       # only as many files as --limit needs are read
+        if limit is not None and sum(map(len, labels)) >= limit:
+            break
+        left = None if limit is None else limit - sum(map(len, labels))
+        batch_images, batch_labels = load_cifar10(path, [name], max_items=left)
+        images.append(batch_images)
+        labels.append(batch_labels)
+        used.append(name)
+    return np.concatenate(images), np.concatenate(labels), used
 
 
 def _device(name: str) -> torch.device:

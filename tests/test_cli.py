@@ -541,3 +541,31 @@ def test_flags_that_do_not_apply_are_refused(mnist, tmp_path, capsys, argv_extra
     assert list(tmp_path.iterdir()) == []
     code, _, err = run(["filters", "--bank", "dwt", "--L", "4", "--out", tmp_path / "b.png"], capsys)
     assert code == 1 and "--L does not apply to --bank dwt" in err
+
+
+def test_cifar10_with_limit_reads_the_batches_present(cifar, tmp_path, capsys):
+    """CIFAR-10 needed all five batch files even with --limit; now the files present are read in
+    order (or those named by --batches), and the provenance says which."""
+    root, images, labels = cifar
+    partial = tmp_path / "two"
+    partial.mkdir()
+    for name in ("data_batch_1", "data_batch_2"):
+        (partial / name).write_bytes((root / name).read_bytes())
+    out = tmp_path / "f.npz"
+    code, _, err = run(features_args(partial, out, "cifar10", "dwt", "--limit", "15"), capsys)
+    assert code == 0, err
+    feats, lab, prov = read_features(out)
+    assert feats.shape[0] == 15 and prov["key"]["input"]["batches"] == ["data_batch_1", "data_batch_2"]
+    np.testing.assert_array_equal(lab, np.concatenate([labels, labels[:5]]))
+    out.unlink()
+    code, _, err = run(features_args(partial, out, "cifar10", "dwt", "--limit", "4"), capsys)
+    assert code == 0 and read_features(out)[2]["key"]["input"]["batches"] == ["data_batch_1"]
+    out.unlink()
+    code, _, err = run(features_args(partial, out, "cifar10", "dwt", "--batches", "data_batch_2"), capsys)
+    assert code == 0 and read_features(out)[2]["key"]["input"]["batches"] == ["data_batch_2"]
+    out.unlink()
+    # the whole training split (no --limit) still needs all five files, and says which are missing
+    code, _, err = run(features_args(partial, out, "cifar10", "dwt"), capsys)
+    assert code == 1 and "data_batch_3" in err
+    code, _, err = run(features_args(partial, out, "mnist", "dwt", "--batches", "data_batch_1"), capsys)
+    assert code == 1 and "--batches does not apply" in err
