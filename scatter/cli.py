@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--overwrite", action="store_true",
                    help="replace an output or checkpoint made with different parameters")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    f.add_argument("--compression", default="none", choices=("none", "gzip", "lzf"),
+                   help="compress the features: gzip (.h5 or .npz) or lzf (.h5 only); default none")
     f.set_defaults(run=run_features)
 
     b = sub.add_parser("filters", help="draw a filter bank to an image file",
@@ -308,7 +310,23 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
 
 
 # ----------------------------------------------------------------------------- file formats
-def _write_h5(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict) -> None:
+def _metadata(transform: nn.Module, key: dict) -> dict[str, np.ndarray]:
+    """Arrays stored beside the features: ``channel_<name>`` for each per-channel array of the
+    transform's ``meta()`` (scattering: order, j, theta, n), and ``class_names`` (folders)."""
+    out = {}
+    meta = getattr(transform, "meta", None)
+    if callable(meta):
+        for name, value in meta().items():
+            if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+                out[f"channel_{name}"] = value
+    classes = key["input"].get("classes")
+    if classes:
+        out["class_names"] = np.array(classes, dtype=str)
+    return out
+
+
+def _write_h5(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict,
+              metadata: dict, compression: str = "none") -> None:
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -316,10 +334,14 @@ def _write_h5(path: str, features_blocks, n: int, labels: np.ndarray, provenance
         for block in features_blocks:
             if dset is None:
                 dset = f.create_dataset("features", shape=(n,) + block.shape[1:], dtype=block.dtype,
-                                        chunks=(min(len(block), n),) + block.shape[1:])
+                                        chunks=(min(len(block), n),) + block.shape[1:],
+                                        compression=None if compression == "none" else compression)
             dset[start:start + len(block)] = block
             start += len(block)
         f.create_dataset("labels", data=labels)
+        for name, array in metadata.items():
+            f.create_dataset(name, data=array.astype(h5py.string_dtype()) if array.dtype.kind == "U"
+                             else array)
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
         # the main facts also as flat attributes, for h5dump / HDFView readers
         key = provenance["key"]
@@ -331,10 +353,12 @@ def _write_h5(path: str, features_blocks, n: int, labels: np.ndarray, provenance
                 else value
 
 
-def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict) -> None:
+def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenance: dict,
+               metadata: dict, compression: str = "none") -> None:
     """An ``.npz`` that ``np.load`` reads without pickles, streamed batch by batch."""
     fmt = np.lib.format
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+    method = zipfile.ZIP_DEFLATED if compression == "gzip" else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method, allowZip64=True) as zf:
         with zf.open("features.npy", "w", force_zip64=True) as fp:
             for i, block in enumerate(features_blocks):
                 if i == 0:
@@ -343,7 +367,8 @@ def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenanc
                                                     "shape": (n,) + block.shape[1:]})
                 fp.write(np.ascontiguousarray(block).tobytes())
         for name, array in (("labels", labels),
-                            ("provenance", np.array(json.dumps(provenance, sort_keys=True)))):
+                            ("provenance", np.array(json.dumps(provenance, sort_keys=True))),
+                            *metadata.items()):
             with zf.open(f"{name}.npy", "w") as fp:
                 fmt.write_array(fp, array, allow_pickle=False)
 
@@ -400,6 +425,8 @@ def run_features(args) -> int:
         raise CLIError(f"--out must end in one of {list(FORMATS)}, got {str(out)!r}")
     if not out.parent.is_dir():
         raise CLIError(f"--out: folder {out.parent} does not exist")
+    if args.compression == "lzf" and out.suffix.lower() == ".npz":
+        raise CLIError("--compression lzf is for .h5 outputs; use --compression gzip with .npz")
     if args.transform not in TRANSFORMS:
         raise CLIError(f"unknown transform {args.transform!r}; choose one of {list(TRANSFORMS)}")
     batch_size = _positive("--batch-size", args.batch_size)
@@ -491,7 +518,7 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
     provenance["feature_shape"] = list(first.shape[1:])
     write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
     with atomic_output(out, suffix=".tmp" + out.suffix) as tmp:
-        write(tmp, stream, n, labels, provenance)
+        write(tmp, stream, n, labels, provenance, _metadata(transform, key), args.compression)
     shutil.rmtree(ckpt)
     print(f"wrote {out}: features {(n, *first.shape[1:])} {first.dtype}, labels ({n},)")
     return 0

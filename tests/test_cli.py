@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -569,3 +570,28 @@ def test_cifar10_with_limit_reads_the_batches_present(cifar, tmp_path, capsys):
     assert code == 1 and "data_batch_3" in err
     code, _, err = run(features_args(partial, out, "mnist", "dwt", "--batches", "data_batch_1"), capsys)
     assert code == 1 and "--batches does not apply" in err
+
+
+def test_outputs_carry_channel_metadata_class_names_and_compression(mnist, tmp_path, capsys):
+    import h5py
+
+    root, _, _ = mnist
+    out = tmp_path / "f.h5"
+    assert run(features_args(root, out, "mnist", "scattering", "--compression", "gzip"), capsys)[0] == 0
+    meta = Scattering2D(2, (28, 28), L=4).meta()
+    with h5py.File(out) as f:
+        assert f["features"].compression == "gzip"
+        for name in ("order", "j", "theta"):
+            np.testing.assert_array_equal(f[f"channel_{name}"][...], meta[name])
+        assert f["channel_order"].shape == (f["features"].shape[2],)
+    folder = make_folder(tmp_path / "textures", [(20, 20)] * 2)
+    out = tmp_path / "g.npz"
+    assert run(features_args(folder, out, "folder", "morlet", "--compression", "gzip"), capsys)[0] == 0
+    with np.load(out, allow_pickle=False) as data:
+        assert data["class_names"].tolist() == ["bark", "wool"]
+        assert data["channel_order"].tolist() == [0] + [1] * 8
+    with zipfile.ZipFile(out) as zf:
+        assert zf.getinfo("features.npy").compress_type == zipfile.ZIP_DEFLATED
+    code, _, err = run(features_args(root, tmp_path / "h.npz", "mnist", "morlet", "--compression", "lzf"),
+                       capsys)
+    assert code == 1 and "--compression lzf" in err and not (tmp_path / "h.npz").exists()
