@@ -20,11 +20,32 @@ if not _os.path.isdir(_os.path.join(_here, "filters")):
     if _os.path.isfile(_os.path.join(_top, "filters", "__init__.py")) and _top not in __path__:
         __path__.append(_top)
 
-from ._base import ScatteringError, ScatteringShapeError, ScatteringTypeError  # noqa: E402
-from .scattering1d import Scattering1D  # noqa: E402
-from .scattering2d import Scattering2D, padded_shape_2d  # noqa: E402
-from .transformer import ScatteringTransformer  # noqa: E402
-from .features import extract_features  # noqa: E402
+# The public names are imported at their first use (PEP 562), so that light uses of the package
+# (``scatter --help``, reading a features file) do not pay for importing torch.
+_EXPORTS = {
+    "ScatteringError": "._base", "ScatteringShapeError": "._base", "ScatteringTypeError": "._base",
+    "Scattering1D": ".scattering1d", "Scattering2D": ".scattering2d",
+    "padded_shape_2d": ".scattering2d", "ScatteringTransformer": ".transformer",
+    "extract_features": ".features",
+}
+_SUBPACKAGES = ("filters", "models")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'scatter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBPACKAGES))
+
 
 __all__ = [
     "extract_features",

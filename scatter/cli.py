@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from ._files import OutputLocked, atomic_output, exclusive_lock
 
@@ -244,6 +242,8 @@ def _load_cifar10_batches(path: Path, args, limit: int | None):
 
 
 def _device(name: str) -> torch.device:
+    import torch
+
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
@@ -260,21 +260,6 @@ def _positive(name: str, value):
 
 
 # -------------------------------------------------------------------------------- transforms
-class FlattenCoefficients(nn.Module):
-    """Wraps a transform returning a list of tensors (e.g. :class:`scatter.filters.DWT2d`) into one
-    returning a tensor: each coefficient tensor keeps its first ``lead`` axes (batch, channel),
-    the rest is flattened, and the pieces are concatenated along the last axis."""
-
-    def __init__(self, transform: nn.Module, lead: int) -> None:
-        super().__init__()
-        self.transform, self.lead = transform, lead
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        coeffs = self.transform(x)
-        lead = x.shape[:self.lead]
-        return torch.cat([c.reshape(*lead, -1) for c in coeffs], dim=-1)
-
-
 def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order: int,
                     wavelet: str) -> tuple[nn.Module, dict]:
     """The feature transform ``name`` for images of ``shape`` and its parameters."""
@@ -288,6 +273,8 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
 
         params.update(wavelet=wavelet, mode="periodization")
         # images reach the transform as (B, C, H, W)
+        from .features import FlattenCoefficients
+
         return FlattenCoefficients(DWT2d(wavelet, level=J), lead=2), params
     bank = None
     if name == "morlet":
@@ -418,6 +405,8 @@ def _read_part(path: Path) -> dict:
 
 def run_features(args) -> int:
     """``scatter features``: see :func:`build_parser`."""
+    import torch
+
     from .features import LOG_EPS
 
     out = args.out

@@ -320,3 +320,18 @@ class _Sink:
         os.replace(self.tmp, self.out)
         self.tmp = None
         return np.load(self.out, mmap_mode="r")
+
+
+class FlattenCoefficients(torch.nn.Module):
+    """Wraps a transform returning a list of tensors (e.g. :class:`scatter.filters.DWT2d`) into one
+    returning a tensor: each coefficient tensor keeps its first ``lead`` axes (batch, channel),
+    the rest is flattened, and the pieces are concatenated along the last axis."""
+
+    def __init__(self, transform: torch.nn.Module, lead: int) -> None:
+        super().__init__()
+        self.transform, self.lead = transform, lead
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        coeffs = self.transform(x)
+        lead = x.shape[:self.lead]
+        return torch.cat([c.reshape(*lead, -1) for c in coeffs], dim=-1)

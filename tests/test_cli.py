@@ -595,3 +595,14 @@ def test_outputs_carry_channel_metadata_class_names_and_compression(mnist, tmp_p
     code, _, err = run(features_args(root, tmp_path / "h.npz", "mnist", "morlet", "--compression", "lzf"),
                        capsys)
     assert code == 1 and "--compression lzf" in err and not (tmp_path / "h.npz").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["features", "--help"], ["filters", "--help"]])
+def test_help_does_not_import_torch(argv):
+    """``scatter --help`` answers at once: neither the package nor the command line imports torch
+    before a command runs (torch takes seconds to import on a cold machine)."""
+    code = ("import sys\nfrom scatter.cli import main\ntry:\n    main(%r)\nexcept SystemExit as e:\n"
+            "    assert e.code == 0\nprint('torch' in sys.modules)\n" % (argv,))
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run_.returncode == 0, run_.stderr
+    assert "usage: scatter" in run_.stdout and run_.stdout.strip().endswith("False")
