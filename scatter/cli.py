@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--overwrite", action="store_true",
                    help="replace an output or checkpoint made with different parameters")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    f.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="compute on a Dask LocalCluster of N worker processes on this machine")
+    f.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="compute on the Dask cluster at ADDRESS (e.g. tcp://host:8786)")
     f.add_argument("--compression", default="none", choices=("none", "gzip", "lzf"),
                    help="compress the features: gzip (.h5 or .npz) or lzf (.h5 only); default none")
     f.set_defaults(run=run_features)
@@ -446,7 +450,7 @@ def run_features(args) -> int:
 def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.ndarray,
                     transform: nn.Module, batch_size: int, device: torch.device) -> int:
     """The locked part of ``scatter features``: compare, checkpoint, compute, write."""
-    from .features import channel_stats, iter_feature_batches, standardize_
+    from .features import channel_stats, standardize_
 
     if out.exists():
         old = _read_provenance(out)
@@ -487,12 +491,12 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
         # on resume the bar counts from the finished batches: finished / total
         progress = tqdm(todo, desc="features", unit="batch", total=n_batches,
                         initial=n_batches - len(todo))
-    for b in progress:
-        part = slice(b * batch_size, (b + 1) * batch_size)
-        # images stay uint8 in memory; one batch at a time is converted to float
-        feats, _ = next(iter_feature_batches(_as_batch_tensor(images[part]), transform, batch_size,
-                                             device, log=args.normalize == "log"))
-        _atomic_save(files[b], features=feats, labels=labels[part])
+    if args.workers is None and args.scheduler is None:
+        _PROCESS_CACHE[_inputs_key(args)] = (images, labels, transform)   # loaded already
+        for b in progress:
+            _compute_part(args, b, batch_size, files[b])
+    else:
+        _compute_parts_on_dask(args, todo, batch_size, files, progress)
     print(f"computed {len(todo)} of {n_batches} batches")
 
     def blocks():
@@ -511,6 +515,73 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
     shutil.rmtree(ckpt)
     print(f"wrote {out}: features {(n, *first.shape[1:])} {first.dtype}, labels ({n},)")
     return 0
+
+
+# what a process has loaded and built for a run: (images, labels, transform) by _inputs_key
+_PROCESS_CACHE: dict = {}
+
+
+def _inputs_key(args) -> tuple:
+    return tuple(repr(getattr(args, name, None)) for name in (
+        "dataset", "path", "split", "batches", "limit", "size", "fit", "color", "transform", "J",
+        "L", "max_order", "wavelet", "device"))
+
+
+def _compute_part(args, b: int, batch_size: int, path: Path) -> int:
+    """Batch ``b`` of the features, written atomically to its checkpoint part ``path``.
+
+    Runs in the command's process or on a Dask worker, the same code either way (the same
+    numbers). A worker reads the dataset from ``args.path`` itself (the client ships no
+    pixels) and builds the transform once, for all the batches it computes."""
+    from .features import iter_feature_batches
+
+    key = _inputs_key(args)
+    if key not in _PROCESS_CACHE:
+        images, labels, _ = load_dataset(args)
+        transform, _ = build_transform(args.transform, tuple(_as_batch_tensor(images[:1]).shape[-2:]),
+                                       args.J, args.L, args.max_order, args.wavelet)
+        _PROCESS_CACHE[key] = (images, labels, transform.to(_device(args.device)))
+    images, labels, transform = _PROCESS_CACHE[key]
+    part = slice(b * batch_size, (b + 1) * batch_size)
+    # images stay uint8 in memory; one batch at a time is converted to float
+    feats, _ = next(iter_feature_batches(_as_batch_tensor(images[part]), transform, batch_size,
+                                         _device(args.device), log=args.normalize == "log"))
+    _atomic_save(path, features=feats, labels=labels[part])
+    return b
+
+
+def _compute_parts_on_dask(args, todo: list[int], batch_size: int, files: list[Path],
+                           progress) -> None:
+    """The missing batches as Dask tasks: on a ``LocalCluster`` of ``--workers`` processes, or
+    on the cluster at ``--scheduler``. Each task writes its own part (atomically, exactly once
+    per batch: a task lost with its worker is rerun by Dask and rewrites the same bytes)."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise CLIError("--workers and --scheduler need dask.distributed: pip install scatter[dask]") from None
+    if args.workers is not None and args.scheduler is not None:
+        raise CLIError("give --workers N (a cluster on this machine) or --scheduler ADDRESS, not both")
+    if args.scheduler is not None:
+        cluster, client = None, Client(args.scheduler)
+    else:
+        _positive("--workers", args.workers)
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(_compute_part, args, b, batch_size, files[b], pure=False)
+                   for b in todo]
+        bar = progress if hasattr(progress, "update") else None
+        for future in as_completed(futures):
+            future.result()                 # a failed batch raises here, with its error
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _as_batch_tensor(images: np.ndarray) -> torch.Tensor:

@@ -606,3 +606,38 @@ def test_help_does_not_import_torch(argv):
     run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run_.returncode == 0, run_.stderr
     assert "usage: scatter" in run_.stdout and run_.stdout.strip().endswith("False")
+
+
+def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp_path, capsys,
+                                                                      monkeypatch):
+    """--workers 2: the batches run on a LocalCluster of two processes (loopback), each reading
+    the dataset itself; the features are those of the single-process run, bit for bit, and a
+    run interrupted in one process resumes on the cluster without recomputing its batches."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    import scatter.features as features_module
+
+    root, _, _ = mnist
+    single, multi = tmp_path / "single.h5", tmp_path / "multi.h5"
+    assert run(features_args(root, single, "mnist", "scattering", "--batch-size", "5"), capsys)[0] == 0
+    original, calls = features_module.iter_feature_batches, []
+
+    def interrupted(x, *args, **kwargs):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(x, *args, **kwargs)
+
+    argv = features_args(root, multi, "mnist", "scattering", "--batch-size", "5")
+    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
+    assert run(argv, capsys)[0] == 130
+    argv += ["--workers", "2"]
+    monkeypatch.setattr(features_module, "iter_feature_batches", original)
+    code, stdout, err = run(argv, capsys)
+    assert code == 0, err
+    assert "2 of 5 batches already done" in stdout and "computed 3 of 5" in stdout
+    a, b = read_features(single), read_features(multi)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    code, _, err = run(features_args(root, tmp_path / "x.h5", "mnist", "morlet", "--workers", "2",
+                                     "--scheduler", "tcp://127.0.0.1:1"), capsys)
+    assert code == 1 and "not both" in err
