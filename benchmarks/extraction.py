@@ -1,0 +1,119 @@
+"""Feature extraction throughput: the single-process path against Dask workers, same inputs.
+
+Runs ``scatter features`` (through :func:`scatter.cli.main`) on MNIST-sized images (28 x 28,
+from ``../shared/data/mnist`` when present, else synthetic IDX files) and on 256 x 256 images
+(a synthetic image folder), once in one process and once on a Dask ``LocalCluster`` of 1 and of
+2 worker processes (``--workers``); checks that every output equals the single-process one bit
+for bit, and prints images per second and the ratio to the single-process run. The cluster's
+start-up is timed separately from the extraction.
+
+Usage::
+
+    python benchmarks/extraction.py                 # both sizes, 1 and 2 workers
+    python benchmarks/extraction.py --n 4000 --workers 1 2 4
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# the repository root first: benchmarks/ holds filters.py, which would shadow scatter.filters' files
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+from scatter.cli import main, read_features  # noqa: E402
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def mnist_folder(tmp: Path) -> Path:
+    if SHARED_MNIST.is_dir():
+        return SHARED_MNIST
+    root = tmp / "mnist"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    _write_idx(root / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (60000, 28, 28)))
+    _write_idx(root / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 60000))
+    return root
+
+
+def large_folder(tmp: Path, n: int) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    root = tmp / "large"
+    for c in range(2):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(n // 2):
+            Image.fromarray(rng.integers(0, 256, (256, 256), dtype=np.uint8)).save(
+                root / f"class{c}" / f"{i}.png")
+    return root
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    code = main(argv)
+    if code != 0:
+        raise SystemExit(f"scatter {' '.join(argv)} exited with {code}")
+    return time.perf_counter() - start
+
+
+def cluster_startup(workers: int) -> float:
+    from distributed import Client, LocalCluster
+
+    start = time.perf_counter()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.wait_for_workers(workers)
+        return time.perf_counter() - start
+
+
+def main_benchmark() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=6000, help="MNIST images (default 6000)")
+    parser.add_argument("--n-large", type=int, default=64, help="256x256 images (default 64)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    import torch
+
+    print(f"# torch {torch.__version__}, {os.cpu_count()} CPUs, single process with "
+          f"{torch.get_num_threads()} threads; Dask workers of 1 thread each")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cases = [("MNIST 28x28", mnist_folder(tmp), "mnist", args.n, ["--J", "2", "--L", "8"]),
+                 ("256x256", large_folder(tmp, args.n_large), "folder", args.n_large,
+                  ["--J", "3", "--L", "8", "--batch-size", "16"])]
+        for workers in args.workers:
+            print(f"LocalCluster of {workers} worker(s): start-up {cluster_startup(workers):.1f} s "
+                  f"(not counted below)")
+        print("| images | n | path | s | images/s | vs single process | same output |")
+        print("|---|---|---|---|---|---|---|")
+        for label, path, dataset, n, extra in cases:
+            base = ["features", "--dataset", dataset, "--path", str(path), "--transform",
+                    "scattering", "--no-progress", "--limit", str(n), *extra]
+            ref_out = tmp / f"{dataset}-single.h5"
+            t_single = timed(base + ["--out", str(ref_out)])
+            ref = read_features(ref_out)[0]
+            print(f"| {label} | {n} | one process | {t_single:.1f} | {n / t_single:.0f} | 1.00 | - |")
+            for workers in args.workers:
+                out = tmp / f"{dataset}-{workers}.h5"
+                t = timed(base + ["--out", str(out), "--workers", str(workers)])
+                same = np.array_equal(read_features(out)[0], ref)
+                print(f"| {label} | {n} | {workers} Dask worker(s) | {t:.1f} | {n / t:.0f} | "
+                      f"{t_single / t:.2f} | {'yes' if same else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main_benchmark()
