@@ -441,14 +441,14 @@ def run_features(args) -> int:
     # one run per output at a time: a second one would "resume" the first one's checkpoint
     try:
         with exclusive_lock(out.parent / f".{out.name}.lock"):
-            return _write_features(args, out, key, images, labels, transform, batch_size, device)
+            return _write_features(args, out, key, images, labels, transform, batch_size)
     except OutputLocked:
         raise CLIError(f"--out {out} is being written by another running 'scatter features'; wait "
                        f"for it to finish (or stop it), then rerun") from None
 
 
 def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.ndarray,
-                    transform: nn.Module, batch_size: int, device: torch.device) -> int:
+                    transform: nn.Module, batch_size: int) -> int:
     """The locked part of ``scatter features``: compare, checkpoint, compute, write."""
     from .features import channel_stats, standardize_
 
@@ -493,8 +493,11 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
                         initial=n_batches - len(todo))
     if args.workers is None and args.scheduler is None:
         _PROCESS_CACHE[_inputs_key(args)] = (images, labels, transform)   # loaded already
-        for b in progress:
-            _compute_part(args, b, batch_size, files[b])
+        try:
+            for b in progress:
+                _compute_part(args, b, batch_size, files[b])
+        finally:
+            _PROCESS_CACHE.pop(_inputs_key(args), None)     # not kept beyond this run
     else:
         _compute_parts_on_dask(args, todo, batch_size, files, progress)
     print(f"computed {len(todo)} of {n_batches} batches")
