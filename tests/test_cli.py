@@ -1,5 +1,6 @@
 """The `scatter` command line: features to .h5/.npz with provenance, resume after a kill, refusal
 to overwrite, filter drawings, and bad input (clear messages, non-zero exit codes)."""
+import contextlib
 import gzip
 import hashlib
 import json
@@ -79,6 +80,24 @@ def run(argv, capsys):
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+@contextlib.contextmanager
+def interrupted_at_third_batch(monkeypatch):
+    """Within the block, ``scatter features`` is interrupted (Ctrl-C) at its third batch."""
+    import scatter.features as features_module
+
+    original, calls = features_module.iter_feature_batches, []
+
+    def interrupted(x, *args, **kwargs):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
+    yield
+    monkeypatch.setattr(features_module, "iter_feature_batches", original)
 
 
 def features_args(path, out, dataset="mnist", transform="scattering", *extra):
@@ -254,23 +273,12 @@ def test_resume_after_kill_is_bit_identical(tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_finished_batches(mnist, tmp_path, capsys, monkeypatch):
-    import scatter.features as features_module
-
     root, _, _ = mnist
     argv = features_args(root, tmp_path / "f.h5", "mnist", "morlet", "--batch-size", "5")
-    original, calls = features_module.iter_feature_batches, []
-
-    def interrupted(x, *args, **kwargs):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(x, *args, **kwargs)
-
-    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
-    code, _, err = run(argv, capsys)
+    with interrupted_at_third_batch(monkeypatch):
+        code, _, err = run(argv, capsys)
     assert code == 130 and "rerun the same command to resume" in err
     assert len(list((tmp_path / "f.h5.partial").glob("batch_*.npz"))) == 2
-    monkeypatch.setattr(features_module, "iter_feature_batches", original)
     code, stdout, _ = run(argv, capsys)
     assert code == 0 and "2 of 5 batches already done" in stdout
     with __import__("h5py").File(tmp_path / "f.h5") as f:
@@ -459,22 +467,11 @@ def test_limit_still_checks_that_images_and_labels_belong_together(tmp_path, cap
 def test_damaged_checkpoint_named_with_what_to_do(mnist, tmp_path, capsys, monkeypatch):
     """A corrupted part gave NumPy's allow_pickle message with no file name, a corrupted
     state.json "different parameters": both now name the file and say what to do."""
-    import scatter.features as features_module
-
     root, _, _ = mnist
     out = tmp_path / "f.h5"
     argv = features_args(root, out, "mnist", "morlet", "--batch-size", "5")
-    original, calls = features_module.iter_feature_batches, []
-
-    def interrupted(x, *args, **kwargs):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(x, *args, **kwargs)
-
-    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
-    assert run(argv, capsys)[0] == 130
-    monkeypatch.setattr(features_module, "iter_feature_batches", original)
+    with interrupted_at_third_batch(monkeypatch):
+        assert run(argv, capsys)[0] == 130
     part = tmp_path / "f.h5.partial" / "batch_000001.npz"
     part.write_bytes(b"not a zip file at all")
     code, _, err = run(argv, capsys)
@@ -492,22 +489,11 @@ def test_damaged_checkpoint_named_with_what_to_do(mnist, tmp_path, capsys, monke
 
 
 def test_resumed_progress_bar_counts_finished_batches(mnist, tmp_path, capsys, monkeypatch):
-    import scatter.features as features_module
-
     root, _, _ = mnist
     argv = [a for a in features_args(root, tmp_path / "f.h5", "mnist", "morlet", "--batch-size", "5")
             if a != "--no-progress"]
-    original, calls = features_module.iter_feature_batches, []
-
-    def interrupted(x, *args, **kwargs):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(x, *args, **kwargs)
-
-    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
-    assert run(argv, capsys)[0] == 130
-    monkeypatch.setattr(features_module, "iter_feature_batches", original)
+    with interrupted_at_third_batch(monkeypatch):
+        assert run(argv, capsys)[0] == 130
     code, _, err = run(argv, capsys)
     assert code == 0 and "2/5" in err and "5/5" in err and "0/3" not in err, err
 
@@ -614,24 +600,13 @@ def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp
     the dataset itself; the features are those of the single-process run, bit for bit, and a
     run interrupted in one process resumes on the cluster without recomputing its batches."""
     pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    import scatter.features as features_module
-
     root, _, _ = mnist
     single, multi = tmp_path / "single.h5", tmp_path / "multi.h5"
     assert run(features_args(root, single, "mnist", "scattering", "--batch-size", "5"), capsys)[0] == 0
-    original, calls = features_module.iter_feature_batches, []
-
-    def interrupted(x, *args, **kwargs):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(x, *args, **kwargs)
-
     argv = features_args(root, multi, "mnist", "scattering", "--batch-size", "5")
-    monkeypatch.setattr(features_module, "iter_feature_batches", interrupted)
-    assert run(argv, capsys)[0] == 130
+    with interrupted_at_third_batch(monkeypatch):
+        assert run(argv, capsys)[0] == 130
     argv += ["--workers", "2"]
-    monkeypatch.setattr(features_module, "iter_feature_batches", original)
     code, stdout, err = run(argv, capsys)
     assert code == 0, err
     assert "2 of 5 batches already done" in stdout and "computed 3 of 5" in stdout
