@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -24,12 +25,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ._files import OutputLocked, atomic_output, exclusive_lock
+from ._files import OutputLocked, atomic_output, current_umask, exclusive_lock
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "folder")
 TRANSFORMS = ("scattering", "morlet", "gabor", "curvelet", "dwt")
 BANKS = ("morlet", "gabor", "log-gabor", "curvelet", "dwt")
-FORMATS = (".h5", ".hdf5", ".npz")
+FORMATS = (".h5", ".hdf5", ".npz", ".zarr")
 NORMALIZE = ("none", "log", "standardize")
 PROGRAM = "scatter"
 
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--wavelet", default="db2", help="PyWavelets name for --transform dwt")
     f.add_argument("--normalize", default="none", choices=NORMALIZE,
                    help="log: log(|S| + 1e-6); standardize: per-channel zero mean, unit variance")
-    f.add_argument("--out", required=True, type=Path, help="output file, .h5/.hdf5 or .npz")
+    f.add_argument("--out", required=True, type=Path, help="output: .h5/.hdf5, .npz or .zarr (a Zarr store; needs the dask extra)")
     f.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
     f.add_argument("--limit", type=int, default=None, help="use only the first N images")
     f.add_argument("--batch-size", type=int, default=256, help="images per batch (default 256)")
@@ -364,9 +365,52 @@ def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenanc
                 fmt.write_array(fp, array, allow_pickle=False)
 
 
+def _write_zarr(out: Path, features_blocks, n: int, labels: np.ndarray, provenance: dict,
+                metadata: dict, compression: str, batch_size: int) -> None:
+    """A Zarr store (a folder) written beside ``out`` and renamed over it when complete: chunks
+    of ``batch_size`` images (one per checkpoint part), labels, the per-channel metadata arrays,
+    provenance and class names as attributes."""
+    import tempfile
+
+    import zarr
+
+    tmp = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.chmod(tmp, 0o777 & ~current_umask())        # mkdtemp's 0700 would outlive the rename
+    try:
+        group = zarr.open_group(tmp, mode="w")
+        codec = {"compressors": None} if compression == "none" else \
+            {"compressors": [zarr.codecs.GzipCodec()]}
+        dset, start = None, 0
+        for block in features_blocks:
+            if dset is None:
+                dset = group.create_array("features", shape=(n,) + block.shape[1:], dtype=block.dtype,
+                                          chunks=(min(batch_size, n),) + block.shape[1:], **codec)
+            dset[start:start + len(block)] = block
+            start += len(block)
+        group.create_array("labels", data=labels)
+        for name, array in metadata.items():
+            if array.dtype.kind == "U":     # text has no stable Zarr v3 dtype: an attribute
+                group.attrs[name] = array.tolist()
+            else:
+                group.create_array(name, data=array)
+        group.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+        if out.exists():                    # --overwrite (checked before): the old store goes
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+
+
 def read_features(path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Features, labels and provenance of a file written by ``scatter features``."""
+    """Features, labels and provenance of a file written by ``scatter features`` (HDF5, npz or
+    Zarr)."""
     path = Path(path)
+    if path.suffix == ".zarr":
+        import zarr
+
+        group = zarr.open_group(str(path), mode="r")
+        return group["features"][...], group["labels"][...], json.loads(group.attrs["provenance"])
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as data:
             return data["features"], data["labels"], json.loads(str(data["provenance"]))
@@ -378,6 +422,10 @@ def read_features(path) -> tuple[np.ndarray, np.ndarray, dict]:
 
 def _read_provenance(path: Path) -> dict | None:
     try:
+        if path.suffix == ".zarr":
+            import zarr
+
+            return json.loads(zarr.open_group(str(path), mode="r").attrs["provenance"])
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
                 return json.loads(str(data["provenance"]))
@@ -418,8 +466,14 @@ def run_features(args) -> int:
         raise CLIError(f"--out must end in one of {list(FORMATS)}, got {str(out)!r}")
     if not out.parent.is_dir():
         raise CLIError(f"--out: folder {out.parent} does not exist")
-    if args.compression == "lzf" and out.suffix.lower() == ".npz":
-        raise CLIError("--compression lzf is for .h5 outputs; use --compression gzip with .npz")
+    if args.compression == "lzf" and out.suffix.lower() in (".npz", ".zarr"):
+        raise CLIError(f"--compression lzf is for .h5 outputs; use --compression gzip with "
+                       f"{out.suffix.lower()}")
+    if out.suffix.lower() == ".zarr":
+        try:
+            import zarr  # noqa: F401
+        except ImportError:
+            raise CLIError("--out *.zarr needs zarr: pip install scatter[dask]") from None
     if args.transform not in TRANSFORMS:
         raise CLIError(f"unknown transform {args.transform!r}; choose one of {list(TRANSFORMS)}")
     batch_size = _positive("--batch-size", args.batch_size)
@@ -512,9 +566,13 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
                   "command": " ".join([PROGRAM] + args.argv)}
     first = next(blocks())
     provenance["feature_shape"] = list(first.shape[1:])
-    write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
-    with atomic_output(out, suffix=".tmp" + out.suffix) as tmp:
-        write(tmp, stream, n, labels, provenance, _metadata(transform, key), args.compression)
+    metadata = _metadata(transform, key)
+    if out.suffix.lower() == ".zarr":
+        _write_zarr(out, stream, n, labels, provenance, metadata, args.compression, batch_size)
+    else:
+        write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
+        with atomic_output(out, suffix=".tmp" + out.suffix) as tmp:
+            write(tmp, stream, n, labels, provenance, metadata, args.compression)
     shutil.rmtree(ckpt)
     print(f"wrote {out}: features {(n, *first.shape[1:])} {first.dtype}, labels ({n},)")
     return 0

@@ -616,3 +616,30 @@ def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp
     code, _, err = run(features_args(root, tmp_path / "x.h5", "mnist", "morlet", "--workers", "2",
                                      "--scheduler", "tcp://127.0.0.1:1"), capsys)
     assert code == 1 and "not both" in err
+
+
+def test_zarr_output_equals_the_hdf5_one(mnist, tmp_path, capsys, umask):
+    """--out *.zarr: the same features, labels and provenance as HDF5, chunked by batch, the
+    per-channel metadata beside them, the folder's permissions from the umask; up to date on a
+    second run, refused without --overwrite for other parameters, replaced with it."""
+    zarr = pytest.importorskip("zarr", reason="zarr is not installed (the dask extra)")
+    root, _, _ = mnist
+    h5, store = tmp_path / "f.h5", tmp_path / "f.zarr"
+    args = ("mnist", "scattering", "--batch-size", "10", "--compression", "gzip")
+    assert run(features_args(root, h5, *args), capsys)[0] == 0
+    assert run(features_args(root, store, *args), capsys)[0] == 0
+    a, b = read_features(h5), read_features(store)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2]["key"] == b[2]["key"]
+    group = zarr.open_group(str(store), mode="r")
+    assert group["features"].chunks[0] == 10
+    np.testing.assert_array_equal(group["channel_order"][...], Scattering2D(2, (28, 28), L=4).meta()["order"])
+    assert _mode(store) == 0o777 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.h5", "f.zarr"]
+    code, stdout, _ = run(features_args(root, store, *args), capsys)
+    assert code == 0 and "up to date" in stdout
+    code, _, err = run(features_args(root, store, "mnist", "morlet"), capsys)
+    assert code == 1 and "--overwrite" in err
+    assert run(features_args(root, store, "mnist", "morlet", "--overwrite"), capsys)[0] == 0
+    assert read_features(store)[2]["key"]["transform"]["transform"] == "morlet"

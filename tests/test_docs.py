@@ -182,4 +182,8 @@ def test_readme_command_runs(command, tmp_path, monkeypatch, request):
         import matplotlib.pyplot as plt
         plt.close("all")
     out = args[args.index("--out") + 1]
-    assert (tmp_path / out).is_file() and (tmp_path / out).stat().st_size > 0
+    out = tmp_path / out
+    if out.suffix == ".zarr":                       # a Zarr store is a folder
+        assert out.is_dir() and (out / "features").is_dir()
+    else:
+        assert out.is_file() and out.stat().st_size > 0
