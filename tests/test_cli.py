@@ -643,3 +643,38 @@ def test_zarr_output_equals_the_hdf5_one(mnist, tmp_path, capsys, umask):
     assert code == 1 and "--overwrite" in err
     assert run(features_args(root, store, "mnist", "morlet", "--overwrite"), capsys)[0] == 0
     assert read_features(store)[2]["key"]["transform"]["transform"] == "morlet"
+
+
+def test_a_worker_killed_mid_run_does_not_change_the_output(mnist, tmp_path, capsys):
+    """A Dask worker process killed while batches run: Dask reruns its tasks elsewhere (or on
+    the restarted worker), each part is written atomically, and the file equals the
+    single-process one bit for bit."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    import threading
+
+    import psutil
+
+    root, _, _ = mnist
+    single, multi = tmp_path / "single.h5", tmp_path / "multi.h5"
+    args = ("mnist", "scattering", "--batch-size", "1")          # 24 tasks
+    assert run(features_args(root, single, *args), capsys)[0] == 0
+    parts, killed = tmp_path / "multi.h5.partial", []
+
+    def kill_a_worker_after_the_first_part():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            if parts.is_dir() and any(parts.glob("batch_*.npz")):
+                workers = [p for p in psutil.Process().children(recursive=True)
+                           if "spawn_main" in " ".join(p.cmdline())]
+                if workers:
+                    workers[-1].kill()
+                    killed.append(len(list(parts.glob("batch_*.npz"))))   # parts done then
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=kill_a_worker_after_the_first_part, daemon=True)
+    watcher.start()
+    code, _, err = run(features_args(root, multi, *args, "--workers", "2"), capsys)
+    watcher.join(5)
+    assert killed and killed[0] < 24, f"no worker was killed mid-run ({killed})"
+    assert code == 0, err
+    np.testing.assert_array_equal(read_features(single)[0], read_features(multi)[0])
