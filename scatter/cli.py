@@ -477,15 +477,7 @@ def run_features(args) -> int:
     if args.transform not in TRANSFORMS:
         raise CLIError(f"unknown transform {args.transform!r}; choose one of {list(TRANSFORMS)}")
     batch_size = _positive("--batch-size", args.batch_size)
-    device = _device(args.device)
-    images, labels, info = load_dataset(args)
-    try:
-        transform, tparams = build_transform(args.transform,
-                                             tuple(_as_batch_tensor(images[:1]).shape[-2:]),
-                                             args.J, args.L, args.max_order, args.wavelet)
-    except (ValueError, TypeError) as err:
-        raise CLIError(_as_flags(err, args)) from None
-    transform = transform.to(device)
+    images, labels, info, transform, tparams = _load_inputs(args)
     # What makes two runs' features equal: compared with an existing output and checkpoint.
     key = {"input": info, "transform": tparams, "normalize": args.normalize, "log_eps": LOG_EPS,
            "batch_size": batch_size, "dtype": "float32", "scale": "uint8 / 255",
@@ -588,6 +580,20 @@ def _inputs_key(args) -> tuple:
         "L", "max_order", "wavelet", "device"))
 
 
+def _load_inputs(args) -> tuple:
+    """The dataset (images, labels, its description) and the transform on ``--device`` with
+    its parameters: what the command's process and every Dask worker start from."""
+    device = _device(args.device)
+    images, labels, info = load_dataset(args)
+    try:
+        transform, tparams = build_transform(args.transform,
+                                             tuple(_as_batch_tensor(images[:1]).shape[-2:]),
+                                             args.J, args.L, args.max_order, args.wavelet)
+    except (ValueError, TypeError) as err:
+        raise CLIError(_as_flags(err, args)) from None
+    return images, labels, info, transform.to(device), tparams
+
+
 def _compute_part(args, b: int, batch_size: int, path: Path) -> int:
     """Batch ``b`` of the features, written atomically to its checkpoint part ``path``.
 
@@ -598,10 +604,8 @@ def _compute_part(args, b: int, batch_size: int, path: Path) -> int:
 
     key = _inputs_key(args)
     if key not in _PROCESS_CACHE:
-        images, labels, _ = load_dataset(args)
-        transform, _ = build_transform(args.transform, tuple(_as_batch_tensor(images[:1]).shape[-2:]),
-                                       args.J, args.L, args.max_order, args.wavelet)
-        _PROCESS_CACHE[key] = (images, labels, transform.to(_device(args.device)))
+        images, labels, _, transform, _ = _load_inputs(args)
+        _PROCESS_CACHE[key] = (images, labels, transform)
     images, labels, transform = _PROCESS_CACHE[key]
     part = slice(b * batch_size, (b + 1) * batch_size)
     # images stay uint8 in memory; one batch at a time is converted to float
