@@ -1,7 +1,8 @@
 """What scattering is compared with and completed by: CNNs, sparse coding, hybrids, datasets."""
 from .cnn import CifarNet, LeNet, evaluate, fit
 from .datasets import (ImageArrayDataset, load_cifar10, load_cifar10_meta, load_fashion_mnist,
-                       load_idx, load_image_folder, load_mnist)
+                       list_image_folder, load_idx, load_image_folder, load_mnist,
+                       read_image)
 from .filter_compare import FilterComparison, compare_filters, first_layer_filters, plot_comparison
 from .natural_images import extract_patches, load_images, natural_images, natural_patches, whiten_images
 from .sparse_coding import SparseCoding
@@ -29,6 +30,7 @@ __all__ = [
     "Hybrid",
     "ImageArrayDataset",
     "LeNet",
+    "list_image_folder",
     "load_cifar10",
     "load_cifar10_meta",
     "load_fashion_mnist",
@@ -41,6 +43,7 @@ __all__ = [
     "natural_patches",
     "plot_comparison",
     "plot_dictionary",
+    "read_image",
     "SparseCoding",
     "tikhonov_split",
     "whiten_images",

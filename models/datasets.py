@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 __all__ = ["load_idx", "load_mnist", "load_fashion_mnist", "load_cifar10", "load_cifar10_meta",
-           "load_image_folder", "ImageArrayDataset"]
+           "load_image_folder", "list_image_folder", "read_image", "ImageArrayDataset"]
 
 PathLike = str | os.PathLike
 
@@ -32,7 +32,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 # ------------------------------------------------------------------------------------------ IDX
-def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
+def load_idx(path: PathLike, max_items: int | None = None, start: int = 0) -> np.ndarray:
     """Read an IDX file (gzipped or not; detected from its first bytes).
 
     Parameters
@@ -40,8 +40,11 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
     path : str or path-like
         The file, e.g. ``train-images-idx3-ubyte.gz``.
     max_items : int, optional
-        Read only the first ``max_items`` entries along the first axis (the rest of the file is
-        not decompressed). ``None`` reads everything.
+        Read only ``max_items`` entries along the first axis (the rest of the file is not
+        decompressed). ``None`` reads to the end.
+    start : int
+        First entry read: ``load_idx(path, 100, start=200)`` holds entries 200 to 299, in the
+        memory of those 100 only (a gzipped file is decompressed up to them, not kept).
 
     Returns
     -------
@@ -69,6 +72,8 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     max_items = _check_max_items(max_items)
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+        raise ValueError(f"start must be an int >= 0, got {start!r}")
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     compressed = _is_gzip(path)
@@ -76,14 +81,17 @@ def load_idx(path: PathLike, max_items: int | None = None) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             dtype, dims = _read_idx_header(f, path)
-            n = dims[0] if max_items is None else min(dims[0], max_items)
+            left = max(dims[0] - int(start), 0)
+            n = left if max_items is None else min(left, max_items)
             item = int(np.prod(dims[1:], dtype=np.int64))
+            if start:
+                f.seek(int(start) * item * dtype.itemsize, os.SEEK_CUR)
             expected = n * item * dtype.itemsize
             payload = f.read(expected)
             if len(payload) < expected:
                 raise ValueError(f"{path}: truncated IDX file: header announces shape {dims}, "
-                                 f"expected {expected} data bytes for {n} items, got "
-                                 f"{len(payload)}")
+                                 f"expected {expected} data bytes for {n} items from item "
+                                 f"{start}, got {len(payload)}")
             if max_items is None and not compressed and f.read(1):
                 raise ValueError(f"{path}: IDX file longer than its header announces ({dims})")
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
@@ -421,18 +429,56 @@ def load_image_folder(root: PathLike, mode: str = "L", size: tuple[int, int] | N
     ((4, 16, 16), dtype('uint8'), [0, 0, 1, 1], ['bark', 'sand'])
     >>> tmp.cleanup()
     """
-    from PIL import Image, UnidentifiedImageError
-
     if mode not in ("L", "RGB"):
         raise ValueError(f"mode must be one of ['L', 'RGB'], got {mode!r}")
     if fit not in ("crop", "resize"):
         raise ValueError(f"fit must be one of ['crop', 'resize'], got {fit!r}")
+    size = _check_size(size)
+    paths, labels, classes = list_image_folder(root, max_per_class, extensions)
+    images = [read_image(path, mode, size, fit) for path in paths]
+    shapes = {a.shape for a in images}
+    if len(shapes) > 1:
+        raise ValueError(f"{root}: images differ in size ({sorted(shapes)[:4]}...): pass "
+                         f"size=(height, width) with fit='crop' or 'resize'")
+    return np.stack(images), labels, classes
+
+
+def list_image_folder(root: PathLike, max_per_class: int | None = None,
+                      extensions: Sequence[str] = _IMAGE_EXTENSIONS
+                      ) -> tuple[list[Path], np.ndarray, list[str]]:
+    """The image files of a folder with one sub-folder per class, in the order
+    :func:`load_image_folder` loads them (classes sorted by name, files sorted within a class);
+    no image is opened.
+
+    Parameters
+    ----------
+    root, max_per_class, extensions
+        As in :func:`load_image_folder`.
+
+    Returns
+    -------
+    paths : list of Path, length N
+    labels : ndarray, int64, shape (N,)
+    classes : list of str
+        ``classes[label]`` is the sub-folder name.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np
+    >>> from scatter import models
+    >>> from PIL import Image
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for cls in ("bark", "sand"):
+    ...     (pathlib.Path(tmp.name) / cls).mkdir()
+    ...     Image.fromarray(np.zeros((8, 8), np.uint8)).save(f"{tmp.name}/{cls}/0.png")
+    >>> paths, labels, classes = models.list_image_folder(tmp.name)
+    >>> [p.relative_to(tmp.name).as_posix() for p in paths], labels.tolist(), classes
+    (['bark/0.png', 'sand/0.png'], [0, 1], ['bark', 'sand'])
+    >>> models.read_image(paths[0], size=(4, 4)).shape      # a centre crop
+    (4, 4)
+    >>> tmp.cleanup()
+    """
     max_per_class = _check_max_items(max_per_class, "max_per_class")
-    if size is not None:
-        if (not isinstance(size, (tuple, list)) or len(size) != 2
-                or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size)):
-            raise ValueError(f"size must be a (height, width) pair of positive ints, got {size!r}")
-        size = (int(size[0]), int(size[1]))
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
@@ -441,31 +487,69 @@ def load_image_folder(root: PathLike, mode: str = "L", size: tuple[int, int] | N
     if not classes:
         raise ValueError(f"{root}: no class sub-folders (expected root/<class>/<image files>)")
     extensions = tuple(e.lower() for e in extensions)
-    images, labels = [], []
+    paths, labels = [], []
     for label, name in enumerate(classes):
         files = sorted(p for p in (root / name).iterdir()
                        if p.is_file() and p.name.lower().endswith(extensions))
         if not files:
             raise ValueError(f"{root / name}: class folder holds no image files "
                              f"(accepted endings: {list(extensions)})")
-        for path in files[:max_per_class]:
-            try:
-                with Image.open(path) as im:
-                    im = im.convert(mode)
-                    if size is not None and fit == "resize" and im.size != size[::-1]:
-                        im = im.resize(size[::-1], Image.BILINEAR)
-                    array = np.asarray(im, dtype=np.uint8)
-            except (UnidentifiedImageError, OSError, SyntaxError) as err:
-                raise ValueError(f"{path}: unreadable or truncated image ({err})") from None
-            if size is not None and fit == "crop":
-                array = _centre_crop(array, size, path)
-            images.append(array)
-            labels.append(label)
-    shapes = {a.shape for a in images}
-    if len(shapes) > 1:
-        raise ValueError(f"{root}: images differ in size ({sorted(shapes)[:4]}...): pass "
-                         f"size=(height, width) with fit='crop' or 'resize'")
-    return np.stack(images), np.asarray(labels, dtype=np.int64), classes
+        paths.extend(files[:max_per_class])
+        labels.extend([label] * len(files[:max_per_class]))
+    return paths, np.asarray(labels, dtype=np.int64), classes
+
+
+def read_image(path: PathLike, mode: str = "L", size: tuple[int, int] | None = None,
+               fit: str = "crop") -> np.ndarray:
+    """One image file as a uint8 array, converted and brought to ``size`` as
+    :func:`load_image_folder` does.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The image file.
+    mode, size, fit
+        As in :func:`load_image_folder`.
+
+    Returns
+    -------
+    ndarray, uint8, shape (H, W) for ``'L'`` or (H, W, 3) for ``'RGB'``
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np
+    >>> from scatter import models
+    >>> from PIL import Image
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "a.png"
+    >>> Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(path)
+    >>> models.read_image(path, mode="RGB", size=(10, 10), fit="resize").shape
+    (10, 10, 3)
+    >>> tmp.cleanup()
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im = im.convert(mode)
+            if size is not None and fit == "resize" and im.size != size[::-1]:
+                im = im.resize(size[::-1], Image.BILINEAR)
+            array = np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"{path}: unreadable or truncated image ({err})") from None
+    if size is not None and fit == "crop":
+        array = _centre_crop(array, size, path)
+    return array
+
+
+def _check_size(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size)):
+        raise ValueError(f"size must be a (height, width) pair of positive ints, got {size!r}")
+    return int(size[0]), int(size[1])
 
 
 def _centre_crop(array: np.ndarray, size: tuple[int, int], path: Path) -> np.ndarray:

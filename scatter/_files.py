@@ -63,6 +63,25 @@ def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str
             os.remove(tmp)
 
 
+def replace_folder(new: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Put the complete folder ``new`` (e.g. a Zarr store) at ``path``, replacing a folder there.
+
+    A folder cannot be renamed over a non-empty one: the old one is first renamed aside, then
+    ``new`` into place, then the old one is removed. A reader sees the old folder, briefly
+    nothing, then the new one; never a mixture of the two or a half-written folder.
+    """
+    path = Path(path)
+    old = None
+    if path.exists():
+        old = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent)
+        os.replace(path, Path(old) / path.name)
+    os.replace(new, path)
+    if old is not None:
+        import shutil
+
+        shutil.rmtree(old)
+
+
 class OutputLocked(RuntimeError):
     """Another process holds the lock of an output (see :func:`exclusive_lock`)."""
 

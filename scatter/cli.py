@@ -25,7 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._files import OutputLocked, atomic_output, current_umask, exclusive_lock
+from ._files import OutputLocked, atomic_output, exclusive_lock, replace_folder
+from ._sources import CifarSource, FolderSource, IdxSource, Source
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "folder")
 TRANSFORMS = ("scattering", "morlet", "gabor", "curvelet", "dwt")
@@ -174,9 +175,11 @@ def _version() -> str:
 
 
 # ---------------------------------------------------------------------------------- datasets
-def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Images (uint8, (N, H, W) or (N, H, W, 3)), labels and a description of the input."""
-    from .models.datasets import load_image_folder, load_mnist
+def load_dataset(args) -> Source:
+    """The dataset named by the command line as a :class:`~scatter._sources.Source` (file
+    names, labels and sizes; images are read a slice at a time) whose ``info`` describes it,
+    with the SHA-256 of its images and labels."""
+    from .models.datasets import _find, _idx_shape, list_image_folder
 
     path = args.path
     if not path.exists():
@@ -184,39 +187,40 @@ def load_dataset(args) -> tuple[np.ndarray, np.ndarray, dict]:
     if not path.is_dir():
         raise CLIError(f"--path {path} is not a folder (give the folder holding the dataset)")
     limit = _positive("--limit", args.limit)
-    extra: dict = {}
+    info = {"dataset": args.dataset, "path": str(path.resolve()), "limit": limit}
     if args.dataset in ("mnist", "fashion-mnist"):
-        images, labels = load_mnist(path, split=args.split, max_items=limit)
-        extra["split"] = args.split
+        prefix = "train" if args.split == "train" else "t10k"
+        files = [_find(path, [f"{prefix}-{kind}{sep}idx{dim}-ubyte{ext}" for sep in ("-", ".")
+                              for ext in (".gz", "")], f"{args.split} {kind} file")
+                 for kind, dim in (("images", 3), ("labels", 1))]
+        # the whole files must agree, also with --limit: a test-images file beside train
+        # labels must not be read as labelled data
+        n_images, n_labels = _idx_shape(files[0])[0], _idx_shape(files[1])[0]
+        if n_images != n_labels:
+            raise CLIError(f"--path {path}: {n_images} images but {n_labels} labels ({files[0].name} "
+                           f"and {files[1].name} do not belong together)")
+        n = n_images if limit is None else min(n_images, limit)
+        info["split"] = args.split
+        source = IdxSource(files[0], files[1], n, info)
     elif args.dataset == "cifar10":
-        images, labels, used = _load_cifar10_batches(path, args, limit)
-        extra.update(split=None if args.batches else args.split, batches=used)
+        source = _cifar10_source(path, args, limit, info)
     else:
         size = None if args.size is None else tuple(args.size)
-        try:
-            images, labels, classes = load_image_folder(path, mode="RGB" if args.color else "L",
-                                                        size=size, fit=args.fit)
-        except ValueError as err:
-            if "differ in size" in str(err):
-                raise CLIError(f"{err} (command line: --size H W with --fit crop or resize)") from None
-            raise
-        images, labels = images[:limit], labels[:limit]
-        extra.update(classes=classes, size=args.size, fit=args.fit if size else None,
-                     color=args.color)
-    if len(images) == 0:
+        paths, labels, classes = list_image_folder(path)
+        paths, labels = paths[:limit], labels[:limit]
+        info.update(classes=classes, size=args.size, fit=args.fit if size else None,
+                    color=args.color)
+        source = FolderSource(path, paths, labels, "RGB" if args.color else "L", size, args.fit,
+                              info)
+    if source.n == 0:
         raise CLIError(f"{path}: the dataset holds no images")
-    digest = hashlib.sha256()
-    for array in (images, labels):
-        digest.update(repr((array.dtype.str, array.shape)).encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    info = {"dataset": args.dataset, "path": str(path.resolve()), "limit": limit,
-            "n_images": int(len(images)), "image_shape": list(images.shape[1:]),
-            "input_sha256": digest.hexdigest(), **extra}
-    return images, labels, info
+    info.update(n_images=source.n, image_shape=list(source.image_shape),
+                input_sha256=source.digest())
+    return source
 
 
-def _load_cifar10_batches(path: Path, args, limit: int | None):
-    """CIFAR-10 images and labels, and the names of the batch files read.
+def _cifar10_source(path: Path, args, limit: int | None, info: dict) -> CifarSource:
+    """CIFAR-10's batch files as a source; ``info`` records the files read.
 
     ``--batches`` names the files; otherwise ``--split``'s files (all five training batches
     without ``--limit``; with it, the training batches present, in order, until ``--limit``
@@ -234,16 +238,15 @@ def _load_cifar10_batches(path: Path, args, limit: int | None):
                            f"train); name the batch files with --batches")
     else:
         names = ["test_batch"] if args.split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-    images, labels, used = [], [], []
+    labels, used = [], []
     for name in names:                       # only as many files as --limit needs are read
         if limit is not None and sum(map(len, labels)) >= limit:
             break
         left = None if limit is None else limit - sum(map(len, labels))
-        batch_images, batch_labels = load_cifar10(path, [name], max_items=left)
-        images.append(batch_images)
-        labels.append(batch_labels)
+        labels.append(load_cifar10(path, [name], max_items=left)[1])
         used.append(name)
-    return np.concatenate(images), np.concatenate(labels), used
+    info.update(split=None if args.batches else args.split, batches=used)
+    return CifarSource(path, used, [len(lab) for lab in labels], np.concatenate(labels), info)
 
 
 def _device(name: str) -> torch.device:
@@ -302,9 +305,10 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
 
 
 # ----------------------------------------------------------------------------- file formats
-def _metadata(transform: nn.Module, key: dict) -> dict[str, np.ndarray]:
+def _metadata(transform: nn.Module, key: dict, source: Source) -> dict[str, np.ndarray]:
     """Arrays stored beside the features: ``channel_<name>`` for each per-channel array of the
-    transform's ``meta()`` (scattering: order, j, theta, n), and ``class_names`` (folders)."""
+    transform's ``meta()`` (scattering: order, j, theta, n); for folder datasets
+    ``class_names`` and ``file_names`` (each image's file, relative to ``--path``)."""
     out = {}
     meta = getattr(transform, "meta", None)
     if callable(meta):
@@ -314,6 +318,8 @@ def _metadata(transform: nn.Module, key: dict) -> dict[str, np.ndarray]:
     classes = key["input"].get("classes")
     if classes:
         out["class_names"] = np.array(classes, dtype=str)
+    if source.file_names is not None:
+        out["file_names"] = np.array(source.file_names, dtype=str)
     return out
 
 
@@ -365,40 +371,49 @@ def _write_npz(path: str, features_blocks, n: int, labels: np.ndarray, provenanc
                 fmt.write_array(fp, array, allow_pickle=False)
 
 
-def _write_zarr(out: Path, features_blocks, n: int, labels: np.ndarray, provenance: dict,
-                metadata: dict, compression: str, batch_size: int) -> None:
-    """A Zarr store (a folder) written beside ``out`` and renamed over it when complete: chunks
-    of ``batch_size`` images (one per checkpoint part), labels, the per-channel metadata arrays,
-    provenance and class names as attributes."""
-    import tempfile
-
+def _create_zarr(path: Path, n: int, feature_shape: tuple, batch_size: int,
+                 compression: str):
+    """A Zarr store at ``path`` with empty ``features`` (float32, (n, *feature_shape)) and
+    ``labels`` (int64, (n,)) arrays, chunked by ``batch_size`` images: the batch ``b`` is
+    exactly the chunk ``b`` of each, so writers of different batches never share a chunk."""
     import zarr
 
-    tmp = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.chmod(tmp, 0o777 & ~current_umask())        # mkdtemp's 0700 would outlive the rename
+    group = zarr.open_group(str(path), mode="w")
+    codec = {"compressors": None} if compression == "none" else \
+        {"compressors": [zarr.codecs.GzipCodec()]}
+    group.create_array("features", shape=(n, *feature_shape), dtype="float32",
+                       chunks=(min(batch_size, n), *feature_shape), **codec)
+    group.create_array("labels", shape=(n,), dtype="int64", chunks=(min(batch_size, n),))
+    return group
+
+
+def _finish_zarr(group, provenance: dict, metadata: dict) -> None:
+    """The per-channel metadata arrays beside the features; provenance and text as attributes."""
+    for name, array in metadata.items():
+        if array.dtype.kind == "U":         # text has no stable Zarr v3 dtype: an attribute
+            group.attrs[name] = array.tolist()
+        else:
+            group.create_array(name, data=array)
+    group.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+
+
+def _write_zarr(out: Path, features_blocks, n: int, labels: np.ndarray, provenance: dict,
+                metadata: dict, compression: str, batch_size: int) -> None:
+    """A Zarr store written beside ``out`` from a stream of feature blocks, and put at ``out``
+    when complete (by one writer: the standardised features, computed after all batches)."""
+    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"
     try:
-        group = zarr.open_group(tmp, mode="w")
-        codec = {"compressors": None} if compression == "none" else \
-            {"compressors": [zarr.codecs.GzipCodec()]}
-        dset, start = None, 0
+        group, start = None, 0
         for block in features_blocks:
-            if dset is None:
-                dset = group.create_array("features", shape=(n,) + block.shape[1:], dtype=block.dtype,
-                                          chunks=(min(batch_size, n),) + block.shape[1:], **codec)
-            dset[start:start + len(block)] = block
+            if group is None:
+                group = _create_zarr(tmp, n, block.shape[1:], batch_size, compression)
+            group["features"][start:start + len(block)] = block
             start += len(block)
-        group.create_array("labels", data=labels)
-        for name, array in metadata.items():
-            if array.dtype.kind == "U":     # text has no stable Zarr v3 dtype: an attribute
-                group.attrs[name] = array.tolist()
-            else:
-                group.create_array(name, data=array)
-        group.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
-        if out.exists():                    # --overwrite (checked before): the old store goes
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        group["labels"][...] = labels
+        _finish_zarr(group, provenance, metadata)
+        replace_folder(tmp, out)
     finally:
-        if os.path.exists(tmp):
+        if tmp.exists():
             shutil.rmtree(tmp)
 
 
@@ -477,25 +492,35 @@ def run_features(args) -> int:
     if args.transform not in TRANSFORMS:
         raise CLIError(f"unknown transform {args.transform!r}; choose one of {list(TRANSFORMS)}")
     batch_size = _positive("--batch-size", args.batch_size)
-    images, labels, info, transform, tparams = _load_inputs(args)
+    source, transform, tparams = _load_inputs(args)
     # What makes two runs' features equal: compared with an existing output and checkpoint.
-    key = {"input": info, "transform": tparams, "normalize": args.normalize, "log_eps": LOG_EPS,
-           "batch_size": batch_size, "dtype": "float32", "scale": "uint8 / 255",
-           "versions": {"scatter": _version(), "torch": torch.__version__,
-                        "numpy": np.__version__}}
+    key = {"input": source.info, "transform": tparams, "normalize": args.normalize,
+           "log_eps": LOG_EPS, "batch_size": batch_size, "dtype": "float32",
+           "scale": "uint8 / 255", "versions": {"scatter": _version(), "torch": torch.__version__,
+                                                "numpy": np.__version__}}
     key = json.loads(json.dumps(key))  # as read back from a file: tuples become lists
     # one run per output at a time: a second one would "resume" the first one's checkpoint
     try:
         with exclusive_lock(out.parent / f".{out.name}.lock"):
-            return _write_features(args, out, key, images, labels, transform, batch_size)
+            _PROCESS_CACHE[_transform_key(args, source.image_shape)] = transform   # built already
+            try:
+                return _write_features(args, out, key, source, transform, batch_size)
+            finally:
+                _PROCESS_CACHE.clear()      # not kept beyond this run
     except OutputLocked:
         raise CLIError(f"--out {out} is being written by another running 'scatter features'; wait "
                        f"for it to finish (or stop it), then rerun") from None
 
 
-def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.ndarray,
-                    transform: nn.Module, batch_size: int) -> int:
-    """The locked part of ``scatter features``: compare, checkpoint, compute, write."""
+def _write_features(args, out: Path, key: dict, source: Source, transform: nn.Module,
+                    batch_size: int) -> int:
+    """The locked part of ``scatter features``: compare, checkpoint, compute, write.
+
+    The checkpoint ``<out>.partial/`` holds ``state.json`` (the run's key) and the finished
+    batches: for HDF5 and npz one ``batch_<b>.npz`` each (written atomically; gathered into
+    the output by this process at the end); for Zarr the store itself, ``store.zarr``, whose
+    chunk ``b`` batch ``b`` writes (each chunk file atomically, no two batches share one) and a
+    ``batch_<b>.done`` marker created after it, renamed into place at the end."""
     from .features import channel_stats, standardize_
 
     if out.exists():
@@ -524,10 +549,22 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
         with atomic_output(state) as tmp, open(tmp, "w") as fp:
             json.dump(key, fp)
 
-    n = len(images)
+    n = source.n
     n_batches = -(-n // batch_size)
-    files = [ckpt / f"batch_{b:06d}.npz" for b in range(n_batches)]
-    todo = [b for b in range(n_batches) if not files[b].exists()]
+    feature_shape = _feature_shape(source, transform, args)
+    zarr_out = out.suffix.lower() == ".zarr"
+    if zarr_out:
+        store = ckpt / "store.zarr"
+        if not store.exists():              # created whole (beside, then renamed) or not at all
+            tmp = ckpt / "store.zarr.tmp"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            _create_zarr(tmp, n, feature_shape, batch_size, args.compression)
+            os.replace(tmp, store)
+        targets = [ckpt / f"batch_{b:06d}.done" for b in range(n_batches)]
+    else:
+        targets = [ckpt / f"batch_{b:06d}.npz" for b in range(n_batches)]
+    todo = [b for b in range(n_batches) if not targets[b].exists()]
     if len(todo) < n_batches:
         print(f"resuming from {ckpt}: {n_batches - len(todo)} of {n_batches} batches already done")
     progress = todo
@@ -538,88 +575,125 @@ def _write_features(args, out: Path, key: dict, images: np.ndarray, labels: np.n
         progress = tqdm(todo, desc="features", unit="batch", total=n_batches,
                         initial=n_batches - len(todo))
     if args.workers is None and args.scheduler is None:
-        _PROCESS_CACHE[_inputs_key(args)] = (images, labels, transform)   # loaded already
-        try:
-            for b in progress:
-                _compute_part(args, b, batch_size, files[b])
-        finally:
-            _PROCESS_CACHE.pop(_inputs_key(args), None)     # not kept beyond this run
+        for b in progress:
+            _compute_part(args, source, b, batch_size, targets[b])
     else:
-        _compute_parts_on_dask(args, todo, batch_size, files, progress)
+        _compute_parts_on_dask(args, source, todo, batch_size, targets, progress)
     print(f"computed {len(todo)} of {n_batches} batches")
 
     def blocks():
-        for path in files:
-            yield _read_part(path)["features"]
+        if zarr_out:
+            import zarr
 
+            features = zarr.open_array(str(store / "features"), mode="r")
+            for b in range(n_batches):
+                yield features[b * batch_size:(b + 1) * batch_size]
+        else:
+            for path in targets:
+                yield _read_part(path)["features"]
+
+    provenance = {"key": key, "device": args.device, "feature_shape": list(feature_shape),
+                  "command": " ".join([PROGRAM] + args.argv)}
+    metadata = _metadata(transform, key, source)
     stats = channel_stats(blocks()) if args.normalize == "standardize" else None
     stream = blocks() if stats is None else (standardize_(blk, *stats) for blk in blocks())
-    provenance = {"key": key, "device": args.device, "feature_shape": None,
-                  "command": " ".join([PROGRAM] + args.argv)}
-    first = next(blocks())
-    provenance["feature_shape"] = list(first.shape[1:])
-    metadata = _metadata(transform, key)
-    if out.suffix.lower() == ".zarr":
-        _write_zarr(out, stream, n, labels, provenance, metadata, args.compression, batch_size)
+    if zarr_out and stats is None:          # the workers' store is the output
+        import zarr
+
+        _finish_zarr(zarr.open_group(str(store), mode="r+"), provenance, metadata)
+        replace_folder(store, out)
+    elif zarr_out:
+        _write_zarr(out, stream, n, source.labels, provenance, metadata, args.compression,
+                    batch_size)
     else:
         write = _write_npz if out.suffix.lower() == ".npz" else _write_h5
         with atomic_output(out, suffix=".tmp" + out.suffix) as tmp:
-            write(tmp, stream, n, labels, provenance, metadata, args.compression)
+            write(tmp, stream, n, source.labels, provenance, metadata, args.compression)
     shutil.rmtree(ckpt)
-    print(f"wrote {out}: features {(n, *first.shape[1:])} {first.dtype}, labels ({n},)")
+    print(f"wrote {out}: features {(n, *feature_shape)} float32, labels ({n},)")
     return 0
 
 
-# what a process has loaded and built for a run: (images, labels, transform) by _inputs_key
+# transforms a process has built, by _transform_key: each Dask worker builds one once
 _PROCESS_CACHE: dict = {}
 
 
-def _inputs_key(args) -> tuple:
+def _transform_key(args, image_shape: tuple) -> tuple:
     return tuple(repr(getattr(args, name, None)) for name in (
-        "dataset", "path", "split", "batches", "limit", "size", "fit", "color", "transform", "J",
-        "L", "max_order", "wavelet", "device"))
+        "transform", "J", "L", "max_order", "wavelet", "device")) + (tuple(image_shape),)
 
 
-def _load_inputs(args) -> tuple:
-    """The dataset (images, labels, its description) and the transform on ``--device`` with
-    its parameters: what the command's process and every Dask worker start from."""
-    device = _device(args.device)
-    images, labels, info = load_dataset(args)
+def _transform(args, image_shape: tuple) -> tuple[nn.Module, dict]:
+    """The transform of ``--transform`` for images of ``image_shape`` on ``--device``, and its
+    parameters (errors name the command-line flags)."""
+    shape = tuple(_as_batch_tensor(np.zeros((1, *image_shape), np.uint8)).shape[-2:])
     try:
-        transform, tparams = build_transform(args.transform,
-                                             tuple(_as_batch_tensor(images[:1]).shape[-2:]),
-                                             args.J, args.L, args.max_order, args.wavelet)
+        transform, tparams = build_transform(args.transform, shape, args.J, args.L,
+                                             args.max_order, args.wavelet)
     except (ValueError, TypeError) as err:
         raise CLIError(_as_flags(err, args)) from None
-    return images, labels, info, transform.to(device), tparams
+    return transform.to(_device(args.device)), tparams
 
 
-def _compute_part(args, b: int, batch_size: int, path: Path) -> int:
-    """Batch ``b`` of the features, written atomically to its checkpoint part ``path``.
+def _load_inputs(args) -> tuple[Source, nn.Module, dict]:
+    """The dataset (a source: read a slice at a time) and the transform on ``--device`` with
+    its parameters."""
+    _device(args.device)
+    source = load_dataset(args)
+    transform, tparams = _transform(args, source.image_shape)
+    return source, transform, tparams
 
-    Runs in the command's process or on a Dask worker, the same code either way (the same
-    numbers). A worker reads the dataset from ``args.path`` itself (the client ships no
-    pixels) and builds the transform once, for all the batches it computes."""
+
+def _features(images: np.ndarray, transform: nn.Module, args) -> np.ndarray:
+    """float32 features of uint8 images, as ``--normalize log`` asks (one batch)."""
     from .features import iter_feature_batches
 
-    key = _inputs_key(args)
-    if key not in _PROCESS_CACHE:
-        images, labels, _, transform, _ = _load_inputs(args)
-        _PROCESS_CACHE[key] = (images, labels, transform)
-    images, labels, transform = _PROCESS_CACHE[key]
-    part = slice(b * batch_size, (b + 1) * batch_size)
-    # images stay uint8 in memory; one batch at a time is converted to float
-    feats, _ = next(iter_feature_batches(_as_batch_tensor(images[part]), transform, batch_size,
+    feats, _ = next(iter_feature_batches(_as_batch_tensor(images), transform, len(images),
                                          _device(args.device), log=args.normalize == "log"))
-    _atomic_save(path, features=feats, labels=labels[part])
+    return feats
+
+
+def _feature_shape(source: Source, transform: nn.Module, args) -> tuple[int, ...]:
+    """The shape of one image's features (the transform applied to the first image)."""
+    import torch
+
+    with torch.no_grad():
+        x = _as_batch_tensor(source.read(0, 1)).to(_device(args.device))
+        return tuple(transform(x).shape[1:])
+
+
+def _compute_part(args, source: Source, b: int, batch_size: int, target: Path) -> int:
+    """Batch ``b`` of the features, read from the dataset's files and saved.
+
+    Runs in the command's process or on a Dask worker, the same code either way (the same
+    numbers): only the batch's images are read, and a process builds the transform once, for
+    all the batches it computes. ``target`` is the checkpoint part ``batch_<b>.npz`` (written
+    atomically) or, for Zarr, the marker ``batch_<b>.done`` created once the batch's chunks are
+    in the store beside it (each chunk file is written atomically by Zarr)."""
+    key = _transform_key(args, source.image_shape)
+    if key not in _PROCESS_CACHE:
+        _PROCESS_CACHE[key] = _transform(args, source.image_shape)[0]
+    start, stop = b * batch_size, min((b + 1) * batch_size, source.n)
+    feats = _features(source.read(start, stop), _PROCESS_CACHE[key], args)
+    labels = source.labels[start:stop]
+    if target.suffix == ".done":
+        import zarr
+
+        group = zarr.open_group(str(target.parent / "store.zarr"), mode="r+")
+        group["features"][start:stop] = feats
+        group["labels"][start:stop] = labels
+        target.touch()                      # an empty file: created whole or not at all
+    else:
+        _atomic_save(target, features=feats, labels=labels)
     return b
 
 
-def _compute_parts_on_dask(args, todo: list[int], batch_size: int, files: list[Path],
-                           progress) -> None:
+def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: int,
+                           targets: list[Path], progress) -> None:
     """The missing batches as Dask tasks: on a ``LocalCluster`` of ``--workers`` processes, or
-    on the cluster at ``--scheduler``. Each task writes its own part (atomically, exactly once
-    per batch: a task lost with its worker is rerun by Dask and rewrites the same bytes)."""
+    on the cluster at ``--scheduler``. Each task reads its batch's images from the dataset's
+    files (the client ships file names and labels once per worker, no pixels) and writes its
+    own part or chunk: a task lost with its worker is rerun by Dask and rewrites the same bytes."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -634,7 +708,8 @@ def _compute_parts_on_dask(args, todo: list[int], batch_size: int, files: list[P
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(_compute_part, args, b, batch_size, files[b], pure=False)
+        shared = client.scatter(source, broadcast=True, hash=False)
+        futures = [client.submit(_compute_part, args, shared, b, batch_size, targets[b], pure=False)
                    for b in todo]
         bar = progress if hasattr(progress, "update") else None
         for future in as_completed(futures):

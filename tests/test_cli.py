@@ -575,6 +575,7 @@ def test_outputs_carry_channel_metadata_class_names_and_compression(mnist, tmp_p
     assert run(features_args(folder, out, "folder", "morlet", "--compression", "gzip"), capsys)[0] == 0
     with np.load(out, allow_pickle=False) as data:
         assert data["class_names"].tolist() == ["bark", "wool"]
+        assert data["file_names"].tolist() == ["bark/0.png", "bark/1.png", "wool/0.png", "wool/1.png"]
         assert data["channel_order"].tolist() == [0] + [1] * 8
     with zipfile.ZipFile(out) as zf:
         assert zf.getinfo("features.npy").compress_type == zipfile.ZIP_DEFLATED
@@ -678,3 +679,119 @@ def test_a_worker_killed_mid_run_does_not_change_the_output(mnist, tmp_path, cap
     assert killed and killed[0] < 24, f"no worker was killed mid-run ({killed})"
     assert code == 0, err
     np.testing.assert_array_equal(read_features(single)[0], read_features(multi)[0])
+
+
+def parsed(argv):
+    """The command line's arguments for ``argv``, as ``main`` gives them to a command."""
+    args = cli.build_parser().parse_args([str(a) for a in argv])
+    args.argv = [str(a) for a in argv]
+    return args
+
+
+def test_sources_read_the_slices_of_the_whole_dataset(mnist, cifar, tmp_path):
+    """A worker reads only its batch: each source's slice equals the same slice of the whole
+    dataset as the loaders read it (MNIST gzipped and raw, CIFAR-10 across batch files, image
+    folders), and the streamed SHA-256 is that of the whole arrays."""
+    from scatter.models import load_image_folder
+    from scatter._sources import CifarSource, FolderSource, IdxSource
+
+    root, images, labels = mnist
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (raw / name).write_bytes(gzip.decompress((root / f"{name}.gz").read_bytes()))
+    for folder in (root, raw):
+        source = cli.load_dataset(parsed(features_args(folder, tmp_path / "x.h5", "mnist",
+                                                       "scattering", "--limit", "20")))
+        assert isinstance(source, IdxSource) and source.n == 20
+        for start, stop in ((0, 7), (7, 14), (14, 20), (19, 20)):
+            np.testing.assert_array_equal(source.read(start, stop), images[start:stop])
+        np.testing.assert_array_equal(source.labels, labels[:20])
+        digest = hashlib.sha256()
+        for array in (images[:20], labels[:20]):
+            digest.update(repr((array.dtype.str, array.shape)).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        assert source.info["input_sha256"] == digest.hexdigest()
+
+    croot, cimages, clabels = cifar
+    source = cli.load_dataset(parsed(features_args(croot, tmp_path / "x.h5", "cifar10", "dwt",
+                                                   "--limit", "25")))
+    assert isinstance(source, CifarSource) and source.counts == [10, 10, 5]
+    whole = np.concatenate([cimages] * 3)[:25]
+    for start, stop in ((0, 4), (8, 12), (9, 21), (20, 25)):     # within and across files
+        np.testing.assert_array_equal(source.read(start, stop), whole[start:stop])
+    assert pickle.loads(pickle.dumps(source))._cached is None    # no pixels shipped
+
+    folder = make_folder(tmp_path / "textures", [(20, 20)] * 3)
+    source = cli.load_dataset(parsed(features_args(folder, tmp_path / "x.h5", "folder", "morlet")))
+    fimages, flabels, _ = load_image_folder(folder)
+    assert isinstance(source, FolderSource) and source.file_names[3] == "wool/0.png"
+    np.testing.assert_array_equal(source.read(2, 5), fimages[2:5])
+    np.testing.assert_array_equal(source.labels, flabels)
+
+
+def test_a_batch_reads_only_its_images(mnist, tmp_path, capsys, monkeypatch):
+    """Memory per batch (per worker) is bounded by the batch size: computing the features, the
+    command reads the dataset one batch at a time, never whole (the SHA-256 of the input
+    streams it in chunks of at most 4096 images)."""
+    from scatter import _sources
+
+    reads, original = [], _sources.IdxSource.read
+
+    def recorded(self, start, stop):
+        reads.append(stop - start)
+        return original(self, start, stop)
+
+    monkeypatch.setattr(_sources.IdxSource, "read", recorded)
+    monkeypatch.setattr(_sources, "_DIGEST_CHUNK", 8)
+    root, _, _ = mnist
+    assert run(features_args(root, tmp_path / "f.h5", "mnist", "morlet", "--batch-size", "5"),
+               capsys)[0] == 0
+    assert max(reads) <= 8 and reads.count(5) >= 4, reads
+
+
+def test_dask_workers_write_the_zarr_chunks_and_a_killed_client_resumes(mnist, tmp_path, capsys):
+    """--out *.zarr with --workers: each task writes its batch's chunk of the store itself
+    (chunk-aligned, no locks) and marks it done; the whole command killed mid-run (client,
+    scheduler and workers), the same command resumes without recomputing or rewriting the
+    finished chunks, and the store equals the single-process one bit for bit."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    zarr = pytest.importorskip("zarr", reason="zarr is not installed (the dask extra)")
+    root, _, _ = mnist
+    single, multi = tmp_path / "single.zarr", tmp_path / "multi.zarr"
+    args = ("mnist", "scattering", "--batch-size", "1")          # 24 chunks
+    assert run(features_args(root, single, *args), capsys)[0] == 0
+    argv = [str(a) for a in features_args(root, multi, *args, "--workers", "2")]
+    ckpt = tmp_path / "multi.zarr.partial"
+    job = subprocess.Popen([sys.executable, "-m", "scatter", *argv], start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(ckpt.glob("batch_*.done"))) < 2:
+            assert job.poll() is None, job.stderr.read().decode()
+            time.sleep(0.02)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)                          # the whole job, at once
+        job.wait(30)
+    done = sorted(int(p.stem.split("_")[1]) for p in ckpt.glob("batch_*.done"))
+    assert 2 <= len(done) < 24, f"not killed mid-run: {len(done)} chunks done"
+    store = ckpt / "store.zarr"
+
+    def chunk_files(folder):
+        return {p.relative_to(folder): p.stat().st_mtime_ns
+                for b in done for p in (folder / "features" / "c" / str(b)).rglob("*")
+                if p.is_file()}
+
+    finished = chunk_files(store)
+    assert len(finished) == len(done)
+    code, stdout, err = run(argv, capsys)
+    assert code == 0, err
+    assert f"{len(done)} of 24 batches already done" in stdout
+    assert f"computed {24 - len(done)} of 24" in stdout
+    assert chunk_files(multi) == finished                        # not rewritten
+    a, b = read_features(single), read_features(multi)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2]["key"] == b[2]["key"]
+    assert zarr.open_group(str(multi), mode="r")["features"].chunks[0] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["multi.zarr", "single.zarr"]
