@@ -2,10 +2,12 @@
 ``scatter filters`` draws a filter bank.
 
 ``scatter features`` writes features, labels and their provenance (transform parameters, library
-versions, a SHA-256 of the input images and labels) to HDF5 (``.h5``/``.hdf5``) or ``.npz``. Every
-finished batch is saved atomically in a checkpoint folder ``<out>.partial/`` next to the output,
-so a run that is interrupted (Ctrl-C, a killed job) resumes where it stopped when rerun with the
-same arguments; the output itself appears only when complete (temporary file + ``os.replace``).
+versions, a SHA-256 of the input images and labels) to HDF5 (``.h5``/``.hdf5``), ``.npz`` or a
+Zarr store (``.zarr``). Every finished batch is saved atomically in a checkpoint folder
+``<out>.partial/`` next to the output, so a run that is interrupted (Ctrl-C, a killed job)
+resumes where it stopped when rerun with the same arguments; the output itself appears only when
+complete (temporary file or folder, then renamed). Batches read only their own images (see
+``scatter._sources``); with ``--workers``/``--scheduler`` they are Dask tasks.
 
 Exit codes: 0 success (or the output is already up to date), 1 bad input or a refused overwrite,
 2 command-line usage errors (argparse).

@@ -113,3 +113,89 @@ def map_features(images, make_transform: Callable, batch_size: int = 256,
                          chunks=(images.chunks[0], *((n,) for n in feature_shape)),
                          drop_axis=list(range(1, images.ndim)), new_axis=list(new_axes),
                          meta=np.empty((0,) * (1 + len(feature_shape)), probe.dtype))
+
+
+class _Pickled:
+    """An object sent to workers as its (cloud)pickle and unpickled once per worker process.
+
+    Dask's own serialisation of ``torch.nn.Module`` walks ``__dict__`` and skips
+    ``__getstate__`` (which drops our modules' thread-local CPU caches and locks); a pickle
+    keeps the module's own rules."""
+
+    def __init__(self, obj):
+        import uuid
+
+        import cloudpickle
+
+        self.token, self.payload = uuid.uuid4().hex, cloudpickle.dumps(obj)
+
+    def load(self):
+        import pickle
+
+        return _built(self.token, lambda: pickle.loads(self.payload))
+
+
+def _forget(token: str) -> None:
+    _BUILT.pop(token, None)
+
+
+def _batch_features(data, transform: _Pickled, start: int, stop: int, device: str, dtype,
+                    log: bool):
+    """Items ``start:stop`` of ``data`` through ``transform``, on a worker: as the local path
+    computes them (:func:`scatter.features.iter_feature_batches`), so the numbers agree."""
+    import torch
+
+    from .features import iter_feature_batches
+
+    transform = transform.load()
+
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        items = data[start:stop]
+    else:                                  # a Dataset: the worker reads its own items
+        items = [data[i] for i in range(start, stop)]
+    return next(iter_feature_batches(items, transform, stop - start, device, dtype, log=log))
+
+
+def iter_batches_on_client(client, data, transform, n: int, batch_size: int, device, dtype,
+                           log: bool):
+    """Features of ``data`` one batch at a time, in order, computed as tasks on a
+    ``dask.distributed.Client``.
+
+    ``data`` and ``transform`` are sent to each worker once (``client.scatter(broadcast=True)``):
+    a worker deserialises the transform (its filters) once for all its batches; a Dataset reads
+    its own items there. A few batches per worker are in flight at a time, so neither the
+    workers nor this process hold more than those, whatever ``n``.
+
+    Yields
+    ------
+    features : ndarray, shape (b, *feature_shape)
+    labels : ndarray, int64, shape (b,), or None
+    """
+    from distributed import Client
+
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a dask.distributed.Client (or None), got "
+                        f"{type(client).__name__}")
+    pickled = _Pickled(transform)
+    shared_data, shared_transform = (client.scatter(x, broadcast=True, hash=False)
+                                     for x in (data, pickled))
+    starts = list(range(0, n, batch_size))
+    window = 2 * max(len(client.scheduler_info().get("workers", {})), 1)
+    futures: dict = {}
+
+    def submit(i):
+        start = starts[i]
+        futures[i] = client.submit(_batch_features, shared_data, shared_transform, start,
+                                   min(start + batch_size, n), str(device), dtype, log, pure=False)
+
+    try:
+        for i in range(min(window, len(starts))):
+            submit(i)
+        for i in range(len(starts)):
+            if i + window < len(starts):
+                submit(i + window)
+            yield futures.pop(i).result()  # a failed batch raises here, with its error
+    finally:
+        for future in futures.values():
+            future.cancel()
+        client.run(_forget, pickled.token)  # the workers drop their copy of the transform

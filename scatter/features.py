@@ -176,11 +176,12 @@ def standardize_(block: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nda
 def extract_features(data, transform: Callable, batch_size: int = 256, device="cpu",
                      normalize: str | None = None, out: str | os.PathLike | None = None,
                      progress: Any = "auto", return_labels: bool = False,
-                     dtype: torch.dtype = torch.float32):
+                     dtype: torch.dtype = torch.float32, client: Any = None):
     """Push a dataset of images through ``transform`` in batches and gather the features.
 
     Memory holds one batch of images and features at a time, plus the result (which, with
-    ``out``, lives on disk as a memory-mapped ``.npy``).
+    ``out``, lives on disk as a memory-mapped ``.npy``). With ``client``, the batches are
+    tasks on a Dask cluster, and the result is gathered here in order.
 
     Parameters
     ----------
@@ -209,6 +210,14 @@ def extract_features(data, transform: Callable, batch_size: int = 256, device="c
         Also return the labels of ``(image, label)`` items.
     dtype : torch.float32 or torch.float64
         Precision the images are converted to.
+    client : dask.distributed.Client, optional
+        Compute the batches on this Dask cluster (``pip install scatter[dask]``). ``data``
+        needs a length (an array, a tensor or a Dataset) and, with ``transform``, must be
+        picklable: each worker receives them once; a Dataset reading files reads its items on
+        the workers (give paths, not pixels). A few batches per worker are in flight at a
+        time. The features equal those computed here, bit for bit, when the workers use the
+        same torch build and threads (floating-point sums depend on both). ``None``: this
+        process.
 
     Returns
     -------
@@ -238,8 +247,20 @@ def extract_features(data, transform: Callable, batch_size: int = 256, device="c
             raise FileNotFoundError(f"out: folder {out.parent} does not exist")
     batch_size = check_int("batch_size", batch_size, minimum=1)
     n = _n_items(data)
-    stream = iter_feature_batches(data, transform, batch_size, device, dtype,
-                                  log=normalize == "log")
+    if client is None:
+        stream = iter_feature_batches(data, transform, batch_size, device, dtype,
+                                      log=normalize == "log")
+    else:
+        if n is None:
+            raise TypeError(f"with client, data must have a length (an array, a tensor or a "
+                            f"Dataset), got {type(data).__name__}")
+        if not callable(transform):
+            raise TypeError(f"transform must be a torch.nn.Module or a callable mapping a batch "
+                            f"tensor to a tensor, got {type(transform).__name__}")
+        from .distributed import iter_batches_on_client
+
+        stream = iter_batches_on_client(client, data, transform, n, batch_size, device, dtype,
+                                        log=normalize == "log")
     n_batches = None if n is None else -(-n // batch_size)
     if progress is True or (progress == "auto" and (n_batches or 0) > 10):
         from tqdm.auto import tqdm

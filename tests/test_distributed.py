@@ -64,15 +64,81 @@ def test_bad_input():
         dist.map_features(da.zeros(5, chunks=5), MAKE)
 
 
-def test_on_a_local_cluster_of_two_processes():
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of two worker processes on the loopback, shared by this module's tests."""
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    x = _images(12)
-    start = time.perf_counter()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        feats = dist.map_features(da.from_array(x, chunks=(3, 16, 16)), MAKE).compute()
-        workers = client.run(lambda: sorted(dist._BUILT))        # what each worker built
+        yield client
+
+
+def test_on_a_local_cluster_of_two_processes(client):
+    x = _images(12)
+    start = time.perf_counter()
+    feats = dist.map_features(da.from_array(x, chunks=(3, 16, 16)), MAKE).compute()
+    workers = client.run(lambda: sorted(dist._BUILT))        # what each worker built
     np.testing.assert_array_equal(feats, MAKE()(torch.from_numpy(x).float()).numpy())
     assert len(workers) == 2 and all(len(built) <= 1 for built in workers.values())
     assert time.perf_counter() - start < 60
+
+
+class _FilesDataset(torch.utils.data.Dataset):
+    """Images in .npy files, read when an item is asked for (on the worker that computes it),
+    recording which process read which item."""
+
+    def __init__(self, paths, labels):
+        self.paths, self.labels = paths, labels
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        import os
+
+        with open(f"{self.paths[i]}.read-by-{os.getpid()}", "w"):
+            pass
+        return torch.from_numpy(np.load(self.paths[i])), int(self.labels[i])
+
+
+def test_extract_features_on_a_client_equals_this_process(client, tmp_path):
+    """extract_features(client=...): the batches run as tasks on the cluster, in order, with
+    the numbers of the single-process call bit for bit (arrays, labelled Datasets, the log and
+    standardised normalisations); a Dataset of files is read on the workers, not here."""
+    import os
+
+    from scatter import extract_features
+    from scatter.models import ImageArrayDataset
+
+    x = torch.from_numpy(_images(11)).float()
+    S = MAKE()
+    for normalize in (None, "log", "standardize"):
+        here = extract_features(x, S, batch_size=3, normalize=normalize)
+        there = extract_features(x, S, batch_size=3, normalize=normalize, client=client)
+        np.testing.assert_array_equal(there, here)
+    labelled = ImageArrayDataset((_images(7) * 255).astype(np.uint8), np.arange(7) % 3)
+    here = extract_features(labelled, S, batch_size=2, return_labels=True)
+    there = extract_features(labelled, S, batch_size=2, return_labels=True, client=client)
+    np.testing.assert_array_equal(there[0], here[0])
+    np.testing.assert_array_equal(there[1], here[1])
+
+    paths = []
+    for i, image in enumerate(_images(6).astype(np.float32)):
+        paths.append(str(tmp_path / f"{i}.npy"))
+        np.save(paths[-1], image)
+    files = _FilesDataset(paths, np.arange(6))
+    feats, labels = extract_features(files, S, batch_size=2, return_labels=True, client=client)
+    np.testing.assert_array_equal(feats, S(torch.from_numpy(np.stack([np.load(p) for p in paths]))).numpy())
+    assert labels.tolist() == list(range(6))
+    readers = {int(p.name.rsplit("-", 1)[1]) for p in tmp_path.glob("*.read-by-*")}
+    assert readers and os.getpid() not in readers       # read by the workers only
+
+
+def test_extract_features_on_a_client_bad_input(client):
+    from scatter import extract_features
+
+    with pytest.raises(TypeError, match="client must be a dask.distributed.Client"):
+        extract_features(_images(4), MAKE(), client="tcp://127.0.0.1:8786")
+    with pytest.raises(TypeError, match="must have a length"):
+        extract_features(iter(_images(4)), MAKE(), client=client)
