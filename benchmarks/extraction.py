@@ -3,7 +3,8 @@
 Runs ``scatter features`` (through :func:`scatter.cli.main`) on MNIST-sized images (28 x 28,
 from ``../shared/data/mnist`` when present, else synthetic IDX files) and on 256 x 256 images
 (a synthetic image folder), once in one process and once on a Dask ``LocalCluster`` of 1 and of
-2 worker processes (``--workers``); checks that every output equals the single-process one bit
+2 worker processes (``--workers``), into HDF5 (parts gathered by the command) and Zarr (chunks
+written by the workers); checks that every output equals the single-process one bit
 for bit, and prints images per second and the ratio to the single-process run. The cluster's
 start-up is timed separately from the extraction.
 
@@ -89,7 +90,7 @@ def main_benchmark() -> None:
     import torch
 
     print(f"# torch {torch.__version__}, {os.cpu_count()} CPUs, single process with "
-          f"{torch.get_num_threads()} threads; Dask workers of 1 thread each")
+          f"{torch.get_num_threads()} threads; each of N Dask workers with cpu_count // N")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = [("MNIST 28x28", mnist_folder(tmp), "mnist", args.n, ["--J", "2", "--L", "8"]),
@@ -106,12 +107,15 @@ def main_benchmark() -> None:
             ref_out = tmp / f"{dataset}-single.h5"
             t_single = timed(base + ["--out", str(ref_out)])
             ref = read_features(ref_out)[0]
-            print(f"| {label} | {n} | one process | {t_single:.1f} | {n / t_single:.0f} | 1.00 | - |")
-            for workers in args.workers:
-                out = tmp / f"{dataset}-{workers}.h5"
-                t = timed(base + ["--out", str(out), "--workers", str(workers)])
+            print(f"| {label} | {n} | one process, .h5 | {t_single:.1f} | {n / t_single:.0f} | 1.00 | - |")
+            for workers, suffix in [(None, ".zarr")] + [(w, s) for w in args.workers
+                                                          for s in (".h5", ".zarr")]:
+                out = tmp / f"{dataset}-{workers}{suffix}"
+                flags = [] if workers is None else ["--workers", str(workers)]
+                t = timed(base + ["--out", str(out), *flags])
                 same = np.array_equal(read_features(out)[0], ref)
-                print(f"| {label} | {n} | {workers} Dask worker(s) | {t:.1f} | {n / t:.0f} | "
+                where = "one process" if workers is None else f"{workers} Dask worker(s)"
+                print(f"| {label} | {n} | {where}, {suffix} | {t:.1f} | {n / t:.0f} | "
                       f"{t_single / t:.2f} | {'yes' if same else 'NO'} |")
 
 

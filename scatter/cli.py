@@ -675,6 +675,11 @@ def _compute_part(args, source: Source, b: int, batch_size: int, target: Path) -
     key = _transform_key(args, source.image_shape)
     if key not in _PROCESS_CACHE:
         _PROCESS_CACHE[key] = _transform(args, source.image_shape)[0]
+    threads = getattr(args, "worker_threads", None)
+    if threads is not None:                 # a worker of a LocalCluster: its share of the cores
+        import torch
+
+        torch.set_num_threads(threads)
     start, stop = b * batch_size, min((b + 1) * batch_size, source.n)
     feats = _features(source.read(start, stop), _PROCESS_CACHE[key], args)
     labels = source.labels[start:stop]
@@ -709,6 +714,9 @@ def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: in
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
+        # Dask starts workers with one OpenMP thread; torch in each gets its share of the cores
+        args = argparse.Namespace(**{**vars(args), "run": None,
+                                     "worker_threads": max(1, (os.cpu_count() or 1) // args.workers)})
     try:
         shared = client.scatter(source, broadcast=True, hash=False)
         futures = [client.submit(_compute_part, args, shared, b, batch_size, targets[b], pure=False)

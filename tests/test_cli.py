@@ -646,30 +646,34 @@ def test_zarr_output_equals_the_hdf5_one(mnist, tmp_path, capsys, umask):
     assert read_features(store)[2]["key"]["transform"]["transform"] == "morlet"
 
 
-def test_a_worker_killed_mid_run_does_not_change_the_output(mnist, tmp_path, capsys):
+@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+def test_a_worker_killed_mid_run_does_not_change_the_output(mnist, tmp_path, capsys, suffix):
     """A Dask worker process killed while batches run: Dask reruns its tasks elsewhere (or on
-    the restarted worker), each part is written atomically, and the file equals the
-    single-process one bit for bit."""
+    the restarted worker), each part (HDF5) or chunk (Zarr) is written atomically, and the
+    output equals the single-process one bit for bit."""
     pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    if suffix == ".zarr":
+        pytest.importorskip("zarr", reason="zarr is not installed (the dask extra)")
     import threading
 
     import psutil
 
     root, _, _ = mnist
-    single, multi = tmp_path / "single.h5", tmp_path / "multi.h5"
+    single, multi = tmp_path / f"single{suffix}", tmp_path / f"multi{suffix}"
     args = ("mnist", "scattering", "--batch-size", "1")          # 24 tasks
     assert run(features_args(root, single, *args), capsys)[0] == 0
-    parts, killed = tmp_path / "multi.h5.partial", []
+    parts, killed = tmp_path / f"multi{suffix}.partial", []
+    done = "batch_*.npz" if suffix == ".h5" else "batch_*.done"
 
     def kill_a_worker_after_the_first_part():
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
-            if parts.is_dir() and any(parts.glob("batch_*.npz")):
+            if parts.is_dir() and any(parts.glob(done)):
                 workers = [p for p in psutil.Process().children(recursive=True)
                            if "spawn_main" in " ".join(p.cmdline())]
                 if workers:
                     workers[-1].kill()
-                    killed.append(len(list(parts.glob("batch_*.npz"))))   # parts done then
+                    killed.append(len(list(parts.glob(done))))   # parts done then
             time.sleep(0.01)
 
     watcher = threading.Thread(target=kill_a_worker_after_the_first_part, daemon=True)
