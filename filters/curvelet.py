@@ -354,14 +354,18 @@ class CurveletBank(FilterBank):
     >>> fig = bank.plot()             # the wedge tiling of the frequency plane
     """
 
-    def plot(self, max_filters: int = 3, **kwargs):
-        """Wedge tiling in frequency and ``max_filters`` curvelets per scale in space.
+    def plot(self, max_filters: int = 16, **kwargs):
+        """Wedge tiling in frequency and about ``max_filters`` curvelets in space, spread
+        evenly over the scales (at least one per scale), as :meth:`FilterBank.plot` counts.
 
         See :func:`scatter.filters.curvelet_plot.plot_curvelet_bank`. Returns the matplotlib figure.
         """
+        from .._validation import check_int
         from .curvelet_plot import plot_curvelet_bank
 
-        return plot_curvelet_bank(self, per_scale=max_filters, **kwargs)
+        max_filters = check_int("max_filters", max_filters, minimum=1)
+        scales = int(self.meta["j"].max()) + 1
+        return plot_curvelet_bank(self, per_scale=max(1, max_filters // scales), **kwargs)
 
 
 def curvelet_2d(shape, scales: int, angles: int = 16, finest: str = "curvelets",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import check_choice, check_float, check_int
+from . import _style as style
 from .bank import FilterBank
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -110,20 +111,34 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _label(bank: FilterBank, k: int) -> str:
-    """Short panel title from the meta keys present (``j``, ``theta``, else the index)."""
+def _label(bank: FilterBank, k: int, with_xi: bool = False) -> str:
+    """Short mathtext panel title from the meta keys present (order, ``j``, ``θ``, kind; the
+    centre frequency ``ξ`` when asked or when nothing else names the filter; else the index)."""
     parts = []
     if "order" in bank.meta and bank.ndim == 1:
-        parts.append(f"o={_fmt(bank.meta['order'][k])}")
+        parts.append(f"order {_fmt(bank.meta['order'][k])}")
     if "j" in bank.meta:
-        parts.append(f"j={_fmt(bank.meta['j'][k])}")
+        parts.append(f"$j={_fmt(bank.meta['j'][k])}$")
     if "theta" in bank.meta:
-        parts.append(f"θ={_fmt(bank.meta['theta'][k])}")
+        parts.append(f"$\\theta={_fmt(bank.meta['theta'][k])}$")
     if "kind" in bank.meta and isinstance(bank.meta["kind"][k], (str, np.str_)):
         parts.append(str(bank.meta["kind"][k]))
-    if not parts and "xi" in bank.meta:
-        parts.append(f"ξ={_fmt(bank.meta['xi'][k])}")
-    return " ".join(parts) if parts else f"#{k}"
+    if (with_xi or not parts) and "xi" in bank.meta and np.ndim(bank.meta["xi"][k]) == 0:
+        parts.append(f"$\\xi={_fmt(bank.meta['xi'][k])}$")
+    if not parts:
+        return f"#{k}"
+    if bank.ndim == 2 and len(parts) > 2:     # narrow 2D panels: a second line
+        return ", ".join(parts[:2]) + "\n" + ", ".join(parts[2:])
+    return ", ".join(parts)
+
+
+def _labels(bank: FilterBank, indices) -> dict[int, str]:
+    """Titles of the filters ``indices``, with ``ξ`` added when two titles would be equal
+    (several filters per octave share ``j``)."""
+    plain = {int(k): _label(bank, int(k)) for k in indices}
+    if len(set(plain.values())) == len(plain):
+        return plain
+    return {int(k): _label(bank, int(k), with_xi=True) for k in indices}
 
 
 def _colour_values(bank: FilterBank) -> tuple[np.ndarray, str]:
@@ -172,11 +187,6 @@ def _window(arrays, shape, crop):
 def _frequencies(n: int) -> np.ndarray:
     """Centred DFT frequencies in cycles per sample (the order of ``fftshift``)."""
     return np.fft.fftshift(np.fft.fftfreq(n))
-
-
-def _edges(freqs: np.ndarray) -> tuple[float, float]:
-    step = freqs[1] - freqs[0] if freqs.size > 1 else 1.0
-    return float(freqs[0] - step / 2), float(freqs[-1] + step / 2)
 
 
 def _stacked_axes(fig, n: int, panel_height: float, sharex: bool = False) -> list:
@@ -285,18 +295,30 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         n_cols = min(n_cells, _COLUMNS_1D)
         left_w, left_h = 2.3 * n_cols, 1.7 * math.ceil(n_cells / n_cols) + 0.6
         right_w, right_h = 6.0, _PANEL_HEIGHT_1D * (1 + len(groups))
+    # a spatial grid much taller than the Fourier column: the Fourier panels go above it, side
+    # by side (beside it they would leave a large empty area)
+    above = bank.ndim == 2 and spatial and fourier and left_h > 1.5 * right_h
+    if above:
+        right_w, right_h = _PANEL_HEIGHT_2D * 1.25 * (1 + len(groups)), _PANEL_HEIGHT_2D
     if figsize is None:
-        width = (left_w if spatial else 0) + (right_w if fourier else 0)
-        height = max(left_h if spatial else 0, right_h if fourier else 0)
+        if above:
+            width, height = max(left_w, right_w), left_h + right_h
+        else:
+            width = (left_w if spatial else 0) + (right_w if fourier else 0)
+            height = max(left_h if spatial else 0, right_h if fourier else 0)
         figsize = (min(width, 40), min(max(height, 3.0), 40))
     if fig is None:
         fig = Figure(figsize=figsize, layout="constrained")
-    if spatial and fourier:
+    if above:
+        right, left = fig.subfigures(2, 1, height_ratios=[right_h, left_h], hspace=0.02)
+    elif spatial and fourier:
         left, right = fig.subfigures(1, 2, width_ratios=[left_w, right_w], wspace=0.02)
     else:
         left = right = fig
     if title is None:
-        title = (f"{bank.name}: {len(bank)} filters on a {'x'.join(map(str, bank.shape))} grid"
+        grid = (f"a {'x'.join(map(str, bank.shape))} grid" if bank.ndim > 1
+                else f"{bank.shape[0]} samples")
+        title = (f"{style.family(bank.name)}: {len(bank)} filters on {grid}"
                  + (f" ({n_shown} drawn in space)" if spatial and n_shown < len(bank) else ""))
     fig.suptitle(title)
 
@@ -304,7 +326,7 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         if spatial:
             _spatial_2d(left, bank, rows, psi_space, phi_space, show_imag, crop)
         if fourier:
-            _fourier_2d(right, bank, groups)
+            _fourier_2d(right, bank, groups, side_by_side=above)
     else:
         if spatial:
             _spatial_1d(left, bank, rows, psi_space, phi_space, crop)
@@ -320,27 +342,30 @@ def _has_imaginary(psi_space, phi_space, rows) -> bool:
 
 
 def _spatial_2d(fig, bank, rows, psi_space, phi_space, show_imag, crop) -> None:
-    parts = [("Re", np.real, "RdBu_r", True)]
+    # each filter is drawn divided by its largest modulus: one colour bar per kind of part
+    parts = [("Re", np.real, style.SIGNED, True)]
     if show_imag:
-        parts.append(("Im", np.imag, "RdBu_r", True))
-    parts.append(("|ψ|", np.abs, "magma", False))
+        parts.append(("Im", np.imag, style.SIGNED, True))
+    parts.append(("$|\\psi|$", np.abs, style.MODULUS, False))
     n_cols = max(row.size for row in rows) + (phi_space is not None)
     axes = fig.subplots(len(rows) * len(parts), n_cols, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
+    titles = _labels(bank, np.concatenate(rows))
+    drawn = {True: ([], None), False: ([], None)}
 
     def draw(ax, image, window, transform, cmap, symmetric):
         slices, (dy, dx) = window
-        values = transform(image[slices])
         # Re and Im share the modulus' scale: a numerically zero part stays blank
         bound = np.abs(image[slices]).max() or 1.0
-        limits = (-bound, bound) if symmetric else (0.0, bound)
-        ax.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1], origin="lower",
-                  extent=(dx[0] - 0.5, dx[-1] + 0.5, dy[0] - 0.5, dy[-1] + 0.5),
-                  interpolation="nearest")
+        values = transform(image[slices]) / bound
+        shown = ax.imshow(values, cmap=cmap, vmin=-1.0 if symmetric else 0.0, vmax=1.0,
+                          origin="lower", extent=(dx[0] - 0.5, dx[-1] + 0.5, dy[0] - 0.5,
+                                                  dy[-1] + 0.5), interpolation="nearest")
         ax.set_axis_on()
         ax.set_xticks([])
         ax.set_yticks([])
+        drawn[symmetric] = (drawn[symmetric][0] + [ax], shown)
 
     def size(window) -> str:
         return "x".join(str(len(o)) for o in window[1])
@@ -354,29 +379,35 @@ def _spatial_2d(fig, bank, rows, psi_space, phi_space, show_imag, crop) -> None:
             for c, k in enumerate(row):
                 draw(axes[line, c], psi_space[k], window, transform, cmap, symmetric)
                 if p == 0:
-                    axes[line, c].set_title(_label(bank, int(k)), fontsize=8)
+                    axes[line, c].set_title(titles[int(k)], fontsize=8)
             axes[line, 0].set_ylabel(name if p else f"{size(window)} px\n{name}", fontsize=8)
             if r == 0 and phi_window is not None:
                 draw(axes[line, n_cols - 1], phi_space, phi_window, transform, cmap, symmetric)
                 if p == 0:
-                    axes[line, n_cols - 1].set_title(f"φ ({size(phi_window)} px)", fontsize=8)
-    fig.supxlabel("spatial filters, centred (Re/Im: blue < 0 < red, same scale as |ψ|)",
-                  fontsize=8)
+                    axes[line, n_cols - 1].set_title(f"$\\phi$ ({size(phi_window)} px)", fontsize=8)
+    # two colour bars for all panels: signed parts on the right, moduli below
+    for symmetric, label, where in ((True, "Re, Im / max $|\\psi|$", "right"),
+                                    (False, "$|\\psi|$ / max $|\\psi|$", "bottom")):
+        panels, image = drawn[symmetric]
+        if panels:
+            style.colorbar(fig, image, list(axes.flat), label=label, location=where,
+                           shrink=0.5, aspect=30)
+    fig.supxlabel("spatial filters, centred, each divided by its largest modulus", fontsize=8)
 
 
-def _fourier_2d(fig, bank, groups) -> None:
+def _fourier_2d(fig, bank, groups, side_by_side: bool = False) -> None:
     from matplotlib.lines import Line2D
 
     fy, fx = (_frequencies(n) for n in bank.shape)
-    extent = _edges(fx) + _edges(fy)
     magnitude = np.abs(np.fft.fftshift(bank.psi, axes=(1, 2)))
     peaks = magnitude.reshape(len(bank), -1).max(axis=1)
     normalised = magnitude / np.where(peaks > 0, peaks, 1.0)[:, None, None]
-    axes = _stacked_axes(fig, 1 + len(groups), _PANEL_HEIGHT_2D)
+    axes = (list(fig.subplots(1, 1 + len(groups), squeeze=False)[0]) if side_by_side
+            else _stacked_axes(fig, 1 + len(groups), _PANEL_HEIGHT_2D))
 
     ax = axes[0]
-    ax.imshow(normalised.max(axis=0), cmap="Greys", vmin=0, vmax=1, origin="lower", extent=extent,
-              interpolation="nearest")
+    coverage = style.frequency_plane(ax, normalised.max(axis=0), cmap="Greys", vmin=0, vmax=1)
+    style.colorbar(fig, coverage, ax, label="max$_k$ $|\\hat\\psi_k|$ / max $|\\hat\\psi_k|$")
     values, key = _colour_values(bank)
     levels = np.unique(values)
     cmap = _colormap("viridis")
@@ -396,29 +427,21 @@ def _fourier_2d(fig, bank, groups) -> None:
     if len(bank) <= _MAX_CONTOURS and levels.size <= 10:
         handles = [Line2D([], [], color=colour[v], label=f"{key}={_fmt(v)}") for v in levels]
     if bank.phi is not None:
-        handles.append(Line2D([], [], color="tab:red", ls="--", label="φ"))
+        handles.append(Line2D([], [], color="tab:red", ls="--", label="$\\phi$"))
     if handles:
         ax.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.7)
-    ax.set_title("Fourier tiling: half-maximum contours\n(grey: max of |ψ̂_k| / max |ψ̂_k|)",
-                 fontsize=9)
-    ax.set_xlabel("ω₂ (cycles/sample)", fontsize=8)
-    ax.set_ylabel("ω₁ (cycles/sample)", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_title("Fourier tiling: half-maximum contours of $|\\hat\\psi_k|$", fontsize=9)
 
     for ax, (name, sub) in zip(axes[1:], groups):
         lp = np.fft.fftshift(sub.littlewood_paley())
         # from 0: an absolute scale shows holes in the tiling, and a constant sum (a Parseval
         # frame) a uniform image rather than magnified rounding noise
-        image = ax.imshow(lp, cmap="viridis", origin="lower", extent=extent,
-                          vmin=min(0.0, lp.min()), vmax=max(lp.max(), 1e-300),
-                          interpolation="nearest")
-        fig.colorbar(image, ax=ax, shrink=0.85)
+        image = style.frequency_plane(ax, lp, cmap=style.SUM, vmin=min(0.0, lp.min()),
+                                      vmax=max(lp.max(), 1e-300))
+        style.colorbar(fig, image, ax, label="$\\sum_k |\\hat\\psi_k|^2$")
         low, high = float(lp.min()), float(lp.max())
         ax.set_title(f"Littlewood-Paley sum{' (' + name + ')' if name else ''}, real signals"
-                     f"\nframe bounds A={low:.3g}, B={high:.3g}", fontsize=9)
-        ax.set_xlabel("ω₂ (cycles/sample)", fontsize=8)
-        ax.set_ylabel("ω₁ (cycles/sample)", fontsize=8)
-        ax.tick_params(labelsize=7)
+                     f"\n{style.lower_bound_note(sub.littlewood_paley())}", fontsize=9)
 
 
 def _spatial_1d(fig, bank, rows, psi_space, phi_space, crop) -> None:
@@ -428,17 +451,19 @@ def _spatial_1d(fig, bank, rows, psi_space, phi_space, crop) -> None:
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for ax in axes.flat[len(cells):]:
         ax.set_axis_off()
+    titles = _labels(bank, [k for k in cells if k != "phi"])
     for ax, k in zip(axes.flat, cells):
         signal = phi_space if k == "phi" else psi_space[k]
         # each panel its own window: widths differ by orders of magnitude across a bank
         (window,), (offsets,) = _window([signal], bank.shape, crop)
         ax.plot(offsets, signal[window].real, lw=0.9, label="Re")
         ax.plot(offsets, signal[window].imag, lw=0.9, label="Im")
-        ax.plot(offsets, np.abs(signal[window]), "k--", lw=0.8, label="|ψ|")
-        ax.set_title("φ (low-pass)" if k == "phi" else _label(bank, k), fontsize=8)
+        ax.plot(offsets, np.abs(signal[window]), "k--", lw=0.8, label="$|\\psi|$")
+        ax.set_title("$\\phi$ (low-pass)" if k == "phi" else titles[k], fontsize=8)
         ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=6, loc="upper right")
     fig.supxlabel("spatial filters, centred (samples)", fontsize=8)
+    fig.supylabel("amplitude", fontsize=8)
 
 
 def _fourier_1d(fig, bank, groups, freq_scale) -> None:
@@ -466,11 +491,13 @@ def _fourier_1d(fig, bank, groups, freq_scale) -> None:
             ax.plot([], [], color=cmap(0.9 * (v - values.min()) / span), label=f"{key}={_fmt(v)}")
     if bank.phi is not None:
         phi = np.abs(np.fft.fftshift(bank.phi)) ** 2
-        ax.plot(freqs[keep], phi[keep], "--", color="tab:red", lw=1.2, label="|φ̂|²")
+        ax.plot(freqs[keep], phi[keep], "--", color="tab:red", lw=1.2, label="$|\\hat\\phi|^2$")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(f"|ψ̂_k|² (colour: {key})" + (f", {drawn.size} of {len(bank)} drawn"
-                                               if drawn.size < len(bank) else ""), fontsize=9)
+    ax.set_title(f"$|\\hat\\psi_k|^2$ (colour: {key})" + (f", {drawn.size} of {len(bank)} drawn"
+                                                         if drawn.size < len(bank) else ""),
+                 fontsize=9)
+    ax.set_ylabel("$|\\hat\\psi_k|^2$", fontsize=8)
     ax.tick_params(labelsize=7)
     for ax, (name, sub) in zip(axes[1:], groups):
         lp = np.fft.fftshift(sub.littlewood_paley())
@@ -478,8 +505,16 @@ def _fourier_1d(fig, bank, groups, freq_scale) -> None:
         ax.plot(freqs[keep], lp[keep], "k", lw=1)
         ax.axhline(low, color="tab:blue", lw=0.8, ls=":")
         ax.axhline(high, color="tab:orange", lw=0.8, ls=":")
-        ax.set_title(f"Littlewood-Paley sum{' (' + name + ')' if name else ''}, real signals:"
-                     f" A={low:.3g}, B={high:.3g}", fontsize=9)
+        zero = int(np.flatnonzero(freqs == 0)[0])
+        note = style.lower_bound_note(sub.littlewood_paley())
+        if log and not np.all(lp == lp[zero]):
+            # an extreme at zero frequency, which a log axis cannot show, is said
+            at = [name for name, v in (("A", low), ("B", high)) if lp[zero] == v]
+            if at:
+                note += f" ({' and '.join(at)} at $\\omega=0$, off the log axis)"
+        ax.set_title(f"Littlewood-Paley sum{' (' + name + ')' if name else ''}, real signals"
+                     f"\n{note}", fontsize=9)
+        ax.set_ylabel("$\\sum_k |\\hat\\psi_k|^2$", fontsize=8)
         ax.tick_params(labelsize=7)
     if log:
         axes[-1].set_xscale("log")

@@ -251,18 +251,29 @@ def scatter_image(out: Path, size: int = 256, J: int = 3, L: int = 8, dpi: int =
     total = sum(energy)
     print("energy share by order: " + ", ".join(f"order {m}: {e / total:.4f}" for m, e in enumerate(energy)))
 
+    from scatter.filters import _style as style
+
     first = coefs[meta["order"] == 1]
-    fig = Figure(figsize=(1.6 * (L + 1), 1.7 * J + 0.4), layout="constrained")
+    fig = Figure(figsize=(1.55 * (L + 1) + 1.2, 1.75 * J + 0.7), layout="constrained")
     axes = fig.subplots(J, L + 1, squeeze=False)
-    for j in range(J):
-        axes[j, 0].imshow(image if j == 0 else coefs[0], cmap="gray")
-        axes[j, 0].set_title("image" if j == 0 else "order 0", fontsize=8)
-        for t in range(L):
-            axes[j, t + 1].imshow(first[j * L + t], cmap="magma")
-            axes[j, t + 1].set_title(f"j={j}, θ={t}", fontsize=8)
     for ax in axes.flat:
         ax.set_axis_off()
-    fig.suptitle(f"First-order scattering |x * psi_(j,θ)| * phi_J of camera (J={J}, L={L})")
+    # left column: the image, then the order-0 coefficients (its local average), each with a bar
+    for row, (picture, title) in enumerate([(image, "image $x$"),
+                                             (coefs[0], "order 0: $x \\ast \\phi_J$")][:J]):
+        shown = axes[row, 0].imshow(picture, cmap=style.IMAGE)
+        axes[row, 0].set_title(title, fontsize=8)
+        style.colorbar(fig, shown, axes[row, 0], location="left", shrink=0.8)
+    # one row per scale j, one column per orientation; a row shares its colour scale
+    for j in range(J):
+        maps = first[j * L:(j + 1) * L]
+        for t in range(L):
+            shown = axes[j, t + 1].imshow(maps[t], cmap=style.MODULUS, vmin=0, vmax=maps.max())
+            angle = "0" if t == 0 else f"{t if t > 1 else ''}\\pi/{L}"
+            axes[j, t + 1].set_title(f"$j={j}$, $\\theta={angle}$", fontsize=8)
+        style.colorbar(fig, shown, list(axes[j, 1:]), shrink=0.8)
+    fig.suptitle(f"First-order scattering $|x \\ast \\psi_{{j,\\theta}}| \\ast \\phi_J$ of the "
+                 f"camera image ($J={J}$, $L={L}$, {size}x{size})")
     return save_figure(fig, out / "scattering_camera.png", dpi=dpi)
 
 

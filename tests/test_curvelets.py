@@ -250,11 +250,11 @@ def test_plot_draws_tiling_and_curvelets():
 
     matplotlib.use("Agg")
     bank = curvelet_2d((64, 64), 3, angles=8)
-    fig = bank.plot(max_filters=2)
-    assert len(fig.axes) == 1 + 2 * 2 + 1  # tiling, 2 per band-pass scale, low-pass
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    fig = bank.plot(max_filters=4)          # spread over the two band-pass scales: 2 each
+    images = [a for a in fig.axes if a.axison and a.images]
+    assert len(images) == 1 + 2 * 2 + 1  # tiling, 2 per band-pass scale, low-pass
+    bars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert len(bars) == 2                # orientation hue, signed values
 
 
 # ------------------------------------------------------------------------------- bad input

@@ -60,12 +60,15 @@ def test_morlet_2d_figure():
     assert [list(bank.meta["j"][row]) for row in rows] == [[0] * 3, [1] * 3, [2] * 3]
     assert list(bank.meta["theta"][rows[0]]) == [0, 4, 7]  # evenly spaced orientations
     shown = titles(fig)
-    assert "j=2 θ=7" in shown and any(t.startswith("φ") for t in shown)
-    lp = [t for t in shown if "frame bounds" in t]
+    assert "$j=2$, $\\theta=7$" in shown and any(t.startswith("$\\phi$") for t in shown)
+    lp = [t for t in shown if "Littlewood-Paley" in t]
     low, high = bank.frame_bounds()
-    assert len(lp) == 1 and f"A={low:.3g}, B={high:.3g}" in lp[0]
-    # a Morlet bank's spatial filters are complex: real, imaginary, modulus rows per scale
-    assert len(fig.subfigs[0].get_axes()) == 3 * 3 * 4
+    assert len(lp) == 1 and f"$A={low:.3g}$, $B={high:.3g}$" in lp[0]
+    # a Morlet bank's spatial filters are complex: real, imaginary, modulus rows per scale,
+    # and two colour bars (signed parts, moduli)
+    spatial = max(fig.subfigs, key=lambda sub: len(sub.get_axes()))   # beside or below
+    assert len(spatial.get_axes()) == 3 * 3 * 4 + 2
+    assert [a.get_label() for a in spatial.get_axes()].count("<colorbar>") == 2
     render(fig)
 
 
@@ -75,7 +78,7 @@ def test_complex_2d_bank_without_phi_or_meta():
     fig = plot_bank(bank)
     shown = titles(fig)
     assert [f"#{k}" for k in range(5)] == [t for t in shown if t.startswith("#")]
-    assert not any(t.startswith("φ") for t in shown)
+    assert not any(t.startswith("$\\phi$") for t in shown)
 
 
 def test_real_spatial_filters_drop_the_imaginary_row():
@@ -83,13 +86,14 @@ def test_real_spatial_filters_drop_the_imaginary_row():
     # Hermitian Fourier filters: real in space
     psi = np.stack([np.cos(2 * np.pi * f[:, None] * k) * np.exp(-f[None, :] ** 2) for k in (1, 2)])
     fig = plot_bank(FilterBank(psi, None, {"j": [0, 1]}), fourier=False)
-    assert len(fig.get_axes()) == 2 * 2  # (Re, |psi|) x 2 scales, one filter each
+    # (Re, |psi|) x 2 scales, one filter each, and a colour bar for each kind of part
+    assert len(fig.get_axes()) == 2 * 2 + 2
 
 
 def test_1d_banks():
     fig = plot_bank(gaussian_bank_1d(meta={"j": [0, 1, 2, 3]}))
     shown = titles(fig)
-    assert "j=3" in shown and "φ (low-pass)" in shown
+    assert "$j=3$" in shown and "$\\phi$ (low-pass)" in shown
     fig = plot_bank(gaussian_bank_1d(lowpass=False), freq_scale="log", crop=None)
     assert fig.get_axes()[-1].get_xscale() == "log"
     render(fig)
@@ -104,7 +108,7 @@ def test_morlet_1d_two_orders_get_one_lp_sum_each():
     lp = [t for t in titles(fig) if "Littlewood-Paley" in t]
     assert len(lp) == 2 and "order 1" in lp[0] and "order 2" in lp[1]
     low, high = groups[1][1].frame_bounds()
-    assert f"A={low:.3g}, B={high:.3g}" in lp[1]
+    assert f"$A={low:.3g}$, $B={high:.3g}$" in lp[1]
     assert sum(row.size for row in select_filters(bank, 6)) == 6
     render(fig)
 
@@ -123,8 +127,9 @@ def test_selection_never_exceeds_max_filters():
 
 def test_panel_switches():
     bank = gaussian_bank_2d(lowpass=True)
-    assert len(plot_bank(bank, spatial=False).get_axes()) == 2 + 1  # tiling, LP sum, colour bar
-    assert not any("frame bounds" in t for t in titles(plot_bank(bank, fourier=False)))
+    # tiling and LP sum, each with its colour bar
+    assert len(plot_bank(bank, spatial=False).get_axes()) == 2 + 2
+    assert not any("Littlewood-Paley" in t for t in titles(plot_bank(bank, fourier=False)))
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
@@ -160,7 +165,7 @@ def test_any_bank_builds(ndim, complex_, lowpass):
     assert bank.is_real != complex_
     fig = plot_bank(bank, max_filters=3)
     assert any("Littlewood-Paley" in t for t in titles(fig))
-    assert any(t.startswith("φ") for t in titles(fig)) == lowpass
+    assert any(t.startswith("$\\phi$") for t in titles(fig)) == lowpass
 
 
 def test_draws_into_a_subfigure():
@@ -170,6 +175,6 @@ def test_draws_into_a_subfigure():
     left, right = outer.subfigures(1, 2)
     assert plot_bank(gaussian_bank_1d(), spatial=False, fig=left, title="left") is left
     plot_bank(gaussian_bank_2d(), spatial=False, fig=right)
-    assert len(outer.get_axes()) == 3 + 2  # 1D: spectra + LP; 2D: tiling + LP (+ colour bar)
+    assert len(outer.get_axes()) == 2 + 4  # 1D: spectra + LP; 2D: tiling + LP, each with a colour bar
     with pytest.raises(TypeError, match="fig"):
         plot_bank(gaussian_bank_1d(), fig="figure")
