@@ -7,7 +7,7 @@ from .bank import FilterBank
 from .morlet import morlet_2d
 from .morlet1d import kymatio_padding_1d, morlet_1d, morlet_1d_params
 from .gabor_fit import GaborFit, fit_gabor, gabor_model
-from .plotting import plot_bank
+from .plotting import plot_bank, plot_littlewood_paley
 from .gabor import gabor_2d
 from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
@@ -38,4 +38,5 @@ __all__ = [
     "morlet_1d_params",
     "morlet_2d",
     "plot_bank",
+    "plot_littlewood_paley",
 ]

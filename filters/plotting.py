@@ -19,7 +19,7 @@ from .bank import FilterBank
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["plot_bank", "select_filters", "order_groups"]
+__all__ = ["plot_bank", "plot_littlewood_paley", "select_filters", "order_groups"]
 
 # Beyond this many filters the Fourier panel shows the coverage image only (one contour per filter
 # would take seconds and draw an unreadable tangle).
@@ -297,7 +297,7 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
         right_w, right_h = 6.0, _PANEL_HEIGHT_1D * (1 + len(groups))
     # a spatial grid much taller than the Fourier column: the Fourier panels go above it, side
     # by side (beside it they would leave a large empty area)
-    above = bank.ndim == 2 and spatial and fourier and left_h > 1.5 * right_h
+    above = bank.ndim == 2 and spatial and fourier and left_h > 1.8 * right_h
     if above:
         right_w, right_h = _PANEL_HEIGHT_2D * 1.25 * (1 + len(groups)), _PANEL_HEIGHT_2D
     if figsize is None:
@@ -526,3 +526,58 @@ def _colormap(name: str):
     from matplotlib import colormaps
 
     return colormaps[name]
+
+
+def plot_littlewood_paley(banks, figsize=None, title: str | None = None) -> "Figure":
+    """The Littlewood-Paley sums of 2D banks side by side, on one colour scale.
+
+    Parameters
+    ----------
+    banks : dict of str to FilterBank, or a sequence of FilterBank
+        2D banks (any grids); the keys (or the banks' family names) title the panels.
+    figsize : (float, float), optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One frequency plane per bank (``ω₁`` up, zero frequency at the centre) with its frame
+        bounds ``A``, ``B`` in the title, and why ``A`` is zero where it is; one colour bar.
+        Not registered with ``pyplot``.
+
+    Examples
+    --------
+    >>> from scatter import filters
+    >>> fig = filters.plot_littlewood_paley({"Morlet": filters.morlet_2d((32, 32), J=2, L=4),
+    ...                                      "curvelets": filters.curvelet_2d((32, 32), 2)})
+    >>> len(fig.axes)                                   # two planes and a colour bar
+    3
+    """
+    from matplotlib.figure import Figure
+
+    if isinstance(banks, FilterBank):
+        banks = [banks]
+    if not isinstance(banks, dict):
+        banks = {style.family(b.name) if isinstance(b, FilterBank) else str(b): b for b in banks}
+    if not banks:
+        raise ValueError("banks is empty: give at least one 2D FilterBank")
+    for name, bank in banks.items():
+        if not isinstance(bank, FilterBank) or bank.ndim != 2:
+            raise TypeError(f"banks[{name!r}] must be a 2D filters.FilterBank, got "
+                            f"{type(bank).__name__}" + (f" of {bank.ndim} dimensions"
+                                                        if isinstance(bank, FilterBank) else ""))
+    sums = {name: bank.littlewood_paley() for name, bank in banks.items()}
+    top = max(1.0, max(float(lp.max()) for lp in sums.values()))
+    fig = Figure(figsize=figsize or (3.4 * len(banks) + 1.0, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(banks), squeeze=False)[0]
+    for ax, (name, lp) in zip(axes, sums.items()):
+        shown = style.frequency_plane(ax, np.fft.fftshift(lp), cmap=style.SUM, vmin=0, vmax=top)
+        note = style.lower_bound_note(lp).replace(" (", "\n(")
+        ax.set_title(f"{name}: {len(banks[name])} filters\n{note}", fontsize=8)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    style.colorbar(fig, shown, list(axes), label="$\\sum_k |\\hat\\psi_k(\\omega)|^2$ (real signals)",
+                   shrink=0.8)
+    fig.suptitle(title or "Littlewood-Paley sums: frame bounds $A \\leq \\sum_k |\\hat\\psi_k|^2 "
+                          "\\leq B$")
+    return fig

@@ -498,28 +498,45 @@ def plot_comparison(comparison: FilterComparison, max_filters: int = 32, title: 
     >>> cmp = models.compare_filters(learned, filters.morlet_2d((32, 32), J=2, L=4), fit=False)
     >>> fig = models.plot_comparison(cmp, max_filters=2)        # save with fig.savefig(path)
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from ..filters import _style as style
 
     if not isinstance(comparison, FilterComparison):
         raise TypeError(f"comparison must be a FilterComparison, got {type(comparison).__name__}")
     n = min(len(comparison), int(max_filters))
-    cols = max(1, min(n, int(np.ceil(np.sqrt(n)))))
+    cols = max(1, min(n, 8))
     rows = -(-n // cols)
-    fig = plt.figure(figsize=(1.7 * cols + 5.5, max(1.15 * rows + 0.9, 4.8)))
-    grid = fig.add_gridspec(rows, cols + 3, width_ratios=[1] * cols + [0.15, 2.4, 0.1])
+    pairs_w, pairs_h = 1.45 * cols, 0.95 * rows + 1.2
+    fig = Figure(figsize=(pairs_w + 5.0, max(pairs_h, 4.6) + 0.5), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[pairs_w, 5.0], wspace=0.03)
+    axes = left.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    shown = None
     for i in range(n):
-        ax = fig.add_subplot(grid[i // cols, i % cols])
+        ax = axes[i // cols, i % cols]
         f, g = comparison.spatial[i], comparison.match[i]
         vmax = max(np.abs(f).max(), np.abs(g).max(), 1e-12)
         gap = np.full((f.shape[0], 1), np.nan)
-        ax.imshow(np.concatenate([f, gap, g], axis=1), cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                  interpolation="nearest")
+        shown = ax.imshow(np.concatenate([f, gap, g], axis=1) / vmax, cmap=style.SIGNED,
+                          vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_axis_on()
         r2 = comparison.gabor_r2[i]
-        ax.set_title(f"c={comparison.correlation[i]:.2f}" +
-                     (f" R²={r2:.2f}" if np.isfinite(r2) else ""), fontsize=7)
-        ax.set_xticks([])
+        ax.set_title(f"$c={comparison.correlation[i]:.2f}$" +
+                     (f", $R^2={r2:.2f}$" if np.isfinite(r2) else ""), fontsize=8)
+        ax.set_xticks([f.shape[1] / 2 - 0.5, f.shape[1] + g.shape[1] / 2 + 0.5])
+        ax.set_xticklabels(["learned", "match"] if i < cols else ["", ""], fontsize=7)
+        ax.tick_params(length=0)
         ax.set_yticks([])
-    ax = fig.add_subplot(grid[:, cols + 1])
+    if shown is not None:
+        style.colorbar(left, shown, list(axes.flat), label="weight / max $|\\cdot|$ of the pair",
+                       location="bottom", shrink=0.5, aspect=30)
+    bank_name = style.family(comparison.bank_name)
+    left.suptitle(f"each pair: a learned filter (left) and its best {bank_name} "
+                  f"match (right, best phase and shift)", fontsize=9)
+
+    ax = right.subplots()
     fourier = comparison.bank_fourier
     n_psi = len(comparison.bank_frequencies)
     if fourier is not None and n_psi:
@@ -537,21 +554,23 @@ def plot_comparison(comparison: FilterComparison, max_filters: int = 32, title: 
     r2 = comparison.gabor_r2
     colour = r2 if np.isfinite(r2).all() else np.zeros(len(comparison))
     for sign in (1, -1):
-        sc = ax.scatter(sign * peaks[:, 1], sign * peaks[:, 0], c=colour, cmap="viridis",
-                        vmin=0, vmax=1, s=16, edgecolors="k", linewidths=0.3)
-    fig.colorbar(sc, cax=fig.add_subplot(grid[:, cols + 2]), label="Gabor R²")
+        sc = ax.scatter(sign * peaks[:, 1], sign * peaks[:, 0], c=colour, cmap=style.SUM,
+                        vmin=0, vmax=1, s=18, edgecolors="k", linewidths=0.3)
+    style.colorbar(right, sc, ax, label="Gabor fit $R^2$")
     ax.set_xlim(-0.5, 0.5)
-    ax.set_ylim(0.5, -0.5)       # rows grow downwards, as in the filter images
+    ax.set_ylim(-0.5, 0.5)       # the library's frequency planes: omega_1 up
     ax.set_aspect("equal")
-    ax.set_xlabel("fx (cycles/pixel)")
-    ax.set_ylabel("fy (cycles/pixel)")
-    ax.set_title(f"{comparison.bank_name} half-max (grey), learned peaks", fontsize=8)
+    ax.set_xlabel(style.OMEGA_2.replace("sample", "pixel"), fontsize=8)
+    ax.set_ylabel(style.OMEGA_1.replace("sample", "pixel"), fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"{bank_name}: half-maximum contours (grey);\n"
+                 f"learned filters' spectral peaks (dots)", fontsize=9)
     summary = comparison.summary()
     fig.suptitle(title or (f"{len(comparison)} learned {summary['kernel'][0]}x"
-                           f"{summary['kernel'][1]} filters vs {comparison.bank_name}: median "
-                           f"corr {summary['median_correlation']:.2f}, frac R²>"
-                           f"{comparison.r2_threshold:g} = {summary['frac_gabor']:.2f}"),
-                 fontsize=9)
+                           f"{summary['kernel'][1]} filters against {bank_name}: median "
+                           f"correlation {summary['median_correlation']:.2f}, Gabor-like "
+                           f"($R^2>{comparison.r2_threshold:g}$) {summary['frac_gabor']:.0%}"),
+                 fontsize=12)
     return fig
 
 

@@ -201,7 +201,9 @@ def test_compare_errors(bank):
 def test_figure(bank, tmp_path):
     result = compare_filters(gabors(6), bank)
     fig = result.plot(max_filters=4)
-    assert len(fig.axes) == 4 + 2              # 4 pairs, frequency plane, colour bar
+    # 4 pairs, frequency plane, a colour bar for each
+    assert len(fig.axes) == 4 + 1 + 2
+    assert [a.get_label() for a in fig.axes].count("<colorbar>") == 2
     fig.savefig(tmp_path / "compare.png", dpi=50)
     plt.close(fig)
     assert (tmp_path / "compare.png").stat().st_size > 1000
