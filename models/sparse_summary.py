@@ -159,16 +159,17 @@ def dictionary_summary(dictionary: np.ndarray, codes: np.ndarray | None = None,
 def plot_dictionary(dictionary: np.ndarray, path: str | Path | None = None,
                     patch_shape: tuple[int, int] | None = None, r2: np.ndarray | None = None,
                     n_cols: int | None = None, title: str | None = None):
-    """Draw the atoms as a grid of grey images (each scaled to its own +-max).
+    """Draw the atoms as a grid of images, each divided by its largest magnitude (blue < 0 < red).
 
     Parameters
     ----------
     dictionary : ndarray, shape (n_atoms, n_features) or (n_atoms, h, w)
     path : str or Path, optional
-        Save the figure there (PNG) and close it; else return it open.
+        Save the figure there (PNG, atomically) and return None; else return the figure (not
+        registered with ``pyplot``).
     patch_shape : (int, int), optional
     r2 : ndarray (n_atoms,), optional
-        Gabor R^2 of each atom: atoms are sorted by it and those below 0.8 framed in red.
+        Gabor R^2 of each atom: atoms are sorted by it and those at or below 0.8 framed.
     n_cols : int, optional
         Columns of the grid (default about sqrt(n_atoms)).
     title : str, optional
@@ -186,38 +187,41 @@ def plot_dictionary(dictionary: np.ndarray, path: str | Path | None = None,
     >>> len(fig.axes) >= 16
     True
     """
-    import matplotlib
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from .._files import atomic_output
+    from ..filters import _style as style
 
     atoms = atoms_as_images(dictionary, patch_shape)
     order = np.argsort(-r2) if r2 is not None else np.arange(atoms.shape[0])
     n = atoms.shape[0]
     n_cols = n_cols or int(math.ceil(math.sqrt(n)))
     n_rows = int(math.ceil(n / n_cols))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * 0.45, n_rows * 0.45 + 0.5))
-    axes = np.atleast_1d(axes).ravel()
+    fig = Figure(figsize=(max(n_cols * 0.5 + 1.2, 3.5), n_rows * 0.5 + 1.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_frame_on(False)
+    shown = None
     for ax, k in zip(axes, order):
         atom = atoms[k]
-        vmax = np.abs(atom).max() or 1.0
-        ax.imshow(atom, cmap="gray", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        shown = ax.imshow(atom / (np.abs(atom).max() or 1.0), cmap=style.SIGNED, vmin=-1, vmax=1,
+                          interpolation="nearest")
         if r2 is not None and r2[k] <= 0.8:
             ax.set_frame_on(True)
             for spine in ax.spines.values():
-                spine.set_color("red")
+                spine.set_color("black")
                 spine.set_linewidth(1.5)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93 if title else 0.99,
-                        wspace=0.08, hspace=0.08)
+    style.colorbar(fig, shown, list(axes), label="atom / max $|\\cdot|$", shrink=0.6)
+    if title or r2 is not None:
+        fig.suptitle((title or "") + ("\n" if title and r2 is not None else "")
+                     + ("sorted by Gabor fit $R^2$; framed: $R^2 \\leq 0.8$" if r2 is not None else ""),
+                     fontsize=9)
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         return None
     return fig

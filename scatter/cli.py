@@ -45,16 +45,23 @@ class CLIError(Exception):
 # ------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``scatter`` command (one sub-parser per subcommand)."""
-    parser = argparse.ArgumentParser(prog=PROGRAM, description="Scattering and wavelet features of image datasets (scatter features), and "
-                                     "drawings of filter banks (scatter filters).",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Scattering and wavelet features of image datasets (scatter "
+        "features), and drawings of filter banks (scatter filters).",
+        epilog=f"datasets (--dataset): {', '.join(DATASETS)}\n"
+               f"transforms (--transform): {', '.join(TRANSFORMS)}\n"
+               f"outputs (--out): {', '.join(FORMATS)}; on Dask with --workers N or --scheduler "
+               f"ADDRESS\nbanks (scatter filters --bank): {', '.join(BANKS)}\n"
+               f"'scatter features --help' and 'scatter filters --help' list every option.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{features,filters}")
 
     f = sub.add_parser("features", help="compute features of a dataset and write them to disk",
                        description="Compute features of a dataset (scattering or wavelet) and "
-                       "write them with labels and provenance to .h5 or .npz. Interrupted runs "
-                       "resume from the checkpoint folder <out>.partial/.")
+                       "write them with labels and provenance to .h5, .npz or a Zarr store "
+                       "(.zarr), in one process or on Dask workers. Interrupted runs resume from "
+                       "the checkpoint folder <out>.partial/.")
     f.add_argument("--dataset", required=True, choices=DATASETS,
                    help="input format: MNIST/Fashion-MNIST IDX files, CIFAR-10 pickle batches, "
                         "or a folder with one sub-folder of images per class")
@@ -762,12 +769,8 @@ def build_bank(name: str, size: int, J: int, L: int, wavelet: str):
 
 
 def run_filters(args) -> int:
-    """``scatter filters``: draw a bank with :meth:`scatter.filters.FilterBank.plot`."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
+    """``scatter filters``: draw a bank with :meth:`scatter.filters.FilterBank.plot` (a figure
+    outside ``pyplot``: no display and no backend needed)."""
     out = args.out
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "pdf", "svg"):
@@ -779,11 +782,8 @@ def run_filters(args) -> int:
     _positive("--size", args.size)
     bank = build_bank(args.bank, args.size, args.J, args.L, args.wavelet)
     fig = bank.plot(max_filters=args.max_filters)
-    try:
-        with atomic_output(out, suffix="." + fmt) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=100)
-    finally:
-        plt.close(fig)
+    with atomic_output(out, suffix="." + fmt) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=100)
     print(f"wrote {out}: {bank!r}")
     return 0
 

@@ -382,6 +382,9 @@ def test_help_on_every_subcommand(argv, capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "usage: scatter" in text
+    if argv[0] == "--help":     # what the README says it lists: the datasets and transforms
+        for name in (*cli.DATASETS, *cli.TRANSFORMS, *cli.BANKS, ".zarr", "--workers"):
+            assert name in text, name
     if argv[0] == "features":
         assert "--transform" in text and "--overwrite" in text and "--limit" in text
     if argv[0] == "filters":
