@@ -5,7 +5,7 @@ PIP     := $(PY) -m pip
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test bench docs clean
+.PHONY: install demo test bench docs gallery clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(PY) notebooks/export_figures.py --out out/docs
 	$(PY) -m sphinx -W --keep-going -b html docs out/docs/html
+
+# the README's gallery (docs/images) from the notebooks and the demo: rerun after changing a figure
+gallery: $(STAMP)
+	$(PY) notebooks/export_figures.py --out out/docs --gallery
 
 clean:
 	rm -rf out .pytest_cache

@@ -1,7 +1,11 @@
-"""Sphinx configuration: the API reference is built from the docstrings (numpy style).
+"""Sphinx configuration: the API reference is built from the docstrings (numpy style), and the
+notebooks (``docs/notebooks`` links to ``notebooks/``) are rendered by myst-nb.
 
 Built offline (no intersphinx, the bundled alabaster theme) and with warnings as errors in the
-test suite (``tests/test_docs.py``) and by ``make docs``.
+test suite (``tests/test_docs.py``) and by ``make docs``. The notebooks are stored without
+outputs: ``make docs`` executes them at build time (``nb_execution_mode=force``), so a reader
+sees every figure; the suite renders them without executing (``-D nb_execution_mode=off``: it
+runs them in ``tests/test_notebooks.py`` already).
 """
 from __future__ import annotations
 
@@ -22,7 +26,13 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",  # only a <script> tag in the pages; nothing is fetched at build time
+    "myst_nb",             # the notebooks, with their outputs
 ]
+
+nb_execution_mode = "force"
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True    # a failing cell fails the build
+nb_merge_streams = True
 
 # numpy-style docstrings only
 napoleon_google_docstring = False
@@ -42,7 +52,7 @@ autodoc_typehints = "signature"  # the docstrings describe the types; no second 
 # torch.nn.Module methods (forward hooks, buffers...) are torch's to document, not ours
 autodoc_inherit_docstrings = False
 
-exclude_patterns = ["_build", "images/*.md"]
+exclude_patterns = ["_build", "images/*.md", "notebooks/.ipynb_checkpoints"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
 nitpicky = False

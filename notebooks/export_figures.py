@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python notebooks/export_figures.py                 # every notebooks/*.ipynb -> out/docs/
     python notebooks/export_figures.py --out DIR notebooks/02_scattering.ipynb
+    python notebooks/export_figures.py --gallery       # also refresh the README's docs/images/
 
 Each notebook runs in a fresh kernel of *this* interpreter (a kernel spec pointing at
 ``sys.executable`` is written to a temporary folder: nothing is registered with Jupyter), with
@@ -156,13 +157,47 @@ def export_figures(paths: Sequence[Path] | None = None, out: Path = REPO_ROOT / 
     return written
 
 
+# The README's gallery (docs/images/NAME) and the exported figure each is a copy of; the camera
+# figure is the one ``make demo`` writes (scatter.demo.scatter_image).
+GALLERY = {
+    "morlet_bank.png": "01_filter_banks_morlet_bank.png",
+    "littlewood_paley.png": "01_filter_banks_littlewood_paley_all.png",
+    "scattering_disk.png": "02_scattering_scattering_disk_order1.png",
+    "stability.png": "02_scattering_stability.png",
+    "learned_vs_morlet.png": "03_learned_vs_analytic_vs_morlet.png",
+    "sparse_coding_dictionary.png": "04_sparse_coding_dictionary.png",
+}
+
+
+def refresh_gallery(exported: Path, images: Path = REPO_ROOT / "docs" / "images") -> list[Path]:
+    """Copy the gallery's figures from the exported ones (``exported``) into ``images``, and
+    draw the camera figure as ``make demo`` does; returns the files written."""
+    import shutil
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from scatter.demo import scatter_image
+
+    written = []
+    for name, source in GALLERY.items():
+        shutil.copyfile(Path(exported) / source, images / name)
+        written.append(images / name)
+    written.append(scatter_image(images))
+    for path in written:
+        print(f"wrote {path}")
+    return written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "docs")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    parser.add_argument("--gallery", action="store_true",
+                        help="then copy the README's gallery figures into docs/images")
     args = parser.parse_args(argv)
     export_figures(args.notebooks or None, out=args.out, timeout=args.timeout)
+    if args.gallery:
+        refresh_gallery(args.out)
     return 0
 
 
