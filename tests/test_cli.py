@@ -622,6 +622,24 @@ def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp
     assert code == 1 and "not both" in err
 
 
+def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys):
+    """--scheduler ADDRESS: the batches run on the cluster at that address (here a LocalCluster
+    this test starts on the loopback); the output equals the single-process one bit for bit."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    root, _, _ = mnist
+    single, multi = tmp_path / "single.zarr", tmp_path / "multi.zarr"
+    args = ("mnist", "morlet", "--batch-size", "7")
+    pytest.importorskip("zarr", reason="zarr is not installed (the dask extra)")
+    assert run(features_args(root, single, *args), capsys)[0] == 0
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        code, _, err = run(features_args(root, multi, *args, "--scheduler",
+                                         cluster.scheduler_address), capsys)
+        assert code == 0, err
+    np.testing.assert_array_equal(read_features(single)[0], read_features(multi)[0])
+    np.testing.assert_array_equal(read_features(single)[1], read_features(multi)[1])
+
+
 def test_zarr_output_equals_the_hdf5_one(mnist, tmp_path, capsys, umask):
     """--out *.zarr: the same features, labels and provenance as HDF5, chunked by batch, the
     per-channel metadata beside them, the folder's permissions from the umask; up to date on a
