@@ -7,7 +7,10 @@ computes, whatever the size of the dataset, and the client ships no pixels.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +57,11 @@ class Source:
 
 
 class IdxSource(Source):
-    """MNIST / Fashion-MNIST: the first ``n`` entries of an images and a labels IDX file."""
+    """MNIST / Fashion-MNIST: the first ``n`` entries of an images and a labels IDX file.
+
+    A gzipped file cannot be read from the middle: each process keeps its stream open and reads
+    on from where the last slice ended (batches come in increasing order), so reading the whole
+    dataset a batch at a time decompresses it once, not once per batch."""
 
     def __init__(self, images_file: Path, labels_file: Path, n: int, info: dict):
         from .models.datasets import load_idx
@@ -62,16 +69,42 @@ class IdxSource(Source):
         self.images_file = images_file
         self.labels = load_idx(labels_file, n).astype(np.int64)
         first = load_idx(images_file, 1)
+        if first.dtype != np.uint8:
+            raise ValueError(f"{images_file}: expected uint8 images, the IDX header says "
+                             f"{first.dtype}")
         if first.ndim != 3 or self.labels.ndim != 1:
             raise ValueError(f"expected images of shape (N, H, W) in {images_file.name} and labels "
                              f"of shape (N,) in {labels_file.name}, got {first.shape[1:]} images "
                              f"and labels of {self.labels.ndim} dimensions")
         self.n, self.image_shape, self.info = len(self.labels), first.shape[1:], info
+        self._stream = None                     # (open gzip stream, index of its next item)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        from .models.datasets import load_idx
+        from .models.datasets import _is_gzip, _read_idx_header, load_idx
 
-        return load_idx(self.images_file, stop - start, start=start)
+        if not _is_gzip(self.images_file):      # seekable: read the slice directly
+            return load_idx(self.images_file, stop - start, start=start)
+        item = int(np.prod(self.image_shape))
+        if self._stream is None or self._stream[1] > start:
+            if self._stream is not None:
+                self._stream[0].close()
+            f = gzip.open(self.images_file, "rb")
+            _read_idx_header(f, self.images_file)
+            self._stream = (f, 0)
+        f, position = self._stream
+        try:
+            f.seek((start - position) * item, os.SEEK_CUR)
+            payload = f.read((stop - start) * item)
+        except (EOFError, OSError, zlib.error) as err:
+            self._stream = None
+            raise ValueError(f"{self.images_file}: corrupt or truncated gzip stream ({err})") from None
+        if len(payload) < (stop - start) * item:
+            raise ValueError(f"{self.images_file}: truncated IDX file (items {start} to {stop})")
+        self._stream = (f, stop)
+        return np.frombuffer(payload, np.uint8).reshape(stop - start, *self.image_shape).copy()
+
+    def __getstate__(self):                     # shipped to workers without the open stream
+        return {**self.__dict__, "_stream": None}
 
 
 class CifarSource(Source):
