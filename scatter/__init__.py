@@ -26,7 +26,7 @@ _EXPORTS = {
     "ScatteringError": "._base", "ScatteringShapeError": "._base", "ScatteringTypeError": "._base",
     "Scattering1D": ".scattering1d", "Scattering2D": ".scattering2d",
     "padded_shape_2d": ".scattering2d", "ScatteringTransformer": ".transformer",
-    "extract_features": ".features",
+    "extract_features": ".features", "ParametricMorlet2D": ".parametric_morlet",
 }
 _SUBPACKAGES = ("filters", "models")
 
@@ -50,6 +50,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "extract_features",
     "padded_shape_2d",
+    "ParametricMorlet2D",
     "Scattering1D",
     "Scattering2D",
     "ScatteringError",
