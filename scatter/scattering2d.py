@@ -109,6 +109,16 @@ def _check_lowpass_scale(bank: FilterBank, J: int) -> None:
                          f"give a low-pass of scale 2**{J} (or set bank.phi_meta['j'])")
 
 
+def _version_of(module: torch.nn.Module) -> tuple:
+    """The values of ``module``'s parameters (a few numbers per wavelet), their dtypes and
+    devices: changes whenever an optimiser step, a loaded state dict or a conversion changes
+    them (version counters do not see every in-place update: optimisers' foreach kernels)."""
+    params = list(module.parameters())
+    with torch.no_grad():
+        values = torch.cat([p.detach().reshape(-1).double() for p in params]).cpu().numpy()
+    return (values.tobytes(), tuple((p.dtype, p.device) for p in params))
+
+
 @functools.lru_cache(maxsize=8)
 def _default_bank(grid: tuple[int, int], J: int, L: int) -> FilterBank:
     """Kymatio's Morlet bank on ``grid``, designed once per parameters (banks are immutable)."""
@@ -181,6 +191,16 @@ class Scattering2D(ScatteringBase):
         CPU without autograd, with ``torch.get_num_threads() = n > 1``, the chunks run ``n`` at a
         time on worker threads that each use one intra-op thread (1.1-1.5x faster than splitting
         every operation across the cores); the chunks in flight share the working-set target.
+    learnable : bool or ParametricMorlet2D
+        Learn the Morlet wavelets' parameters (orientation, centre frequency, width, aspect
+        ratio; Gauthier et al., "Parametric Scattering Networks", CVPR 2022). ``True``: a
+        :class:`scatter.ParametricMorlet2D` at Kymatio's parameters (the same numbers as
+        ``learnable=False`` until trained); or such a module built on the padded grid with other
+        initialisations (``init='random'``). It is the submodule ``wavelets``: its parameters are
+        the network's ``parameters()`` and ``state_dict()``. While autograd is on and they require
+        gradients, each call builds the filters from them in torch (the plain cascade);
+        otherwise the network takes the current filters once per change and computes with its
+        CPU engine (the fast path). The low-pass is not learned. Not with ``bank``.
 
     Parameters are attributes with the same names; assigning one (``S.max_order = 1``) checks it
     and rebuilds the network at once. Inputs, dtypes, devices and errors follow the policies of
@@ -233,16 +253,19 @@ class Scattering2D(ScatteringBase):
 
 
     _PARAMS = ("J", "shape", "L", "max_order", "pre_pad", "backend", "out_type", "bank",
-               "check_input", "batch_size")
+               "check_input", "batch_size", "learnable")
     _ndim = 2
 
     def __init__(self, J: int, shape, L: int = 8, max_order: int = 2, pre_pad: bool = False,
                  backend=None, out_type: str = "array", *, bank: FilterBank | Callable | None = None,
-                 check_input: bool = True, batch_size: int | None = None) -> None:
+                 check_input: bool = True, batch_size: int | None = None,
+                 learnable=False) -> None:
         super().__init__()
         self.J, self.shape, self.L, self.max_order, self.pre_pad = J, shape, L, max_order, pre_pad
         self.backend, self.out_type, self.bank = backend, out_type, bank
         self.check_input, self.batch_size = check_input, batch_size
+        self.__dict__["learnable"] = learnable     # a value, not a registered submodule
+        self._learned_at = None
         self._configure()
 
     # ------------------------------------------------------------------------ construction
@@ -264,18 +287,41 @@ class Scattering2D(ScatteringBase):
                 "out_type": self.out_type,
                 "bank": self.__dict__.get("bank"), "check_input": bool(self.check_input),
                 "batch_size": None if self.batch_size is None
-                else check_int("batch_size", self.batch_size, minimum=1)}
+                else check_int("batch_size", self.batch_size, minimum=1),
+                "learnable": self._check_learnable(shape, J)}
+
+    def _check_learnable(self, shape: tuple, J: int):
+        from .parametric_morlet import ParametricMorlet2D
+
+        learnable = self.__dict__.get("learnable", False)
+        if isinstance(learnable, ParametricMorlet2D):
+            grid = shape if self.pre_pad else padded_shape_2d(shape, J)
+            if tuple(learnable.shape) != tuple(grid) or learnable.J != J:
+                raise ScatteringError(f"learnable: the wavelets' grid {learnable.shape} and J="
+                                      f"{learnable.J} must be the padded grid {grid} and J={J} "
+                                      f"(ParametricMorlet2D(padded_shape_2d(shape, J), J, L))")
+        elif not isinstance(learnable, (bool, np.bool_)):
+            raise TypeError(f"learnable must be True, False or a ParametricMorlet2D, got "
+                            f"{type(learnable).__name__}")
+        if learnable is not False and self.__dict__.get("bank") is not None:
+            raise ScatteringError("give bank= (fixed filters) or learnable= (trained Morlet "
+                                  "wavelets), not both")
+        return learnable
 
     @staticmethod
     def _build_key(params: dict) -> tuple:
         return (params["J"], params["shape"], params["L"], params["max_order"], params["pre_pad"],
-                id(params["bank"]))
+                id(params["bank"]), id(params["learnable"]))
 
     def _build(self, params: dict) -> dict:
         J, shape = params["J"], params["shape"]
         grid = padded_shape_2d(shape, J)
         bank = params["bank"]
-        if bank is None:
+        wavelets = self._wavelets(params["learnable"], grid, J, params["L"])
+        if wavelets is not None:
+            bank = wavelets.to_filter_bank()         # the current parameters, for the fast path
+            self._learned_at = _version_of(wavelets)
+        elif bank is None:
             bank = _default_bank(grid, J, params["L"])
         elif callable(bank) and not isinstance(bank, FilterBank):
             bank = bank(grid)
@@ -295,6 +341,58 @@ class Scattering2D(ScatteringBase):
             reflect_indices(M, (Mp - M) // 2, (Mp - M + 1) // 2).to(self._device),
             reflect_indices(N, (Np - N) // 2, (Np - N + 1) // 2).to(self._device))
         return {"_plan": plan, "_pad": pad}
+
+    def _wavelets(self, learnable, grid: tuple, J: int, L: int):
+        """The learnable wavelets (registered as the submodule ``wavelets``), or None."""
+        from .parametric_morlet import ParametricMorlet2D
+
+        current = self._modules.get("wavelets")
+        if learnable is False:
+            self._modules.pop("wavelets", None)
+            return None
+        if learnable is True:
+            # kept across rebuilds while it fits (its trained parameters are not thrown away)
+            if not (isinstance(current, ParametricMorlet2D) and tuple(current.shape) == tuple(grid)
+                    and current.J == J and current.L == L):
+                current = ParametricMorlet2D(grid, J, L).to(self._device)
+            learnable = current
+        self._modules["wavelets"] = learnable
+        return learnable
+
+    def _differentiates_filters(self) -> bool:
+        """A call builds the filters from the learnable wavelets, differentiably (autograd on
+        and some wavelet parameter requiring a gradient)."""
+        wavelets = self._modules.get("wavelets")
+        return (wavelets is not None and torch.is_grad_enabled()
+                and any(p.requires_grad for p in wavelets.parameters()))
+
+    def forward(self, x):
+        wavelets = self._modules.get("wavelets")
+        if wavelets is not None and not self._differentiates_filters() \
+                and _version_of(wavelets) != self._learned_at:
+            # trained since the network last took its filters: rebuild them (and the CPU
+            # engine) from the current parameters, once per change
+            self._key = None
+            self._configure()
+        return super().forward(x)
+
+    def _use_engine(self, x: torch.Tensor) -> bool:
+        return super()._use_engine(x) and not self._differentiates_filters()
+
+    def _plain_filters(self, dtype: torch.dtype):
+        if not self._differentiates_filters():
+            return super()._plain_filters(dtype)
+        from .core.ops import crop_fourier as crop
+
+        plan = self._plan
+        psi = self._modules["wavelets"]().to(dtype)           # (K, M_p, N_p), differentiable
+        index = {j: torch.as_tensor(ix, device=psi.device) for j, ix in plan.groups}
+        scales = []
+        for j, _ in plan.groups:
+            later = tuple((plan.res[j2], crop(psi[index[j2]], 2 ** plan.res[j]))
+                          for j2, _ in plan.groups if j2 > j and plan.max_order == 2)
+            scales.append(Scale2D(res=plan.res[j], psi=psi[index[j]], later=later))
+        return Filters2D(J=plan.J, scales=tuple(scales), phi=super()._plain_filters(dtype).phi)
 
     @staticmethod
     def _path_rows(groups, thetas, max_order: int) -> tuple:

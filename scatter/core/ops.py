@@ -62,3 +62,18 @@ def subsample_fourier(z: torch.Tensor, factor: int, ndim: int) -> torch.Tensor:
 def modulus(z: torch.Tensor) -> torch.Tensor:
     """``|z|`` (its gradient at ``z = 0`` is 0 in torch, not NaN)."""
     return z.abs()
+
+
+def crop_fourier(filters: torch.Tensor, factor: int) -> torch.Tensor:
+    """The low-frequency block ``|k| < n / (2 factor)`` of Fourier filters ``(..., M, N)``: the
+    torch twin of :func:`scatter._design.crop_fourier`, for filters made in torch (learnable
+    wavelets), differentiable."""
+    if factor == 1:
+        return filters
+    out = filters
+    for axis in (-2, -1):
+        n = filters.shape[axis]
+        half = n // (2 * factor)
+        keep = torch.cat([torch.arange(half), torch.arange(n - half, n)]).to(filters.device)
+        out = out.index_select(axis % out.ndim, keep)
+    return out
