@@ -25,7 +25,7 @@ _KYMATIO_PI = 3.1415
 # periodised copies whose envelope stays below this fraction of the peak change no float64 digit
 _ENVELOPE_FLOOR = 1e-20
 
-INITIALISATIONS = ("kymatio", "random")
+INITIALISATIONS = ("kymatio", "tight-frame", "random")
 
 
 class ParametricMorlet2D(nn.Module):
@@ -39,13 +39,14 @@ class ParametricMorlet2D(nn.Module):
         Number of scales of the initial bank; the (fixed) low-pass averages over ``2**J`` pixels.
     L : int >= 1
         Orientations per scale.
-    init : {'kymatio', 'random'}
+    init : {'kymatio', 'tight-frame', 'random'}
         ``'kymatio'``: the parameters of :func:`scatter.filters.morlet_2d` (``sigma = 0.8 * 2**j``,
         ``xi = 3 pi / 4 / 2**j``, Kymatio's angles, ``slant = 4 / L``): the filters are then
-        Kymatio's. ``'random'`` (the paper's random initialisation, in our ranges): angles
-        uniform in ``[0, pi)``, ``xi`` log-uniform between ``xi0 / 2**J`` and ``xi0``,
-        ``sigma = sigma0 * xi0 / xi`` (constant Q) times a uniform factor in
-        ``[0.75, 1.25]``, ``slant`` uniform in ``[0.5, 1.5] * 4 / L``.
+        Kymatio's. ``'tight-frame'``: the paper's "tight-frame" initialisation, which is made
+        of exactly these parameters (its code's ``create_filters_params``), so the same bank
+        here. ``'random'``: the paper's random initialisation: angles uniform in
+        ``[0, 2 pi)``, ``xi`` uniform in ``[0.5, 1]`` rad/sample, ``sigma = log(u)`` with ``u``
+        uniform in ``[e, e**5]``, ``slant`` uniform in ``[0.5, 1.5]``.
     seed : int, optional
         Seed of the random initialisation.
     learn : sequence of str
@@ -131,11 +132,11 @@ class ParametricMorlet2D(nn.Module):
 
 
 def _random_parameters(J: int, L: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    K, xi0, sigma0 = J * L, 3 * math.pi / 4, 0.8
-    xi = xi0 * 2.0 ** -rng.uniform(0, J, K)
-    return {"angle": rng.uniform(0, math.pi, K), "xi": xi,
-            "sigma": sigma0 * xi0 / xi * rng.uniform(0.75, 1.25, K),
-            "slant": rng.uniform(0.5, 1.5, K) * 4.0 / L}
+    """The random initialisation of Gauthier et al. (2022), J * L filters."""
+    K = J * L
+    return {"angle": rng.uniform(0, 2 * math.pi, K), "xi": rng.uniform(0.5, 1.0, K),
+            "sigma": np.log(rng.uniform(math.e, math.e ** 5, K)),
+            "slant": rng.uniform(0.5, 1.5, K)}
 
 
 def morlet_fourier(shape: tuple[int, int], angle: torch.Tensor, xi: torch.Tensor,

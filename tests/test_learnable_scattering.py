@@ -77,3 +77,16 @@ def test_a_given_bank_and_bad_input():
     fixed = Scattering2D(2, (32, 32), L=4, learnable=True)
     fixed.learnable = False                                     # back to fixed Morlet filters
     assert list(fixed.parameters()) == []
+
+
+@pytest.mark.slow
+def test_compiled_training_step_and_inference():
+    S = Scattering2D(1, (16, 16), L=2, max_order=1, learnable=True)
+    x = torch.randn(2, 16, 16, generator=torch.Generator().manual_seed(2))
+    compiled = torch.compile(S)
+    y = compiled(x)
+    y.pow(2).sum().backward()
+    assert S.wavelets.xi.grad is not None and float(S.wavelets.xi.grad.abs().sum()) > 0
+    torch.testing.assert_close(y.detach(), S(x).detach(), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), y.detach(), rtol=1e-5, atol=1e-6)

@@ -51,8 +51,14 @@ def test_learned_subset_state_dict_and_random_initialisation():
     c = ParametricMorlet2D((32, 32), 2, 4, init="random", seed=4)
     torch.testing.assert_close(a(), b())
     assert not torch.allclose(a(), c())
-    assert 0 <= float(a.angle.min()) and float(a.angle.max()) < math.pi
-    assert float(a.xi.max()) <= 3 * math.pi / 4 and float(a.xi.min()) >= 3 * math.pi / 4 / 4
+    # the paper's ranges
+    assert 0 <= float(a.angle.min()) and float(a.angle.max()) < 2 * math.pi
+    assert 0.5 <= float(a.xi.min()) and float(a.xi.max()) <= 1.0
+    assert 1.0 <= float(a.sigma.min()) and float(a.sigma.max()) <= 5.0
+    assert 0.5 <= float(a.slant.min()) and float(a.slant.max()) <= 1.5
+    # the paper's tight-frame initialisation is Kymatio's parameters
+    torch.testing.assert_close(ParametricMorlet2D((32, 32), 2, 4, init="tight-frame")(),
+                               ParametricMorlet2D((32, 32), 2, 4)(), rtol=0, atol=0)
     # trained parameters survive a save and a load into a differently initialised bank
     with torch.no_grad():
         c.xi.mul_(1.1)
