@@ -27,6 +27,7 @@ _EXPORTS = {
     "Scattering1D": ".scattering1d", "Scattering2D": ".scattering2d",
     "padded_shape_2d": ".scattering2d", "ScatteringTransformer": ".transformer",
     "extract_features": ".features", "ParametricMorlet2D": ".parametric_morlet",
+    "plot_learned_wavelets": ".parametric_morlet",
 }
 _SUBPACKAGES = ("filters", "models")
 
@@ -51,6 +52,7 @@ __all__ = [
     "extract_features",
     "padded_shape_2d",
     "ParametricMorlet2D",
+    "plot_learned_wavelets",
     "Scattering1D",
     "Scattering2D",
     "ScatteringError",

@@ -72,7 +72,8 @@ class ParametricMorlet2D(nn.Module):
     >>> from scatter.filters import morlet_2d
     >>> bank = ParametricMorlet2D((32, 32), J=2, L=4)
     >>> psi = bank()                                    # (8, 32, 32), float64
-    >>> bool(torch.allclose(psi, torch.from_numpy(morlet_2d((32, 32), J=2, L=4).psi), atol=1e-12))
+    >>> reference = torch.tensor(morlet_2d((32, 32), J=2, L=4).psi)
+    >>> bool(torch.allclose(psi, reference, atol=1e-12))
     True
     >>> psi.sum().backward(); bank.xi.grad.shape        # gradients reach the parameters
     torch.Size([8])
@@ -197,3 +198,105 @@ def _fold(window: torch.Tensor, origin: tuple[int, int], shape: tuple[int, int])
     plane = torch.nn.functional.pad(window, pad)
     K = window.shape[0]
     return plane.reshape(K, plane.shape[-2] // M, M, plane.shape[-1] // N, N).sum(dim=(1, 3))
+
+
+def plot_learned_wavelets(initial: ParametricMorlet2D, trained: ParametricMorlet2D,
+                          max_filters: int = 8, title: str | None = None):
+    """Trained wavelets beside their initialisation, and how far each parameter moved.
+
+    Parameters
+    ----------
+    initial, trained : ParametricMorlet2D
+        The same bank before and after training (e.g. ``copy.deepcopy`` of ``S.wavelets``
+        before the first step, then ``S.wavelets``).
+    max_filters : int
+        Wavelets drawn in space (evenly spread over the bank).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top: the real part of the chosen wavelets in space, initial (first row) over trained
+        (second row), each divided by its largest magnitude. Bottom left: the Fourier tiling,
+        half-maximum contours of every wavelet, initial dashed and trained solid. Bottom right:
+        each parameter's change, trained minus initial, per wavelet (angle in degrees, xi in
+        cycles/sample, sigma in pixels, slant). Not registered with ``pyplot``.
+
+    Examples
+    --------
+    >>> import copy, torch
+    >>> from scatter import ParametricMorlet2D
+    >>> from scatter.parametric_morlet import plot_learned_wavelets
+    >>> bank = ParametricMorlet2D((32, 32), J=2, L=4)
+    >>> start = copy.deepcopy(bank)
+    >>> with torch.no_grad():
+    ...     _ = bank.xi.mul_(1.2)                     # as a training step would move it
+    >>> fig = plot_learned_wavelets(start, bank, max_filters=4)
+    """
+    from matplotlib.figure import Figure
+
+    from .filters import _style as style
+
+    if not (isinstance(initial, ParametricMorlet2D) and isinstance(trained, ParametricMorlet2D)):
+        raise TypeError("initial and trained must be ParametricMorlet2D banks")
+    if tuple(initial.shape) != tuple(trained.shape) or initial.angle.shape != trained.angle.shape:
+        raise ValueError(f"initial and trained must be the same bank: shapes {initial.shape} and "
+                         f"{trained.shape}, {initial.angle.numel()} and {trained.angle.numel()} "
+                         f"wavelets")
+    max_filters = check_int("max_filters", max_filters, minimum=1)
+    banks = [initial.to_filter_bank(), trained.to_filter_bank()]
+    K = len(banks[0])
+    chosen = np.unique(np.round(np.linspace(0, K - 1, min(max_filters, K))).astype(int))
+    fig = Figure(figsize=(max(1.35 * len(chosen) + 1.2, 9.0), 7.6), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.45])
+    axes = top.subplots(2, len(chosen), squeeze=False)
+    M, N = initial.shape
+    shown = None
+    for row, bank in enumerate(banks):
+        space, _ = bank.spatial(centered=True)
+        for col, k in enumerate(chosen):
+            quarter = min(M, N) // 4                 # the central half of the grid
+            crop = space[k].real[M // 2 - quarter:M // 2 + quarter + 1,
+                                 N // 2 - quarter:N // 2 + quarter + 1]
+            ax = axes[row, col]
+            shown = ax.imshow(crop / (np.abs(crop).max() or 1.0), cmap=style.SIGNED, vmin=-1,
+                              vmax=1, origin="lower", interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"#{k}: $j={int(bank.meta['j'][k])}$", fontsize=8)
+        axes[row, 0].set_ylabel("initial" if row == 0 else "trained", fontsize=9)
+    style.colorbar(top, shown, list(axes.flat), label="Re / max $|\\psi|$", shrink=0.8)
+
+    tiling, drift = bottom.subplots(1, 2, width_ratios=[1.0, 1.3])
+    fy, fx = (np.fft.fftshift(np.fft.fftfreq(n)) for n in (M, N))
+    for bank, ls in ((banks[0], "--"), (banks[1], "-")):
+        magnitude = np.abs(np.fft.fftshift(bank.psi, axes=(1, 2)))
+        for k in range(K):
+            peak = magnitude[k].max()
+            if peak > 0 and magnitude[k].min() < 0.5 * peak:
+                tiling.contour(fx, fy, magnitude[k] / peak, levels=[0.5], linestyles=ls,
+                               colors=["0.5" if ls == "--" else "tab:red"], linewidths=0.8)
+    tiling.set_xlim(-0.5, 0.5)
+    tiling.set_ylim(-0.5, 0.5)
+    tiling.set_aspect("equal")
+    tiling.set_xlabel(style.OMEGA_2, fontsize=8)
+    tiling.set_ylabel(style.OMEGA_1, fontsize=8)
+    tiling.tick_params(labelsize=7)
+    tiling.set_title("half-maximum contours: initial (grey, dashed), trained (red)", fontsize=9)
+    changes = {"angle (degrees)": np.degrees(banks[1].meta["angle"] - banks[0].meta["angle"]),
+               "$\\xi$ (cycles/sample) x 100": 100 * (banks[1].meta["xi"] - banks[0].meta["xi"]),
+               "$\\sigma$ (pixels)": banks[1].meta["sigma"] - banks[0].meta["sigma"],
+               "slant": banks[1].meta["slant"] - banks[0].meta["slant"]}
+    width = 0.2
+    for i, (name, change) in enumerate(changes.items()):
+        drift.bar(np.arange(K) + (i - 1.5) * width, change, width=width, label=name)
+    drift.axhline(0, color="k", linewidth=0.6)
+    drift.set_xlabel("wavelet (ordered by scale $j$, then angle)", fontsize=8)
+    drift.set_ylabel("trained minus initial", fontsize=8)
+    drift.tick_params(labelsize=7)
+    drift.legend(fontsize=7, ncols=2, loc="best")
+    drift.set_title("how far each parameter moved", fontsize=9)
+    fig.suptitle(title or f"Learned Morlet wavelets ({K} on a {M}x{N} grid): trained against "
+                          f"their initialisation")
+    return fig

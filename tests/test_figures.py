@@ -37,10 +37,26 @@ def _banks():
              "log-Gabor": filters.log_gabor_2d(SHAPE),
              "curvelet": filters.curvelet_2d(SHAPE, scales=3, angles=16)}),
         "comparison": _comparison,
+        "learned wavelets": _learned,
         "dictionary": lambda: models.plot_dictionary(
             np.random.default_rng(0).standard_normal((36, 64)), r2=np.linspace(0, 1, 36),
             title="36 atoms of 8x8"),
     }
+
+
+def _learned():
+    import copy
+
+    import torch
+
+    from scatter import ParametricMorlet2D, plot_learned_wavelets
+
+    bank = ParametricMorlet2D((40, 40), 2, 8)
+    start = copy.deepcopy(bank)
+    with torch.no_grad():
+        bank.xi.mul_(1.1)
+        bank.angle.add_(0.1)
+    return plot_learned_wavelets(start, bank)
 
 
 def _comparison():
