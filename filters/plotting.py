@@ -439,7 +439,6 @@ def _fourier_2d(fig, bank, groups, side_by_side: bool = False) -> None:
         image = style.frequency_plane(ax, lp, cmap=style.SUM, vmin=min(0.0, lp.min()),
                                       vmax=max(lp.max(), 1e-300))
         style.colorbar(fig, image, ax, label="$\\sum_k |\\hat\\psi_k|^2$")
-        low, high = float(lp.min()), float(lp.max())
         ax.set_title(f"Littlewood-Paley sum{' (' + name + ')' if name else ''}, real signals"
                      f"\n{style.lower_bound_note(sub.littlewood_paley())}", fontsize=9)
 

@@ -15,7 +15,6 @@ Exit codes: 0 success (or the output is already up to date), 1 bad input or a re
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re

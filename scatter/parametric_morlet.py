@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_float, check_int, check_scales_fit, check_shape
+from ._validation import check_choice, check_int, check_scales_fit, check_shape
 
 # as in scatter.filters.morlet: Kymatio 0.3 normalises with 3.1415 rather than pi
 _KYMATIO_PI = 3.1415

@@ -1,7 +1,6 @@
 """Scattering2D(learnable=True): Kymatio's numbers at initialisation (both paths), gradients to
 the wavelet parameters, filters refreshed after training for the fast path, save and load, bad
 input (Gauthier et al., "Parametric Scattering Networks", CVPR 2022)."""
-import numpy as np
 import pytest
 import torch
 
