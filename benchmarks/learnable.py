@@ -135,7 +135,7 @@ def run(row: str, kind: str, x_train, y_train, x_test, y_test, epochs: int, seed
         model = nn.Sequential(Front(bank), head(kind))
         train(model, x_train, y_train, epochs, seed)
         acc = accuracy(model, x_test, y_test)
-        moved = {name: float((getattr(bank, name) - getattr(before, name)).abs().mean())
+        moved = {name: float((getattr(bank, name) - getattr(before, name)).detach().abs().mean())
                  for name in ("angle", "xi", "sigma", "slant")}
     return {"row": row, "head": kind, "n": len(x_train), "seed": seed, "accuracy": acc,
             "seconds": time.perf_counter() - start, "moved": moved}
