@@ -58,6 +58,8 @@ ROWS = ("fixed Morlet", "fixed random", "learned from Morlet", "learned from ran
         "CNN on pixels")
 # the paper's test accuracies (%), linear head, 100 / 500 / 1000 images (its Table 2)
 PAPER = {"fixed Morlet": (36.01, 48.12, 53.25), "learned from Morlet": (37.84, 52.68, 57.43)}
+# the last trained bank of each learned row, with its initialisation (for --figure)
+LAST_TRAINED: dict = {}
 
 
 class Front(nn.Module):
@@ -137,6 +139,7 @@ def run(row: str, kind: str, x_train, y_train, x_test, y_test, epochs: int, seed
         acc = accuracy(model, x_test, y_test)
         moved = {name: float((getattr(bank, name) - getattr(before, name)).detach().abs().mean())
                  for name in ("angle", "xi", "sigma", "slant")}
+        LAST_TRAINED[row] = (before, bank)
     return {"row": row, "head": kind, "n": len(x_train), "seed": seed, "accuracy": acc,
             "seconds": time.perf_counter() - start, "moved": moved}
 
@@ -186,6 +189,9 @@ def main(argv=None) -> int:
                    help="smoke run: 20 images, 500 test images, 1 epoch, one seed")
     p.add_argument("--out", type=Path, action="append", default=[],
                    help="write the table (.md) or the results (.json), atomically")
+    p.add_argument("--figure", type=Path,
+                   help="PNG of the last wavelets learned from Morlet beside their "
+                        "initialisation (scatter.plot_learned_wavelets)")
     args = p.parse_args(argv)
     if not (args.data / "cifar-10-batches-py").is_dir():
         p.error(f"--data: no cifar-10-batches-py/ in {args.data}")
@@ -217,6 +223,14 @@ def main(argv=None) -> int:
     print("\n" + text)
     for out in args.out:
         transfer.write_atomic(out, text if out.suffix == ".md" else json.dumps(results, indent=1))
+    if args.figure is not None and "learned from Morlet" in LAST_TRAINED:
+        from scatter import plot_learned_wavelets
+        from scatter.demo import save_figure
+
+        before, after = LAST_TRAINED["learned from Morlet"]
+        save_figure(plot_learned_wavelets(before, after, title=(
+            f"Morlet wavelets learned on {max(args.sizes)} CIFAR-10 images (J=2, L=8, linear "
+            f"head): trained against Kymatio's initialisation")), args.figure)
     return 0
 
 

@@ -19,8 +19,10 @@ def test_quick_run_writes_every_row(tmp_path):
     learnable = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(learnable)
     md, js = tmp_path / "t.md", tmp_path / "t.json"
+    png = tmp_path / "learned.png"
     assert learnable.main(["--quick", "--threads", "1", "--data", str(DATA), "--out", str(md),
-                           "--out", str(js)]) == 0
+                           "--out", str(js), "--figure", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = md.read_text()
     for row in learnable.ROWS:
         assert f"| {row} |" in text
