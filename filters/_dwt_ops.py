@@ -19,8 +19,8 @@ filter length ``F`` and the signal ``x_e`` extended by the mode's rule,
   beyond one period when the filter is longer than the signal.
 
 The kernels are in-place multiply-adds on strided views, one per filter tap. Along the last
-axis the padded signal is gathered directly in polyphase order (even samples, then odd), so that
-every tap reads a unit-stride view; along other axes a stride-2 view of whole rows is already
+axis the padded signal is split into its even and odd samples (one copy), so that every tap
+reads a unit-stride view; along other axes a stride-2 view of whole rows is already
 contiguous in its inner dimension. Under autograd the first tap allocates and the outputs are
 stacked; otherwise they are written into one preallocated tensor.
 """
@@ -88,38 +88,57 @@ def extension(n: int, left: int, right: int, mode: str) -> tuple[np.ndarray, np.
     return index, coef
 
 
-class Gather:
-    """A cached extension: the gather index and the few samples that need a linear fix-up."""
+class Pad:
+    """A cached extension along one axis: ``x`` between the left and right extensions.
 
-    def __init__(self, index: np.ndarray, coef: np.ndarray, order: np.ndarray | None = None,
-                 device=None) -> None:
-        if order is not None:  # polyphase order along the last axis
-            index, coef = index[order], coef[order]
-        plain = (coef[:, 0] == 1.0) & (coef[:, 1] == 0.0) & (coef[:, 2] == 0.0)
-        self.index = torch.as_tensor(index[:, 0], device=device)
-        fix = np.flatnonzero(~plain)
-        self.fix = None
-        if fix.size:
-            self.fix = (torch.as_tensor(fix, device=device),
-                        torch.as_tensor(index[fix], device=device), coef[fix])
+    The extensions are a few samples each, gathered and linearly combined (see
+    :func:`extension`); the signal itself is copied once by ``torch.cat`` (a gather of the
+    whole extended signal along the last axis, ``index_select``, is several times slower).
+    """
+
+    def __init__(self, n: int, left: int, right: int, mode: str, device=None) -> None:
+        index, coef = extension(n, left, right, mode)
+        # smooth: x[i0] + c (x[i1] - x[i0]), PyWavelets' rounding (the blend
+        # (1 - c) x[i0] + c x[i1] differs by ~|c| eps |x|, with |c| up to the filter length)
+        self.smooth = mode == "smooth"
+        self.sides = [self._side(index[:left], coef[:left], device),
+                      self._side(index[left + n:], coef[left + n:], device)]
         self._coef = {}
 
+    @staticmethod
+    def _side(index, coef, device):
+        if index.shape[0] == 0:
+            return None
+        terms = [i for i in range(3) if np.any(coef[:, i])]
+        plain = terms == [0] and np.all(coef[:, 0] == 1.0)
+        return (plain, [torch.as_tensor(index[:, i], device=device) for i in terms],
+                coef[:, terms], index.shape[0])
+
+    def _values(self, x: torch.Tensor, dim: int, side) -> torch.Tensor:
+        plain, indices, coef, count = side
+        if plain:
+            return x.index_select(dim, indices[0])
+        if not indices:  # zero padding
+            shape = list(x.shape)
+            shape[dim] = count
+            return x.new_zeros(shape)
+        key = (id(side), x.dtype)
+        if key not in self._coef:
+            self._coef[key] = torch.as_tensor(coef, dtype=x.dtype, device=x.device)
+        c = self._coef[key]
+        shape = (-1,) + (1,) * (-dim - 1)
+        if self.smooth and len(indices) == 2:
+            start = x.index_select(dim, indices[0])
+            return start + (x.index_select(dim, indices[1]) - start) * c[:, 1].reshape(shape)
+        return sum(x.index_select(dim, index) * c[:, i].reshape(shape)
+                   for i, index in enumerate(indices))
+
     def __call__(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        y = x.index_select(dim, self.index)
-        if self.fix is not None:
-            pos, index, coef = self.fix
-            key = x.dtype
-            if key not in self._coef:
-                self._coef[key] = torch.as_tensor(coef, dtype=x.dtype, device=x.device)
-            c = self._coef[key]
-            shape = (-1,) + (1,) * (-dim - 1)
-            vals = sum(x.index_select(dim, index[:, i]) * c[:, i].reshape(shape)
-                       for i in range(3) if np.any(coef[:, i]))
-            if isinstance(vals, int):  # every fixed sample is zero (zero padding)
-                y.index_fill_(dim, pos, 0.0)
-            else:
-                y.index_copy_(dim, pos, vals)
-        return y
+        parts = [self._values(x, dim, self.sides[0])] if self.sides[0] else []
+        parts.append(x)
+        if self.sides[1]:
+            parts.append(self._values(x, dim, self.sides[1]))
+        return torch.cat(parts, dim) if len(parts) > 1 else x
 
 
 def _step2(x: torch.Tensor, dim: int, start: int, count: int) -> torch.Tensor:
@@ -130,7 +149,7 @@ def _step2(x: torch.Tensor, dim: int, start: int, count: int) -> torch.Tensor:
 
 
 def _accumulate(terms, shape, like: torch.Tensor, dim_out: int):
-    """Sum of ``weight * view`` for each of two outputs, stacked at ``dim_out`` of ``shape``.
+    """Sums of ``weight * view``, one per output, stacked at ``dim_out`` of ``shape``.
 
     ``terms[k]`` lists ``(view, weight)`` for output ``k``. Written in place into one tensor
     unless autograd records (``out=`` is not differentiable): then stacked at the end.
@@ -195,30 +214,18 @@ class AxisTransform:
             return (n + 1) // 2
         return (n + self.length - 1) // 2
 
-    def _gather(self, kind: str, n: int, dim_is_last: bool, device) -> Gather:
-        key = (kind, n, dim_is_last, str(device))
-        g = self._cache.get(key)
-        if g is None:
+    def _pad(self, kind: str, n: int, last: bool, device) -> Pad:
+        key = (kind, n, last, str(device))
+        pad = self._cache.get(key)
+        if pad is None:
             if kind == "analysis":
-                out = self.coeff_length(n)
-                total = 2 * out - 2 + self.length
-                index, coef = extension(n, self.left, total - n - self.left, self.mode)
-                order = None
-                if dim_is_last:  # even samples, then odd ones (padded to an even count)
-                    if total % 2:
-                        index, coef = np.vstack([index, index[-1:]]), np.vstack([coef, coef[-1:]])
-                    order = np.concatenate([np.arange(0, index.shape[0], 2),
-                                            np.arange(1, index.shape[0], 2)])
-                g = Gather(index, coef, order, device)
+                total = 2 * self.coeff_length(n) - 2 + self.length
+                total += last and total % 2  # whole (even, odd) pairs for the polyphase split
+                pad = Pad(n, self.left, total - n - self.left, self.mode, device)
             else:  # periodic extension of the coefficients for periodization synthesis
-                span = self.s_max - self.s_min + 1
-                k = np.arange(self.s_min, self.s_min + n + span - 1)
-                index = np.zeros((k.size, 3), dtype=np.int64)
-                coef = np.zeros((k.size, 3))
-                index[:, 0], coef[:, 0] = k % n, 1.0
-                g = Gather(index, coef, None, device)
-            self._cache[key] = g
-        return g
+                pad = Pad(n, -self.s_min, self.s_max, "periodic", device)
+            self._cache[key] = pad
+        return pad
 
     # analysis -------------------------------------------------------------------------------
     def analysis(self, x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -229,14 +236,15 @@ class AxisTransform:
                              f"transformed axis (as PyWavelets), got {n}")
         out_len = self.coeff_length(n)
         last = dim == -1
-        y = self._gather("analysis", n, last, x.device)(x, dim)
+        y = self._pad("analysis", n, last, x.device)(x, dim)
         shape = list(x.shape)
         shape[dim] = out_len
         shape.insert(1, 2)
         terms = ([], [])
         if last:
-            half = y.shape[-1] // 2
-            phases = (y[..., :half], y[..., half:])
+            # even and odd samples as two contiguous rows: unit-stride views for every tap
+            y = y.unflatten(-1, (y.shape[-1] // 2, 2)).transpose(-1, -2).contiguous()
+            phases = (y[..., 0, :], y[..., 1, :])
             for t, (w_lo, w_hi) in enumerate(self.taps):
                 view = phases[t % 2][..., t // 2:t // 2 + out_len]
                 if w_lo != 0:
@@ -263,7 +271,7 @@ class AxisTransform:
         """``c`` (R, 2, *S) low/high pairs -> (R, *S') along spatial axis ``dim`` (negative)."""
         n = c.shape[dim]
         if self.mode == "periodization":
-            c = self._gather("synthesis", n, False, c.device)(c, dim)
+            c = self._pad("synthesis", n, dim == -1, c.device)(c, dim)
             count = n
         else:
             count = n - (self.s_max - self.s_min)
@@ -278,3 +286,52 @@ class AxisTransform:
         shape.insert(len(shape) + dim + 1, 2)  # (..., count, 2, rest): phase e at dim
         out = _accumulate(terms, shape, c, dim)
         return out.flatten(dim - 1, dim)
+
+
+class StationaryAxis:
+    """One level of the stationary (undecimated, a trous) transform along one axis.
+
+    PyWavelets' ``swt`` and ``iswt`` conventions (checked by the tests): at dilation ``s``
+    (``2**level`` of the level's input), ``c[k] = sum_t h[t] x[(k + s F // 2 - t s) mod N]``;
+    the inverse level is ``x[k] = gain * sum_t (g_lo[t] a[(k + s (F//2 - 1) - t s) mod N] +
+    g_hi[t] d[...])`` with ``gain = 1/2`` (``1/sqrt(2)`` when ``norm``), and the analysis filters
+    are divided by ``sqrt(2)`` when ``norm``.
+    """
+
+    def __init__(self, dec_lo, dec_hi, rec_lo, rec_hi, norm: bool) -> None:
+        self.length = len(dec_lo)
+        scale = 1 / np.sqrt(2) if norm else 1.0
+        self.dec = (np.asarray(dec_lo, dtype=np.float64) * scale,
+                    np.asarray(dec_hi, dtype=np.float64) * scale)
+        gain = 1 / np.sqrt(2) if norm else 0.5
+        self.rec = (np.asarray(rec_lo, dtype=np.float64) * gain,
+                    np.asarray(rec_hi, dtype=np.float64) * gain)
+        self._cache = {}
+
+    def _pad(self, n: int, shift: int, dilation: int, device) -> Pad:
+        """Periodic extension ``e[j] = x[(j + shift - (F - 1) s) mod n]``, ``j < n + (F-1) s``."""
+        key = (n, shift, dilation, str(device))
+        if key not in self._cache:
+            span = (self.length - 1) * dilation
+            self._cache[key] = Pad(n, span - shift, shift, "periodic", device)
+        return self._cache[key]
+
+    def analysis(self, x: torch.Tensor, dim: int, dilation: int) -> torch.Tensor:
+        """``x`` (R, *S) -> (R, 2, *S) low/high along spatial axis ``dim``."""
+        n, length = x.shape[dim], self.length
+        e = self._pad(n, (length // 2) * dilation, dilation, x.device)(x, dim)
+        terms = tuple([(e.narrow(dim, (length - 1 - t) * dilation, n), float(h[t]))
+                       for t in range(length) if h[t] != 0] for h in self.dec)
+        shape = list(x.shape)
+        shape.insert(1, 2)
+        return _accumulate(terms, shape, x, 1)
+
+    def synthesis(self, c: torch.Tensor, dim: int, dilation: int) -> torch.Tensor:
+        """``c`` (R, 2, *S) low/high pairs -> (R, *S) along spatial axis ``dim``."""
+        n, length = c.shape[dim], self.length
+        e = self._pad(n, (length // 2 - 1) * dilation, dilation, c.device)(c, dim)
+        terms = ([(e.select(1, ch).narrow(dim, (length - 1 - t) * dilation, n), float(g[t]))
+                  for ch, g in enumerate(self.rec) for t in range(length) if g[t] != 0],)
+        shape = list(c.shape)
+        shape[1] = 1
+        return _accumulate(terms, shape, c, 1).select(1, 0)
