@@ -11,6 +11,8 @@ from .plotting import plot_bank
 from .gabor import gabor_2d
 from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
+from .dwtn import DWTnd, IDWTnd
+from .swt import ISWT1d, ISWT2d, SWT1d, SWT2d
 from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows
 from .curvelet_transform import CurveletTransform
 
@@ -22,6 +24,7 @@ __all__ = [
     "CurveletWindows",
     "DWT1d",
     "DWT2d",
+    "DWTnd",
     "dwt_bank",
     "dwt_filter_bank",
     "DWTFilters",
@@ -32,10 +35,15 @@ __all__ = [
     "GaborFit",
     "IDWT1d",
     "IDWT2d",
+    "IDWTnd",
+    "ISWT1d",
+    "ISWT2d",
     "kymatio_padding_1d",
     "log_gabor_2d",
     "morlet_1d",
     "morlet_1d_params",
     "morlet_2d",
     "plot_bank",
+    "SWT1d",
+    "SWT2d",
 ]

@@ -196,9 +196,6 @@ class _DWTBase(nn.Module):
         self.check_input = bool(check_input)
         filters = dwt_bank(wavelet)
         self.wavelet = filters.wavelet
-        if mode != "periodization" and filters.length % 2:
-            raise ValueError(f"wavelet {self.wavelet.name!r} has filters of odd length "
-                             f"{filters.length}: only mode='periodization' supports them")
         self.mode = mode
         # design constants as Python floats: the transforms follow the input's device and dtype
         self._axis = AxisTransform(*(f.numpy() for f in (filters.dec_lo, filters.dec_hi,

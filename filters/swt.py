@@ -58,8 +58,9 @@ class _SWTForward(_SWTBase):
         most = min(pywt.swt_max_level(n) for n in sizes)
         if self.start_level >= most:
             raise ValueError(f"start_level={self.start_level} is too large for axes of sizes "
-                             f"{tuple(sizes)}: it must be less than {most} (the number of times "
-                             f"2 divides every side)")
+                             f"{tuple(sizes)}: every side must be divisible by "
+                             f"2**(start_level + level), so start_level must be less than {most}"
+                             f" (the number of times 2 divides every side)")
         level = most - self.start_level if self.level is None else self.level
         if level > most - self.start_level:
             raise ValueError(f"level={level} is too large for axes of sizes {tuple(sizes)} with "
