@@ -174,6 +174,37 @@ def _accumulate(terms, shape, like: torch.Tensor, dim_out: int):
     return out
 
 
+class _Weights:
+    """Weight pairs as small tensors per dtype and device, shaped ``(2, 1, ..., 1)`` to broadcast
+    over the output dimension they are stacked at."""
+
+    def __init__(self, pairs) -> None:
+        self.values = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
+        self._cache = {}
+
+    def get(self, like: torch.Tensor, trailing: int) -> torch.Tensor:
+        key = (like.dtype, like.device, trailing)
+        if key not in self._cache:
+            w = torch.as_tensor(self.values, dtype=like.dtype, device=like.device)
+            self._cache[key] = w.reshape(w.shape + (1,) * trailing)
+        return self._cache[key]
+
+
+def _accumulate_pairs(views, weights: torch.Tensor, shape, like: torch.Tensor, dim_out: int):
+    """``out[..., k, ...] = sum_i weights[i, k] * views[i]`` with ``k`` in {0, 1} at ``dim_out``:
+    one multiply-add per view fills both outputs (half the passes of one per output)."""
+    record = torch.is_grad_enabled() and like.requires_grad
+    out = None if record else like.new_empty(shape)
+    for i, view in enumerate(views):
+        view = view.unsqueeze(dim_out)
+        if i == 0:
+            # under autograd: a new tensor (out= is not differentiable), then in-place adds
+            out = view * weights[0] if record else torch.mul(view, weights[0], out=out)
+        else:
+            out.addcmul_(view, weights[i])
+    return out
+
+
 class AxisTransform:
     """One level of a wavelet's DWT along one axis in one mode (filters as Python floats).
 
@@ -202,9 +233,17 @@ class AxisTransform:
                    if (e + shift0 - t) % 2 == 0]
         self.s_min = min(s for _, _, s in entries)
         self.s_max = max(s for _, _, s in entries)
-        self.phases = tuple(tuple((ch, s - self.s_min, float(rec[ch][t])) for ee, t, s in entries
-                                  if ee == e for ch in (0, 1) if rec[ch][t] != 0)
-                            for e in (0, 1))
+        # synthesis: x[2 p + e] = sum w c_ch[p + s]; grouped by (ch, s), weights for e = 0, 1
+        weights = {}
+        for e, t, s in entries:
+            for ch in (0, 1):
+                if rec[ch][t] != 0:
+                    weights.setdefault((ch, s - self.s_min), [0.0, 0.0])[e] = float(rec[ch][t])
+        self._synthesis_terms = tuple(weights)
+        self._synthesis_w = _Weights(list(weights.values()))
+        # analysis: taps that are not zero in both filters (pywt pads biorthogonal filters)
+        self._live = tuple(t for t, (lo, hi) in enumerate(self.taps) if lo != 0 or hi != 0)
+        self._analysis_w = _Weights([self.taps[t] for t in self._live])
         self._cache = {}
 
     # geometry -------------------------------------------------------------------------------
@@ -240,25 +279,13 @@ class AxisTransform:
         shape = list(x.shape)
         shape[dim] = out_len
         shape.insert(1, 2)
-        terms = ([], [])
         if last:
             # even and odd samples as two contiguous rows: unit-stride views for every tap
             y = y.unflatten(-1, (y.shape[-1] // 2, 2)).transpose(-1, -2).contiguous()
-            phases = (y[..., 0, :], y[..., 1, :])
-            for t, (w_lo, w_hi) in enumerate(self.taps):
-                view = phases[t % 2][..., t // 2:t // 2 + out_len]
-                if w_lo != 0:
-                    terms[0].append((view, w_lo))
-                if w_hi != 0:
-                    terms[1].append((view, w_hi))
+            views = [y[..., t % 2, t // 2:t // 2 + out_len] for t in self._live]
         else:
-            for t, (w_lo, w_hi) in enumerate(self.taps):
-                view = _step2(y, dim, t, out_len)
-                if w_lo != 0:
-                    terms[0].append((view, w_lo))
-                if w_hi != 0:
-                    terms[1].append((view, w_hi))
-        return _accumulate(terms, shape, x, 1)
+            views = [_step2(y, dim, t, out_len) for t in self._live]
+        return _accumulate_pairs(views, self._analysis_w.get(x, x.dim() - 1), shape, x, 1)
 
     # synthesis ------------------------------------------------------------------------------
     def synthesis_length(self, n: int) -> int:
@@ -278,13 +305,11 @@ class AxisTransform:
             if count < 1:
                 raise ValueError(f"coefficients of length {n} are too short for a wavelet of "
                                  f"length {self.length} in mode {self.mode!r}")
-        lo, hi = c.select(1, 0), c.select(1, 1)
-        terms = tuple([((lo, hi)[ch].narrow(dim, s, count), w) for ch, s, w in phase]
-                      for phase in self.phases)
-        shape = list(lo.shape)
+        views = [c.select(1, ch).narrow(dim, s, count) for ch, s in self._synthesis_terms]
+        shape = list(c.select(1, 0).shape)
         shape[dim] = count
         shape.insert(len(shape) + dim + 1, 2)  # (..., count, 2, rest): phase e at dim
-        out = _accumulate(terms, shape, c, dim)
+        out = _accumulate_pairs(views, self._synthesis_w.get(c, -dim - 1), shape, c, dim)
         return out.flatten(dim - 1, dim)
 
 
@@ -306,6 +331,8 @@ class StationaryAxis:
         gain = 1 / np.sqrt(2) if norm else 0.5
         self.rec = (np.asarray(rec_lo, dtype=np.float64) * gain,
                     np.asarray(rec_hi, dtype=np.float64) * gain)
+        self._live = tuple(t for t in range(self.length) if self.dec[0][t] or self.dec[1][t])
+        self._analysis_w = _Weights([(self.dec[0][t], self.dec[1][t]) for t in self._live])
         self._cache = {}
 
     def _pad(self, n: int, shift: int, dilation: int, device) -> Pad:
@@ -320,11 +347,10 @@ class StationaryAxis:
         """``x`` (R, *S) -> (R, 2, *S) low/high along spatial axis ``dim``."""
         n, length = x.shape[dim], self.length
         e = self._pad(n, (length // 2) * dilation, dilation, x.device)(x, dim)
-        terms = tuple([(e.narrow(dim, (length - 1 - t) * dilation, n), float(h[t]))
-                       for t in range(length) if h[t] != 0] for h in self.dec)
+        views = [e.narrow(dim, (length - 1 - t) * dilation, n) for t in self._live]
         shape = list(x.shape)
         shape.insert(1, 2)
-        return _accumulate(terms, shape, x, 1)
+        return _accumulate_pairs(views, self._analysis_w.get(x, x.dim() - 1), shape, x, 1)
 
     def synthesis(self, c: torch.Tensor, dim: int, dilation: int) -> torch.Tensor:
         """``c`` (R, 2, *S) low/high pairs -> (R, *S) along spatial axis ``dim``."""
