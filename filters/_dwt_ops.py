@@ -190,11 +190,13 @@ class _Weights:
         return self._cache[key]
 
 
-def _accumulate_pairs(views, weights: torch.Tensor, shape, like: torch.Tensor, dim_out: int):
+def _accumulate_pairs(views, weights: torch.Tensor, shape, like: torch.Tensor, dim_out: int,
+                      out: torch.Tensor | None = None):
     """``out[..., k, ...] = sum_i weights[i, k] * views[i]`` with ``k`` in {0, 1} at ``dim_out``:
     one multiply-add per view fills both outputs (half the passes of one per output)."""
     record = torch.is_grad_enabled() and like.requires_grad
-    out = None if record else like.new_empty(shape)
+    if out is None and not record:
+        out = like.new_empty(shape)
     for i, view in enumerate(views):
         view = view.unsqueeze(dim_out)
         if i == 0:
@@ -203,6 +205,23 @@ def _accumulate_pairs(views, weights: torch.Tensor, shape, like: torch.Tensor, d
         else:
             out.addcmul_(view, weights[i])
     return out
+
+
+# Bytes of input per chunk of rows: each chunk is padded and run through all the taps while it
+# is in the CPU's cache (one pass per tap over a whole batch is bound by memory bandwidth).
+CHUNK_BYTES = 1 << 21
+
+
+def _chunks(x: torch.Tensor):
+    """Row ranges of ``x`` (dim 0) of about ``CHUNK_BYTES`` each; one range on a GPU or under
+    autograd."""
+    rows = x.shape[0]
+    size = x.numel() * x.element_size()
+    if (x.device.type != "cpu" or rows < 2 or size <= CHUNK_BYTES
+            or (torch.is_grad_enabled() and x.requires_grad)):
+        return [(0, rows)]
+    step = max(1, rows * CHUNK_BYTES // size)
+    return [(i, min(rows, i + step)) for i in range(0, rows, step)]
 
 
 class AxisTransform:
@@ -274,18 +293,27 @@ class AxisTransform:
             raise ValueError(f"mode={self.mode!r} needs at least 2 samples along each "
                              f"transformed axis (as PyWavelets), got {n}")
         out_len = self.coeff_length(n)
-        last = dim == -1
-        y = self._pad("analysis", n, last, x.device)(x, dim)
         shape = list(x.shape)
         shape[dim] = out_len
         shape.insert(1, 2)
+        chunks = _chunks(x)
+        if len(chunks) == 1:
+            return self._analysis(x, dim, out_len, shape, None)
+        out = x.new_empty(shape)
+        for start, stop in chunks:
+            self._analysis(x[start:stop], dim, out_len, None, out[start:stop])
+        return out
+
+    def _analysis(self, x, dim, out_len, shape, out):
+        last = dim == -1
+        y = self._pad("analysis", x.shape[dim], last, x.device)(x, dim)
         if last:
             # even and odd samples as two contiguous rows: unit-stride views for every tap
             y = y.unflatten(-1, (y.shape[-1] // 2, 2)).transpose(-1, -2).contiguous()
             views = [y[..., t % 2, t // 2:t // 2 + out_len] for t in self._live]
         else:
             views = [_step2(y, dim, t, out_len) for t in self._live]
-        return _accumulate_pairs(views, self._analysis_w.get(x, x.dim() - 1), shape, x, 1)
+        return _accumulate_pairs(views, self._analysis_w.get(x, x.dim() - 1), shape, x, 1, out)
 
     # synthesis ------------------------------------------------------------------------------
     def synthesis_length(self, n: int) -> int:
@@ -297,20 +325,33 @@ class AxisTransform:
     def synthesis(self, c: torch.Tensor, dim: int) -> torch.Tensor:
         """``c`` (R, 2, *S) low/high pairs -> (R, *S') along spatial axis ``dim`` (negative)."""
         n = c.shape[dim]
+        count = n if self.mode == "periodization" else n - (self.s_max - self.s_min)
+        if count < 1:
+            raise ValueError(f"coefficients of length {n} are too short for a wavelet of "
+                             f"length {self.length} in mode {self.mode!r}")
+        chunks = _chunks(c)
+        if len(chunks) == 1:
+            out = self._synthesis(c, dim, count)
+            return out.movedim(dim - 1, dim).flatten(dim - 1, dim)
+        shape = list(c.select(1, 0).shape)
+        shape[dim] = 2 * count
+        out = c.new_empty(shape)
+        for start, stop in chunks:
+            phases = self._synthesis(c[start:stop], dim, count)
+            out[start:stop].unflatten(dim, (count, 2)).copy_(phases.movedim(dim - 1, dim))
+        return out
+
+    def _synthesis(self, c, dim, count):
+        """The two output phases, stacked at ``dim - 1``."""
         if self.mode == "periodization":
-            c = self._pad("synthesis", n, dim == -1, c.device)(c, dim)
-            count = n
-        else:
-            count = n - (self.s_max - self.s_min)
-            if count < 1:
-                raise ValueError(f"coefficients of length {n} are too short for a wavelet of "
-                                 f"length {self.length} in mode {self.mode!r}")
+            c = self._pad("synthesis", c.shape[dim], dim == -1, c.device)(c, dim)
         views = [c.select(1, ch).narrow(dim, s, count) for ch, s in self._synthesis_terms]
         shape = list(c.select(1, 0).shape)
         shape[dim] = count
-        shape.insert(len(shape) + dim + 1, 2)  # (..., count, 2, rest): phase e at dim
-        out = _accumulate_pairs(views, self._synthesis_w.get(c, -dim - 1), shape, c, dim)
-        return out.flatten(dim - 1, dim)
+        # the two phases as two blocks (an output with the phase inside, interleaved, is twice as
+        # slow per multiply-add), interleaved afterwards by one copy
+        shape.insert(len(shape) + dim, 2)
+        return _accumulate_pairs(views, self._synthesis_w.get(c, -dim), shape, c, dim - 1)
 
 
 class StationaryAxis:
