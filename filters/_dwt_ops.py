@@ -212,16 +212,19 @@ def _accumulate_pairs(views, weights: torch.Tensor, shape, like: torch.Tensor, d
 CHUNK_BYTES = 1 << 21
 
 
-def _chunks(x: torch.Tensor):
-    """Row ranges of ``x`` (dim 0) of about ``CHUNK_BYTES`` each; one range on a GPU or under
-    autograd."""
-    rows = x.shape[0]
+def _chunks(x: torch.Tensor, dim: int, skip: int | None = None):
+    """``(axis, ranges)``: ranges of about ``CHUNK_BYTES`` along the first axis of ``x`` that is
+    neither ``dim`` (transformed) nor ``skip`` and has two or more entries; one range on a GPU,
+    under autograd or for a small ``x``."""
     size = x.numel() * x.element_size()
-    if (x.device.type != "cpu" or rows < 2 or size <= CHUNK_BYTES
+    axes = [d for d in range(x.dim()) if d not in (x.dim() + dim, skip) and x.shape[d] > 1]
+    if (x.device.type != "cpu" or size <= CHUNK_BYTES or not axes
             or (torch.is_grad_enabled() and x.requires_grad)):
-        return [(0, rows)]
+        return 0, [(0, x.shape[0])]
+    axis = axes[0]
+    rows = x.shape[axis]
     step = max(1, rows * CHUNK_BYTES // size)
-    return [(i, min(rows, i + step)) for i in range(0, rows, step)]
+    return axis, [(i, min(rows, i + step)) for i in range(0, rows, step)]
 
 
 class AxisTransform:
@@ -296,12 +299,14 @@ class AxisTransform:
         shape = list(x.shape)
         shape[dim] = out_len
         shape.insert(1, 2)
-        chunks = _chunks(x)
+        axis, chunks = _chunks(x, dim)
         if len(chunks) == 1:
             return self._analysis(x, dim, out_len, shape, None)
         out = x.new_empty(shape)
+        out_axis = axis + (axis > 0)  # the output has the band axis at 1
         for start, stop in chunks:
-            self._analysis(x[start:stop], dim, out_len, None, out[start:stop])
+            self._analysis(x.narrow(axis, start, stop - start), dim, out_len, None,
+                           out.narrow(out_axis, start, stop - start))
         return out
 
     def _analysis(self, x, dim, out_len, shape, out):
@@ -329,16 +334,18 @@ class AxisTransform:
         if count < 1:
             raise ValueError(f"coefficients of length {n} are too short for a wavelet of "
                              f"length {self.length} in mode {self.mode!r}")
-        chunks = _chunks(c)
+        axis, chunks = _chunks(c, dim, skip=1)  # not across the (low, high) axis
         if len(chunks) == 1:
             out = self._synthesis(c, dim, count)
             return out.movedim(dim - 1, dim).flatten(dim - 1, dim)
         shape = list(c.select(1, 0).shape)
         shape[dim] = 2 * count
         out = c.new_empty(shape)
+        out_axis = axis - (axis > 1)  # the output lacks the (low, high) axis
         for start, stop in chunks:
-            phases = self._synthesis(c[start:stop], dim, count)
-            out[start:stop].unflatten(dim, (count, 2)).copy_(phases.movedim(dim - 1, dim))
+            phases = self._synthesis(c.narrow(axis, start, stop - start), dim, count)
+            target = out.narrow(out_axis, start, stop - start).unflatten(dim, (count, 2))
+            target.copy_(phases.movedim(dim - 1, dim))
         return out
 
     def _synthesis(self, c, dim, count):
