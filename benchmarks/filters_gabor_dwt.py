@@ -116,9 +116,10 @@ def import_pytorch_wavelets():
         shim.resource_stream = lambda pkg, name: (
             importlib.resources.files(pkg).joinpath(name).open("rb"))
         sys.modules["pkg_resources"] = shim
+    import pytorch_wavelets
     from pytorch_wavelets import DWTForward, DWTInverse
 
-    return DWTForward, DWTInverse
+    return DWTForward, DWTInverse, getattr(pytorch_wavelets, "__version__", "")
 
 
 def _flat(coeffs):
@@ -149,7 +150,7 @@ def dwt_vs_peers(args):
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     print(f"DWT forward/inverse, ours (torch {args.device}, {torch.get_num_threads()} threads) vs "
           f"PyWavelets {pywt.__version__} (1 thread) vs pytorch_wavelets "
-          f"{'(absent)' if ptw is None else ''}; seconds, best of {args.repeat} (the three "
+          f"{'(absent)' if ptw is None else ptw[2]}; seconds, best of {args.repeat} (the three "
           f"alternated; {args.clock} clock); ratio = peer time / ours (> 1: ours faster)")
     print("| input | wavelet | mode | dtype | pywt dec | ours dec | ptw dec | pywt/ours | "
           "ptw/ours | pywt rec | ours rec | ptw rec | pywt/ours | ptw/ours | max rel diff "
