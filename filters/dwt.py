@@ -475,8 +475,8 @@ def dwt_filter_bank(wavelet, shape, level: int) -> FilterBank:
     ``G_hi(2^j w) prod_{i<j} G_lo(2^i w) / 2^((j+1)/2)`` (``/ 2^(j+1)`` in 2D) with
     ``G(w) = sum_k h[k] exp(-i w (k - F // 2))`` the transfer function of PyWavelets' filters
     aligned as :func:`dwt_bank` describes them; in 2D the three bands are products of such
-    factors along rows and columns. Without the normalisation, the DWT coefficients of a signal
-    on a grid divisible by ``2**level`` are the samples at multiples of ``2^(j+1)`` of its
+    factors along rows and columns. Without the normalisation, the DWT coefficients
+    (``mode='periodization'``) of a signal on a grid divisible by ``2**level`` are the samples at multiples of ``2^(j+1)`` of its
     circular convolution with these filters. With it, the bank is the undecimated (stationary)
     wavelet transform averaged over shifts: for an orthogonal wavelet its Littlewood-Paley sum is
     exactly 1 (a Parseval frame), for a biorthogonal one it is not.
