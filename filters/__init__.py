@@ -11,6 +11,8 @@ from .plotting import plot_bank, plot_littlewood_paley
 from .gabor import gabor_2d
 from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
+from .dwtn import DWTnd, IDWTnd
+from .swt import ISWT1d, ISWT2d, SWT1d, SWT2d
 from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows
 from .curvelet_transform import CurveletTransform
 
@@ -22,6 +24,7 @@ __all__ = [
     "CurveletWindows",
     "DWT1d",
     "DWT2d",
+    "DWTnd",
     "dwt_bank",
     "dwt_filter_bank",
     "DWTFilters",
@@ -32,6 +35,9 @@ __all__ = [
     "GaborFit",
     "IDWT1d",
     "IDWT2d",
+    "IDWTnd",
+    "ISWT1d",
+    "ISWT2d",
     "kymatio_padding_1d",
     "log_gabor_2d",
     "morlet_1d",
@@ -39,4 +45,6 @@ __all__ = [
     "morlet_2d",
     "plot_bank",
     "plot_littlewood_paley",
+    "SWT1d",
+    "SWT2d",
 ]

@@ -1,8 +1,10 @@
 """Discrete wavelet transforms on PyWavelets' filters: batched, differentiable torch DWT/IDWT.
 
-The filters always come from :class:`pywt.Wavelet` (never retyped). The transforms use
-periodic extension (PyWavelets' ``mode='periodization'``) and reproduce ``pywt.wavedec``,
-``pywt.waverec``, ``pywt.wavedec2`` and ``pywt.waverec2`` in that mode. :func:`dwt_filter_bank`
+The filters always come from :class:`pywt.Wavelet` (never retyped). The transforms reproduce
+``pywt.wavedec``, ``pywt.waverec``, ``pywt.wavedec2`` and ``pywt.waverec2`` in every
+PyWavelets signal extension mode (default ``'symmetric'``, as PyWavelets);
+:mod:`~scatter.filters.dwtn` adds the n-dimensional transform and :mod:`~scatter.filters.swt`
+the stationary one. :func:`dwt_filter_bank`
 views the transform as a :class:`~scatter.filters.FilterBank` of its equivalent Fourier filters.
 
 The modules hold the filter taps as Python floats and no tensors: they run on the input's device
@@ -21,9 +23,10 @@ from torch import nn
 
 from .._validation import check_choice, check_int, check_shape
 from ._input import check_finite, check_tensor
+from ._dwt_ops import MODES, AxisTransform
 from .bank import FilterBank
 
-MODES = ("periodization",)
+DEFAULT_MODE = "symmetric"  # PyWavelets' default
 
 # theta index of the three 2D detail bands, in PyWavelets' order (cH, cV, cD); the keys are those
 # of pywt.dwtn: first letter for axis -2 (rows), second for axis -1 (columns), 'a' low-pass,
@@ -75,7 +78,7 @@ class DWTFilters:
         x = conv1d(u[..., (torch.arange(N + F - 1) - F // 2) % N], synthesis_1d)
 
     and likewise per axis with the 2D weights. :class:`DWT1d` and friends compute the same sums
-    with a polyphase loop, which is faster in float64.
+    (in every mode) with a loop of multiply-adds over the taps, which is faster on a CPU.
 
     Examples
     --------
@@ -152,93 +155,6 @@ def dwt_bank(wavelet, dtype: torch.dtype = torch.float64, device=None) -> DWTFil
                       t(synthesis[None]), t(analysis_2d[:, None]), t(synthesis_2d[None]))
 
 
-# ----------------------------------------------------------------------------- one axis, one level
-def _extend_even(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Repeat the last slice along ``dim`` when its length is odd (PyWavelets' periodization)."""
-    if x.shape[dim] % 2:
-        x = torch.cat([x, x.narrow(dim, x.shape[dim] - 1, 1)], dim=dim)
-    return x
-
-
-def _periodize(x: torch.Tensor, dim: int, left: int, total: int) -> torch.Tensor:
-    """``total`` samples along ``dim`` of the periodic extension of ``x``, from index ``-left``."""
-    n = x.shape[dim]
-    idx = torch.remainder(torch.arange(-left, total - left, device=x.device), n)
-    return x.index_select(dim, idx)
-
-
-def _every_other(x: torch.Tensor, dim: int) -> torch.Tensor:
-    return x[..., ::2] if dim == -1 else x[..., ::2, :]
-
-
-def _analysis_step(x: torch.Tensor, taps: tuple, dim: int) -> torch.Tensor:
-    """One level along ``dim`` (-1 or -2) of ``x`` (B, C, ..., N): (B, 2C, ..., ceil(N/2)).
-
-    ``taps[t] = (lo, hi)`` are the reversed ``dec_lo`` and ``dec_hi`` (Python floats), so that
-    ``out[o] = sum_t taps[t] x_p[2 o + t]`` on the periodised signal ``x_p``; output channels are
-    (c lo, c hi) per input channel c. One in-place multiply-add per tap on strided views: on a
-    CPU this is 3-4x faster than ``conv1d``/``unfold`` in float64, and it runs on any device.
-    """
-    x = _extend_even(x, dim)
-    n, length = x.shape[dim], len(taps)
-    x = _periodize(x, dim, length - 1 - length // 2, n + length - 2)
-    lo = hi = None
-    for t, (w_lo, w_hi) in enumerate(taps):
-        if w_lo == 0 and w_hi == 0:  # PyWavelets pads biorthogonal filters with zeros
-            continue
-        view = _every_other(x.narrow(dim, t, n - 1), dim)  # samples t, t + 2, ..., t + n - 2
-        if lo is None:
-            lo, hi = view * w_lo, view * w_hi
-        else:
-            lo.add_(view, alpha=w_lo)
-            hi.add_(view, alpha=w_hi)
-    return torch.stack([lo, hi], dim=2).flatten(1, 2)
-
-
-def _synthesis_step(c: torch.Tensor, phases: tuple, dim: int) -> torch.Tensor:
-    """Inverse of :func:`_analysis_step`: (B, 2C, ..., n) pairs (lo, hi) -> (B, C, ..., 2n).
-
-    Polyphase form of the periodised synthesis, ``x[2 p + e] = sum w c_ch[p + s - offset]`` over
-    the ``(ch, s, w)`` of ``phases[e]`` (see :func:`_polyphase`), ``phases[2]`` = (offset, K).
-    """
-    n = c.shape[dim]
-    offset, span = phases[2]
-    c = c.reshape(c.shape[0], c.shape[1] // 2, 2, *c.shape[2:])
-    c = _periodize(c, dim, offset, n + span - 1)
-    out = []
-    for terms in phases[:2]:
-        acc = None
-        for ch, shift, weight in terms:
-            view = c.select(2, ch).narrow(dim, shift, n)
-            acc = view * weight if acc is None else acc.add_(view, alpha=weight)
-        out.append(acc)
-    if dim == -1:
-        return torch.stack(out, dim=-1).flatten(-2, -1)
-    return torch.stack(out, dim=-2).flatten(-3, -2)
-
-
-def _polyphase(rec_lo: np.ndarray, rec_hi: np.ndarray) -> tuple:
-    """The terms of :func:`_synthesis_step`: ``(even terms, odd terms, (offset, K))``.
-
-    The periodised synthesis is ``x[m] = sum_t q[t] u[m - F // 2 + t]`` with ``q`` the reversed
-    reconstruction filter and ``u`` the zero-upsampled coefficients (``u[2 o] = c[o]``): output
-    ``m = 2 p + e`` only sees the taps ``t`` that make ``e - F // 2 + t`` even, at coefficient
-    ``p + (e - F // 2 + t) / 2``. Exact zeros (PyWavelets pads biorthogonal filters) are skipped.
-    """
-    length = rec_lo.size
-    q = np.stack([rec_lo[::-1], rec_hi[::-1]])
-    entries = [(e, t, (e - length // 2 + t) // 2) for e in (0, 1) for t in range(length)
-               if (e - length // 2 + t) % 2 == 0]
-    s_min = min(s for _, _, s in entries)
-    s_max = max(s for _, _, s in entries)
-    phases = ([], [])
-    for e, t, s in entries:
-        for ch in (0, 1):
-            if q[ch, t] != 0:
-                phases[e].append((ch, s - s_min, float(q[ch, t])))
-    return tuple(phases[0]), tuple(phases[1]), (-s_min, s_max - s_min + 1)
-
-
 def _check_input(x, ndim: int, name: str = "x") -> None:
     check_tensor(x, name)  # float32 or float64: the computation follows the input's dtype
     if x.dim() < ndim:
@@ -261,8 +177,18 @@ def _check_coeffs(coeffs, check_finite_values: bool) -> None:
         check_finite((f"coeffs[{i}]", c) for i, c in enumerate(coeffs))
 
 
+def _check_level(level):
+    """``None`` (PyWavelets' ``dwt_max_level`` of the input, as its default) or an int >= 1."""
+    return None if level is None else check_int("level", level, minimum=1)
+
+
+def _max_level(sizes, wavelet: pywt.Wavelet) -> int:
+    """PyWavelets' default level: ``dwt_max_level`` of the shortest transformed axis, >= 1."""
+    return max(1, pywt.dwt_max_level(min(sizes), wavelet.dec_len))
+
+
 class _DWTBase(nn.Module):
-    def __init__(self, wavelet, mode: str = "periodization", check_input: bool = True) -> None:
+    def __init__(self, wavelet, mode: str = DEFAULT_MODE, check_input: bool = True) -> None:
         super().__init__()
         check_choice("mode", mode, MODES)
         if not isinstance(check_input, (bool, np.bool_)):
@@ -271,10 +197,9 @@ class _DWTBase(nn.Module):
         filters = dwt_bank(wavelet)
         self.wavelet = filters.wavelet
         self.mode = mode
-        lo, hi = filters.analysis_1d[:, 0].tolist()  # reversed dec_lo, dec_hi
         # design constants as Python floats: the transforms follow the input's device and dtype
-        self._taps = tuple(zip(lo, hi))
-        self._phases = _polyphase(filters.rec_lo.numpy(), filters.rec_hi.numpy())
+        self._axis = AxisTransform(*(f.numpy() for f in (filters.dec_lo, filters.dec_hi,
+                                                          filters.rec_lo, filters.rec_hi)), mode)
 
     def extra_repr(self) -> str:
         level = f", level={self.level}" if hasattr(self, "level") else ""
@@ -294,11 +219,15 @@ class DWT1d(_DWTBase):
     ----------
     wavelet : str or pywt.Wavelet
         A discrete wavelet (see :func:`dwt_bank`).
-    level : int >= 1
-        Number of levels. Unlike PyWavelets there is no default and no warning when ``level``
-        exceeds ``pywt.dwt_max_level``: periodization works at any level.
-    mode : {'periodization'}
-        Boundary handling.
+    level : int >= 1 or None
+        Number of levels; ``None`` is PyWavelets' default, ``pywt.dwt_max_level(N, F)`` (at
+        least 1). Unlike PyWavelets there is no warning when ``level`` exceeds it.
+    mode : str
+        Boundary handling, one of PyWavelets' signal extension modes: ``'symmetric'`` (its
+        default and ours), ``'zero'``, ``'constant'``, ``'periodic'``, ``'smooth'``,
+        ``'periodization'``, ``'reflect'``, ``'antisymmetric'``, ``'antireflect'``. All but
+        ``'periodization'`` give ``floor((N + F - 1) / 2)`` coefficients per level (``F`` the
+        filter length); ``'periodization'`` gives ``ceil(N / 2)``.
     check_input : bool
         Check ``x`` for NaN/inf (one device-to-host synchronisation per call); ``False`` skips
         it.
@@ -314,28 +243,31 @@ class DWT1d(_DWTBase):
     >>> import torch
     >>> from scatter import filters
     >>> x = torch.randn(4, 32, dtype=torch.float64)
-    >>> coeffs = filters.DWT1d("db2", level=2)(x)
+    >>> coeffs = filters.DWT1d("db2", level=2)(x)  # mode='symmetric', as pywt.wavedec
     >>> [tuple(c.shape) for c in coeffs]          # cA_2, cD_2, cD_1
-    [(4, 8), (4, 8), (4, 16)]
+    [(4, 10), (4, 10), (4, 17)]
     >>> torch.allclose(filters.IDWT1d("db2")(coeffs), x)
     True
+    >>> [c.shape[-1] for c in filters.DWT1d("db2", 2, mode="periodization")(x)]
+    [8, 8, 16]
     """
 
-    def __init__(self, wavelet, level: int = 1, mode: str = "periodization",
+    def __init__(self, wavelet, level: int | None = 1, mode: str = DEFAULT_MODE,
                  check_input: bool = True) -> None:
         super().__init__(wavelet, mode, check_input)
-        self.level = check_int("level", level, minimum=1)
+        self.level = _check_level(level)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _check_input(x, 1)
         if self.check_input:
             check_finite([("x", x)])
         lead = x.shape[:-1]
-        a = x.reshape(math.prod(lead), 1, x.shape[-1])  # not -1: ambiguous for an empty batch
+        level = self.level or _max_level(x.shape[-1:], self.wavelet)
+        a = x.reshape(math.prod(lead), x.shape[-1])  # not -1: ambiguous for an empty batch
         details = []
-        for _ in range(self.level):
-            y = _analysis_step(a, self._taps, -1)
-            a, d = y[:, :1], y[:, 1:]
+        for _ in range(level):
+            y = self._axis.analysis(a, -1)  # (B, 2, n)
+            a, d = y[:, 0], y[:, 1]
             details.append(d.reshape(*lead, d.shape[-1]))
         return [a.reshape(*lead, a.shape[-1])] + details[::-1]
 
@@ -351,7 +283,7 @@ class IDWT1d(_DWTBase):
     Parameters
     ----------
     wavelet, mode
-        As in :class:`DWT1d`.
+        As in :class:`DWT1d` (the mode of the forward transform).
     check_input : bool
         Check ``coeffs`` for NaN/inf (one device-to-host synchronisation per call); ``False``
         skips it.
@@ -361,8 +293,9 @@ class IDWT1d(_DWTBase):
     coeffs : list of Tensor
         ``[cA_n, cD_n, ..., cD_1]``, shapes (..., n_j), float32/float64.
     output_size : int, optional
-        Length of the signal to return: ``2 * len(cD_1)`` (what pywt returns) or one less (to
-        recover an odd-length input).
+        Length of the signal to return: what pywt returns (``2 * len(cD_1)`` in
+        ``'periodization'``, ``2 * len(cD_1) - F + 2`` otherwise) or one less (to recover an
+        odd-length input).
     returns : Tensor
         Shape (..., output_size).
 
@@ -387,14 +320,13 @@ class IDWT1d(_DWTBase):
         a = coeffs[0]
         lead = a.shape[:-1]
         batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
-        a = a.reshape(batch, 1, a.shape[-1])
+        a = a.reshape(batch, a.shape[-1])
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-1] != lead:
                 raise ValueError(f"coeffs[{i}] has leading shape {tuple(d.shape[:-1])}, "
                                  f"expected {tuple(lead)}")
             a = _match_length(a, d.shape[-1], -1, i)
-            a = _synthesis_step(torch.cat([a, d.reshape(batch, 1, d.shape[-1])], dim=1),
-                                self._phases, -1)
+            a = self._axis.synthesis(torch.stack([a, d.reshape(batch, d.shape[-1])], dim=1), -1)
         a = _trim(a, output_size, -1, "output_size")
         return a.reshape(*lead, a.shape[-1])
 
@@ -410,7 +342,7 @@ class DWT2d(_DWTBase):
     Parameters
     ----------
     wavelet, level, mode, check_input
-        As in :class:`DWT1d`.
+        As in :class:`DWT1d` (``level=None``: ``dwt_max_level`` of the shorter side).
 
     Forward
     -------
@@ -432,24 +364,27 @@ class DWT2d(_DWTBase):
     True
     """
 
-    def __init__(self, wavelet, level: int = 1, mode: str = "periodization",
+    def __init__(self, wavelet, level: int | None = 1, mode: str = DEFAULT_MODE,
                  check_input: bool = True) -> None:
         super().__init__(wavelet, mode, check_input)
-        self.level = check_int("level", level, minimum=1)
+        self.level = _check_level(level)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         _check_input(x, 2)
         if self.check_input:
             check_finite([("x", x)])
         lead = x.shape[:-2]
-        a = x.reshape(math.prod(lead), 1, *x.shape[-2:])  # not -1: ambiguous for an empty batch
+        batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
+        level = self.level or _max_level(x.shape[-2:], self.wavelet)
+        a = x.reshape(batch, *x.shape[-2:])
         details = []
-        for _ in range(self.level):
-            y = _analysis_step(a, self._taps, -2)  # (B, 2, m, N): row lo, row hi
-            y = _analysis_step(y, self._taps, -1)  # (B, 4, m, n): aa, ad, da, dd
-            a = y[:, :1]
-            d = y[:, [2, 1, 3]]  # pywt's (cH, cV, cD) = (da, ad, dd)
-            details.append(d.reshape(*lead, 3, *d.shape[-2:]))
+        for _ in range(level):
+            y = self._axis.analysis(a, -1)  # (B, 2, M, n): column lo, hi
+            y = self._axis.analysis(y.reshape(2 * batch, *y.shape[-2:]), -2)
+            # (B, [column band], [row band], m, n): aa, da, ad, dd = (cA, cH, cV, cD)
+            y = y.reshape(batch, 4, *y.shape[-2:])
+            a = y[:, 0]
+            details.append(y[:, 1:].reshape(*lead, 3, *y.shape[-2:]))
         return [a.reshape(*lead, *a.shape[-2:])] + details[::-1]
 
 
@@ -470,8 +405,8 @@ class IDWT2d(_DWTBase):
     coeffs : list of Tensor
         ``[cA_n, D_n, ..., D_1]``, ``cA`` (..., m, n), ``D_j`` (..., 3, m_j, n_j).
     output_size : (int, int), optional
-        Size to return: ``2 * D_1.shape[-2:]`` (what pywt returns) or one less on an axis (to
-        recover an odd-sized input).
+        Size to return: what pywt returns or one less on an axis (to recover an odd-sized
+        input).
     returns : Tensor
         Shape (..., M, N).
 
@@ -495,18 +430,17 @@ class IDWT2d(_DWTBase):
         a = coeffs[0]
         lead = a.shape[:-2]
         batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
-        a = a.reshape(batch, 1, *a.shape[-2:])
+        a = a.reshape(batch, *a.shape[-2:])
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-3] != lead or d.shape[-3] != 3:
                 raise ValueError(f"coeffs[{i}] has shape {tuple(d.shape)}, expected "
                                  f"{tuple(lead)} + (3, m, n)")
             a = _match_length(a, d.shape[-2], -2, i)
             a = _match_length(a, d.shape[-1], -1, i)
-            d = d.reshape(batch, 3, *d.shape[-2:])
-            # (aa, ad, da, dd): pairs (column lo, column hi) for row lo, then for row hi
-            y = torch.cat([a, d[:, 1:2], d[:, 0:1], d[:, 2:3]], dim=1)
-            y = _synthesis_step(y, self._phases, -1)  # (B, 2, m, 2n): row lo, row hi
-            a = _synthesis_step(y, self._phases, -2)  # (B, 1, 2m, 2n)
+            # (B, [column band], [row band], m, n) as DWT2d makes them
+            y = torch.cat([a[:, None], d.reshape(batch, 3, *d.shape[-2:])], dim=1)
+            y = self._axis.synthesis(y.reshape(2 * batch, 2, *y.shape[-2:]), -2)
+            a = self._axis.synthesis(y.reshape(batch, 2, *y.shape[-2:]), -1)
         if output_size is not None:
             output_size = check_shape("output_size", output_size, 2)
             a = _trim(_trim(a, output_size[0], -2, "output_size[0]"), output_size[1], -1,
@@ -514,7 +448,7 @@ class IDWT2d(_DWTBase):
         return a.reshape(*lead, *a.shape[-2:])
 
 
-def _match_length(a: torch.Tensor, n: int, dim: int, i: int) -> torch.Tensor:
+def _match_length(a: torch.Tensor, n: int, dim: int, i) -> torch.Tensor:
     """Drop the extra sample pywt's waverec drops when the approximation is one longer."""
     if a.shape[dim] == n + 1:
         return a.narrow(dim, 0, n)
@@ -541,8 +475,8 @@ def dwt_filter_bank(wavelet, shape, level: int) -> FilterBank:
     ``G_hi(2^j w) prod_{i<j} G_lo(2^i w) / 2^((j+1)/2)`` (``/ 2^(j+1)`` in 2D) with
     ``G(w) = sum_k h[k] exp(-i w (k - F // 2))`` the transfer function of PyWavelets' filters
     aligned as :func:`dwt_bank` describes them; in 2D the three bands are products of such
-    factors along rows and columns. Without the normalisation, the DWT coefficients of a signal
-    on a grid divisible by ``2**level`` are the samples at multiples of ``2^(j+1)`` of its
+    factors along rows and columns. Without the normalisation, the DWT coefficients
+    (``mode='periodization'``) of a signal on a grid divisible by ``2**level`` are the samples at multiples of ``2^(j+1)`` of its
     circular convolution with these filters. With it, the bank is the undecimated (stationary)
     wavelet transform averaged over shifts: for an orthogonal wavelet its Littlewood-Paley sum is
     exactly 1 (a Parseval frame), for a biorthogonal one it is not.

@@ -291,7 +291,7 @@ def build_transform(name: str, shape: tuple[int, int], J: int, L: int, max_order
         # images reach the transform as (B, C, H, W)
         from .features import FlattenCoefficients
 
-        return FlattenCoefficients(DWT2d(wavelet, level=J), lead=2), params
+        return FlattenCoefficients(DWT2d(wavelet, level=J, mode="periodization"), lead=2), params
     bank = None
     if name == "morlet":
         max_order = 1

@@ -1,4 +1,7 @@
-"""Torch DWT/IDWT against PyWavelets (periodization), its FilterBank view, gradients, bad input."""
+"""Torch DWT/IDWT against PyWavelets (periodization), its FilterBank view, gradients, bad input.
+
+The other boundary modes, the n-dimensional and the stationary transforms: test_dwt_modes.py.
+"""
 import warnings
 
 import numpy as np
@@ -44,12 +47,12 @@ def test_dwt1d_matches_pywt(wavelet, n, level):
     rng = np.random.default_rng(n + level)
     x = rng.standard_normal((2, 3, n))
     ref = pywt.wavedec(x, wavelet, mode="periodization", level=level)
-    out = DWT1d(wavelet, level)(torch.from_numpy(x))
+    out = DWT1d(wavelet, level, mode="periodization")(torch.from_numpy(x))
     assert len(out) == level + 1
     for o, r in zip(out, ref):
         assert o.shape == r.shape and o.dtype == torch.float64
         assert np.abs(o.numpy() - r).max() <= 1e-12
-    idwt = IDWT1d(wavelet)
+    idwt = IDWT1d(wavelet, mode="periodization")
     # pywt's waverec output (even length) and the original signal (output_size=n)
     ref_rec = pywt.waverec(ref, wavelet, mode="periodization")
     assert np.abs(idwt(out).numpy() - ref_rec).max() <= 1e-12
@@ -63,12 +66,12 @@ def test_dwt2d_matches_pywt(wavelet, shape, level):
     rng = np.random.default_rng(sum(shape) + level)
     x = rng.standard_normal((2,) + shape)
     ref = pywt.wavedec2(x, wavelet, mode="periodization", level=level)
-    out = DWT2d(wavelet, level)(torch.from_numpy(x))
+    out = DWT2d(wavelet, level, mode="periodization")(torch.from_numpy(x))
     assert np.abs(out[0].numpy() - ref[0]).max() <= 1e-12
     for d, r in zip(out[1:], ref[1:]):
         assert d.shape == (2, 3) + r[0].shape[1:]
         assert np.abs(d.numpy() - np.stack(r, axis=-3)).max() <= 1e-12
-    idwt = IDWT2d(wavelet)
+    idwt = IDWT2d(wavelet, mode="periodization")
     ref_rec = pywt.waverec2(ref, wavelet, mode="periodization")
     assert np.abs(idwt(out).numpy() - ref_rec).max() <= 1e-12
     rec = idwt(out, output_size=shape).numpy()
@@ -89,24 +92,25 @@ def test_pywt_coefficient_precision_is_the_limit():
 
 def test_leading_batch_dims_float32_and_single_signal():
     x = torch.randn(2, 3, 4, 40, 24, dtype=torch.float32)
-    out = DWT2d("db4", 2)(x)
+    out = DWT2d("db4", 2, mode="periodization")(x)
     assert out[0].shape == (2, 3, 4, 10, 6) and out[1].shape == (2, 3, 4, 3, 10, 6)
     assert out[0].dtype == torch.float32
-    rec = IDWT2d("db4")(out)
+    rec = IDWT2d("db4", mode="periodization")(out)
     assert torch.allclose(rec, x, atol=1e-5)
     # a single image and a batch give the same coefficients (no silent batch mix-up)
-    single = DWT2d("db4", 2)(x[1, 2, 3])
+    single = DWT2d("db4", 2, mode="periodization")(x[1, 2, 3])
     for s, b in zip(single, out):
         assert torch.allclose(s, b[1, 2, 3], atol=1e-6)
     y = torch.randn(7, dtype=torch.float64)
-    out1 = DWT1d("haar", 2)(y)
+    out1 = DWT1d("haar", 2, mode="periodization")(y)
     assert [o.shape[-1] for o in out1] == [2, 2, 4]
-    assert torch.allclose(IDWT1d("haar")(out1, output_size=7), y, atol=1e-14)
+    assert torch.allclose(IDWT1d("haar", mode="periodization")(out1, output_size=7), y,
+                          atol=1e-14)
 
 
 def test_float32_and_repr():
     x = torch.randn(3, 64, dtype=torch.float32)
-    m = DWT1d("sym8", 3)
+    m = DWT1d("sym8", 3, mode="periodization")
     out = m(x)
     assert all(o.dtype == torch.float32 for o in out)
     ref = pywt.wavedec(x.double().numpy(), "sym8", mode="periodization", level=3)
@@ -242,8 +246,8 @@ def test_bad_input():
         dwt_bank("morl")  # continuous
     with pytest.raises(ValueError, match="wavelet"):
         dwt_filter_bank(3, (8, 8), 1)
-    with pytest.raises(ValueError, match="mode.*periodization"):
-        DWT2d("haar", 1, mode="symmetric")
+    with pytest.raises(ValueError, match="mode.*'symmetric'.*'antireflect'"):
+        DWT2d("haar", 1, mode="sym")
     with pytest.raises(ValueError, match="level"):
         DWT1d("haar", 0)
     with pytest.raises(TypeError, match="level"):
