@@ -1,5 +1,6 @@
-"""Analytic filter banks (Morlet, Gabor, log-Gabor, curvelets, discrete wavelets) as first-class
-objects: designed in float64 NumPy, sampled in the Fourier domain, convertible to torch once.
+"""Analytic filter banks (Morlet, Gabor, log-Gabor, curvelets, discrete wavelets, 3D solid
+harmonic wavelets) as first-class objects: designed in float64 NumPy, sampled in the Fourier
+domain, convertible to torch once.
 
 Every constructor returns a :class:`FilterBank`.
 """
@@ -13,6 +14,7 @@ from .log_gabor import log_gabor_2d
 from .dwt import DWT1d, DWT2d, DWTFilters, IDWT1d, IDWT2d, dwt_bank, dwt_filter_bank
 from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows
 from .curvelet_transform import CurveletTransform
+from .solid_harmonic import kymatio_grid_3d, solid_harmonic_3d, solid_harmonic_norm, solid_harmonics
 
 __all__ = [
     "curvelet_2d",
@@ -32,10 +34,14 @@ __all__ = [
     "GaborFit",
     "IDWT1d",
     "IDWT2d",
+    "kymatio_grid_3d",
     "kymatio_padding_1d",
     "log_gabor_2d",
     "morlet_1d",
     "morlet_1d_params",
     "morlet_2d",
     "plot_bank",
+    "solid_harmonic_3d",
+    "solid_harmonic_norm",
+    "solid_harmonics",
 ]
