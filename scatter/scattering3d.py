@@ -212,6 +212,17 @@ class HarmonicScattering3D(ScatteringBase):
         if key in unexpected_keys:
             unexpected_keys.remove(key)
 
+    def _make_engine(self, dtype: torch.dtype):
+        from .engine.cpu3d import CpuEngine3D
+
+        return CpuEngine3D(self._prepare(self._plan, dtype, torch.device("cpu")))
+
+    def release_workspace(self) -> None:
+        """Free the work buffers that CPU inference keeps between calls (one product buffer of
+        at most ``2**23`` complex values per worker thread)."""
+        for engine in self._engines.values():
+            engine.release_workspace()
+
     # -------------------------------------------------------------------------------- info
     @property
     def M(self) -> int:
