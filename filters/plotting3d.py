@@ -57,7 +57,10 @@ def draw_bank_3d(fig, bank: FilterBank, max_filters: int, spatial: bool, fourier
         order = np.argsort(freqs)
         for k in picks:
             profile = np.abs(bank.psi[k][:, 0, 0]) ** 2     # along axis 0, the harmonics' axis
-            ax_profile.plot(freqs[order], profile[order], lw=0.8)
+            label = ", ".join(f"{key}={int(bank.meta[key][k])}" for key in ("j", "l") if key in bank.meta)
+            ax_profile.plot(freqs[order], profile[order], lw=0.8, label=label or None)
+        if ax_profile.get_legend_handles_labels()[0]:
+            ax_profile.legend(fontsize=5, ncol=2)
         ax_profile.set_title("|ψ̂|² of the drawn filters along frequency axis 0", fontsize=8)
         lp = bank.littlewood_paley(real_signals=False)
         for axis in range(3):

@@ -20,6 +20,11 @@ from scatter.filters import FilterBank, kymatio_grid_3d, solid_harmonic_3d, soli
 from _oracles import INSTALL, REASON
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)        # torch.rand inputs: the same in every run
+
+
 def _old_sph_harm(m, n, theta, phi):
     """SciPy < 1.17's ``sph_harm(m, n, theta=azimuth, phi=polar)`` from ``sph_harm_y(n, m,
     theta=polar, phi=azimuth)``."""
@@ -237,14 +242,15 @@ def test_chunking_does_not_change_the_output():
     torch.testing.assert_close(S(x), whole, rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_cpu_engine_equals_plain_cascade(two_threads, monkeypatch, dtype, tol):
     """The CPU inference engine (worker threads, in-place FFTs, chunks) against the plain cascade
-    (autograd path), also with tiny chunks: one density per chunk, two orders m at a time."""
+    (autograd path), also with tiny chunks: one density per chunk, two orders m at a time.
+    (float32: other FFTs and sums, up to about 2.5e-6 per value over 30 seeds.)"""
     from scatter.engine.cpu3d import CpuEngine3D
 
     S = HarmonicScattering3D(2, (12, 10, 8), L=3)
-    x = torch.rand(5, 12, 10, 8, dtype=dtype)
+    x = torch.rand(5, 12, 10, 8, dtype=dtype, generator=torch.Generator().manual_seed(0))
     plain = cascade3d(x, S._plain_filters(dtype))
     assert S._use_engine(x)
     torch.testing.assert_close(S(x), plain, rtol=tol, atol=0)
