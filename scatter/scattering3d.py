@@ -94,7 +94,7 @@ class HarmonicScattering3D(ScatteringBase):
     batch_size : int, optional
         Densities per pass through the cascade. Whatever it is, the cascade cuts its work into
         chunks whose largest intermediate stays under ``2**23`` complex values (64 MiB in
-        float32).
+        float32; CPU inference: ``2**21`` per worker thread).
 
     Parameters are attributes with the same names; assigning one (``S.max_order = 1``) checks it
     and rebuilds the network at once. Inputs follow the policies of :mod:`scatter._base`:
@@ -215,11 +215,18 @@ class HarmonicScattering3D(ScatteringBase):
     def _make_engine(self, dtype: torch.dtype):
         from .engine.cpu3d import CpuEngine3D
 
-        return CpuEngine3D(self._prepare(self._plan, dtype, torch.device("cpu")))
+        # called under the engine lock, which _plain_filters takes too: fetch or make them here
+        from ._base import _PRECISIONS
+
+        key = _PRECISIONS[dtype]
+        filters = self._filters.get(key)
+        if filters is None:
+            filters = self._filters[key] = self._prepare(self._plan, dtype, self._device)
+        return CpuEngine3D(filters)
 
     def release_workspace(self) -> None:
         """Free the work buffers that CPU inference keeps between calls (one product buffer of
-        at most ``2**23`` complex values per worker thread)."""
+        at most ``2**21`` complex values per worker thread)."""
         for engine in self._engines.values():
             engine.release_workspace()
 

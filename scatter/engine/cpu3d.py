@@ -7,11 +7,12 @@ It computes :func:`scatter.core.cascade3d` for CPU inference (no autograd), fast
   ``2l + 1`` inverse FFTs per scale, so the largest go first and the workers end together (for
   ``L = 3``: ``7 + 1`` and ``5 + 3``), which also spreads a single large density over the cores;
 - FFTs run in place (MKL's through torch's library where available, :mod:`scatter._mkl_fft`),
-  with the inverse transform's ``1 / n`` folded into the filters; the products are written into
-  a work buffer kept per thread between calls;
+  unscaled: the inverse transform's ``1 / n`` is applied once to each modulus map; the products
+  are written into a work buffer kept per thread between calls; the filters are the plain
+  cascade's own tensors (no second copy: at 128^3 one copy of the bank is 800 MB in float32);
 - the sum over ``m`` of ``|x * psi_m|**2`` accumulates in one real map (``addcmul``) instead of
   Kymatio's repeated square roots and squares;
-- chunks hold at most ``2**23`` complex values per product (64 MiB in float32) per worker: the
+- chunks hold at most ``2**21`` complex values per product (16 MiB in float32) per worker: the
   batch is cut, and a single density too large for it has its orders ``m`` taken a few at a time.
 
 The coefficients equal the plain cascade's to float rounding (tests/test_scattering3d.py).
@@ -39,17 +40,15 @@ class CpuEngine3D:
         The network's filters in that dtype, on the CPU.
     """
 
-    _TARGET = 1 << 23    # complex values of one product buffer, per worker
+    _TARGET = 1 << 21    # complex values of one product buffer, per worker
 
     def __init__(self, filters: Filters3D) -> None:
         self.powers = filters.powers
         self.max_order = filters.max_order
         shape = filters.psi[0].shape[-3:]
         self.voxels = shape[0] * shape[1] * shape[2]
-        # in-place MKL inverse FFTs are unscaled: fold 1 / n into the filters once
         self.in_place = _mkl_fft.available()
-        scale = 1.0 / self.voxels if self.in_place else 1.0
-        self.psi = tuple((p * scale).contiguous() for p in filters.psi)
+        self.psi = filters.psi          # shared with the plain cascade (read only here)
         self._local = threading.local()
 
     def release_workspace(self) -> None:
@@ -108,17 +107,21 @@ class CpuEngine3D:
         b, n_m = spectrum.shape[0], psi_j.shape[0]
         group = max(1, min(n_m, self._TARGET // (b * self.voxels)))
         energy = torch.zeros(spectrum.shape, dtype=spectrum.real.dtype)
+        unscaled = False
         for start in range(0, n_m, group):
             filt = psi_j[start:start + group]
             buf = ws.take((b, filt.shape[0], *spectrum.shape[1:]), spectrum.dtype, spectrum.device)
             torch.mul(spectrum[:, None], filt, out=buf)
-            if not (self.in_place and _mkl_fft.ifft_in_place(buf, 3)):
+            if self.in_place and _mkl_fft.ifft_in_place(buf, 3):
+                unscaled = True               # n times torch's ifftn
+            else:
                 buf = torch.fft.ifftn(buf, dim=_DIMS)
             pairs = torch.view_as_real(buf)
             for m in range(filt.shape[0]):
                 re, im = pairs[:, m, ..., 0], pairs[:, m, ..., 1]
                 energy.addcmul_(re, re).addcmul_(im, im)
-        return energy.sqrt_()
+        energy.sqrt_()
+        return energy.mul_(1.0 / self.voxels) if unscaled else energy
 
     def _degree(self, x: torch.Tensor, l: int) -> torch.Tensor:
         """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk ``(b, M, N, O)``."""
