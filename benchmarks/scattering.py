@@ -1,7 +1,8 @@
 """Scattering speed: Kymatio 0.3 (torch frontend) against ours, in one process, same inputs.
 
-For each case the script builds both transforms, checks that their outputs agree (relative
-max-abs error <= 1e-5 in float32), then times them alternately (on the CPU each call after a
+Cases (a)-(e) are 2D and 1D scattering, (f)-(h) 3D solid harmonic scattering
+(``HarmonicScattering3D``, ``L`` its largest degree). For each case the script builds both
+transforms, checks that their outputs agree (relative max-abs error <= 1e-5 in float32), then times them alternately (on the CPU each call after a
 30 ms pause, see ``SETTLE_S``) and prints the median time per batch, images per second, peak
 memory, the ratio Kymatio / ours (of the medians, and the median of
 the ratios of each Kymatio call to our call right after it, steadier when the machine's speed
@@ -54,22 +55,43 @@ class Case:
 
     def label(self) -> str:
         dims = "x".join(map(str, self.batch + self.size))
-        return f"({self.key}) {dims} J={self.J}" + (f" L={self.L}" if self.dim == 2 else f" Q={self.Q}")
+        return f"({self.key}) {dims} J={self.J}" + (f" L={self.L}" if self.dim >= 2 else f" Q={self.Q}")
 
 
 CPU_CASES = [Case("a", (128, 1), (32, 32), 2), Case("b", (16, 1), (128, 128), 3),
              Case("c", (4, 1), (256, 256), 4), Case("d", (16,), (65536,), 10),
-             Case("e", (128, 3), (32, 32), 2)]
+             Case("e", (128, 3), (32, 32), 2),
+             # 3D solid harmonic scattering (HarmonicScattering3D, L is the largest degree)
+             Case("f", (8,), (32, 32, 32), 2, L=3), Case("g", (4,), (64, 64, 64), 2, L=3),
+             Case("h", (1,), (128, 128, 128), 2, L=3)]
 GPU_CASES = [Case("a", (1024, 1), (32, 32), 2), Case("b", (256, 1), (128, 128), 3),
              Case("c", (64, 1), (256, 256), 4), Case("d", (256,), (65536,), 10),
-             Case("e", (1024, 3), (32, 32), 2)]
+             Case("e", (1024, 3), (32, 32), 2), Case("f", (64,), (32, 32, 32), 2, L=3),
+             Case("g", (16,), (64, 64, 64), 2, L=3), Case("h", (4,), (128, 128, 128), 2, L=3)]
+
+
+def _kymatio_sph_harm() -> None:
+    """Kymatio 0.3's 3D filters call ``scipy.special.sph_harm(m, n, azimuth, polar)``, which
+    SciPy 1.17 removed: supply it from ``sph_harm_y(n, m, polar, azimuth)`` (ours uses neither)."""
+    import scipy.special
+
+    if not hasattr(scipy.special, "sph_harm"):
+        scipy.special.sph_harm = lambda m, n, theta, phi: scipy.special.sph_harm_y(n, m, phi, theta)
 
 
 def build(case: Case, device: str):
     """Kymatio's and our transform for ``case``, on ``device``."""
     import kymatio
 
-    if case.dim == 2:
+    if case.dim == 3:
+        from scatter import HarmonicScattering3D
+
+        _kymatio_sph_harm()
+        from kymatio.torch import HarmonicScattering3D as Kymatio3D
+
+        theirs = Kymatio3D(case.J, case.size, L=case.L).to(device)
+        ours = HarmonicScattering3D(case.J, case.size, L=case.L).to(device)
+    elif case.dim == 2:
         from scatter import Scattering2D
 
         theirs = kymatio.Scattering2D(case.J, case.size, L=case.L, frontend="torch").to(device)
@@ -112,6 +134,18 @@ def fft_floor_ops(case: Case, ours) -> list:
     B = int(np.prod(case.batch))
     if case.dim == 1:
         return ours.fft_floor_shapes(B)
+    if case.dim == 3:
+        # one forward FFT of the input; per degree l and scale j1, 2l + 1 complex inverse FFTs
+        # (the wavelets are complex in frequency); per order-1 map followed by order 2, one
+        # forward FFT and 2l + 1 inverse FFTs per later scale j2
+        ops = [((B, *case.size), "rfft")]
+        for l in range(case.L + 1):
+            for j1 in range(case.J + 1):
+                ops.append(((B * (2 * l + 1), *case.size), "ifft"))
+                if j1 < case.J:
+                    ops.append(((B, *case.size), "rfft"))
+                    ops += [((B * (2 * l + 1), *case.size), "ifft")] * (case.J - j1)
+        return ops
     Mp, Np = ours.padded_shape
     J, L = case.J, case.L
     ops = [((B, Mp, Np), "rfft")]
@@ -127,18 +161,28 @@ def fft_floor_ops(case: Case, ours) -> list:
 
 
 def fft_floor(case: Case, ours, device: str, repeat: int) -> float:
-    tensors = []
+    tensors, made = [], {}
     for shape, kind in fft_floor_ops(case, ours):
+        if case.dim == 3 and (shape, kind) in made:
+            # 3D: one input per shape (a fresh one per FFT would hold GBs at 128^3)
+            tensors.append(made[shape, kind])
+            continue
         dims = tuple(range(-(len(shape) - 1), 0))
         if kind == "rfft":
             tensors.append((torch.randn(shape, device=device), kind, dims, None))
+        elif kind == "ifft":
+            tensors.append((torch.randn(shape, dtype=torch.complex64, device=device), kind, dims, None))
         else:
             half = shape[:-1] + (shape[-1] // 2 + 1,)
             tensors.append((torch.randn(half, dtype=torch.complex64, device=device), kind, dims, shape[-len(dims):]))
+        made[shape, kind] = tensors[-1]
 
     def run():
         for t, kind, dims, s in tensors:
-            torch.fft.rfftn(t, dim=dims) if kind == "rfft" else torch.fft.irfftn(t, s=s, dim=dims)
+            if kind == "ifft":
+                torch.fft.ifftn(t, dim=dims)
+            else:
+                torch.fft.rfftn(t, dim=dims) if kind == "rfft" else torch.fft.irfftn(t, s=s, dim=dims)
 
     run()
     return median_time(run, device, repeat)
@@ -245,7 +289,8 @@ def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cases", nargs="*", default=None, help="subset of case keys (a b c d e)")
+    parser.add_argument("--cases", nargs="*", default=None,
+                        help="subset of case keys (a b c d e: 2D and 1D; f g h: 3D)")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--gpu-sizes", action="store_true", help="the larger batches meant for a GPU")

@@ -1,5 +1,6 @@
-"""Analytic filter banks (Morlet, Gabor, log-Gabor, curvelets, discrete wavelets) as first-class
-objects: designed in float64 NumPy, sampled in the Fourier domain, convertible to torch once.
+"""Analytic filter banks (Morlet, Gabor, log-Gabor, curvelets, discrete wavelets, 3D solid
+harmonic wavelets) as first-class objects: designed in float64 NumPy, sampled in the Fourier
+domain, convertible to torch once.
 
 Every constructor returns a :class:`FilterBank`.
 """
@@ -15,6 +16,7 @@ from .dwtn import DWTnd, IDWTnd
 from .swt import ISWT1d, ISWT2d, SWT1d, SWT2d
 from .curvelet import CurveletBank, CurveletWindows, curvelet_2d, curvelet_windows
 from .curvelet_transform import CurveletTransform
+from .solid_harmonic import kymatio_grid_3d, solid_harmonic_3d, solid_harmonic_norm, solid_harmonics
 
 __all__ = [
     "curvelet_2d",
@@ -38,6 +40,7 @@ __all__ = [
     "IDWTnd",
     "ISWT1d",
     "ISWT2d",
+    "kymatio_grid_3d",
     "kymatio_padding_1d",
     "log_gabor_2d",
     "morlet_1d",
@@ -47,4 +50,7 @@ __all__ = [
     "plot_littlewood_paley",
     "SWT1d",
     "SWT2d",
+    "solid_harmonic_3d",
+    "solid_harmonic_norm",
+    "solid_harmonics",
 ]

@@ -18,7 +18,8 @@ class FilterBank:
     Parameters
     ----------
     psi : ndarray, shape (K, *shape)
-        The K band-pass filters, sampled on the unshifted DFT grid of ``shape`` (index 0 is the
+        The K band-pass filters, sampled on the unshifted DFT grid of ``shape`` (1D, 2D or 3D;
+        index 0 is the
         zero frequency, as :func:`numpy.fft.fftn` orders it). Real (float64) when every filter
         has a real Fourier transform (even-envelope wavelets such as Morlet), complex128 otherwise.
     phi : ndarray, shape (*shape), or None
@@ -31,7 +32,8 @@ class FilterBank:
         - ``'xi'`` (float): centre frequency in cycles per sample (in 1D and 2D alike);
         - ``'sigma'`` (float): width of the spatial envelope in samples;
         - ``'order'`` (int): 1 or 2 when the filter is meant for one scattering order only,
-          0 when it serves both (the default when absent).
+          0 when it serves both (the default when absent);
+        - ``'l'``, ``'m'`` (int): degree and order of a 3D solid harmonic wavelet.
     name : str
         Family name, e.g. ``'morlet'``.
     params : mapping
@@ -92,9 +94,9 @@ class FilterBank:
                  phi_meta: Mapping[str, Any] | None = None) -> None:
         psi = np.asarray(psi)
         if psi.ndim < 2:
-            raise ValueError(f"psi must have shape (K, *shape) with a 1D or 2D grid, got {psi.shape}")
-        if psi.ndim - 1 not in (1, 2):
-            raise ValueError(f"psi must sample a 1D or 2D grid, got shape {psi.shape}")
+            raise ValueError(f"psi must have shape (K, *shape) with a 1D, 2D or 3D grid, got {psi.shape}")
+        if psi.ndim - 1 not in (1, 2, 3):
+            raise ValueError(f"psi must sample a 1D, 2D or 3D grid, got shape {psi.shape}")
         if not np.all(np.isfinite(psi)):
             raise ValueError("psi contains NaN or inf values")
         # own read-only copies: later edits of the caller's arrays cannot reach the bank
@@ -181,12 +183,12 @@ class FilterBank:
     # ----------------------------------------------------------------------------- basic facts
     @property
     def shape(self) -> tuple[int, ...]:
-        """Grid shape ``(N,)`` or ``(M, N)``."""
+        """Grid shape ``(N,)``, ``(M, N)`` or ``(M, N, O)``."""
         return tuple(self.psi.shape[1:])
 
     @property
     def ndim(self) -> int:
-        """Number of grid dimensions (1 or 2)."""
+        """Number of grid dimensions (1, 2 or 3)."""
         return self.psi.ndim - 1
 
     @property

@@ -212,8 +212,11 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
     Parameters
     ----------
     bank : FilterBank
-        Any bank: 1D or 2D, real or complex Fourier filters, with or without low-pass, with any
-        meta keys (``'j'``, ``'theta'``, ``'order'`` label and group the panels when present).
+        Any bank: 1D, 2D or 3D, real or complex Fourier filters, with or without low-pass, with
+        any meta keys (``'j'``, ``'theta'``, ``'order'`` label and group the panels when present).
+        3D banks are drawn as slices: the central slice of some filters in space (for solid
+        harmonic banks, ``m = 0`` at the finest and coarsest scale of every degree ``l``), their
+        Fourier profiles, and the Littlewood-Paley sum along each axis and on a central slice.
     max_filters : int >= 1
         Most band-pass filters drawn in space (see :func:`select_filters`); the Fourier panels
         show every filter.
@@ -281,6 +284,15 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
     if not (spatial or fourier):
         raise ValueError("spatial and fourier are both False: nothing to draw")
 
+    if bank.ndim == 3:
+        from .plotting3d import draw_bank_3d
+
+        if fig is None:
+            fig = Figure(figsize=figsize or (11, 7), layout="constrained")
+        fig.suptitle(title or f"{bank.name}: {len(bank)} filters on a "
+                              f"{'x'.join(map(str, bank.shape))} grid")
+        draw_bank_3d(fig, bank, max_filters, spatial, fourier)
+        return fig
     n_shown = sum(row.size for row in rows)
     groups = order_groups(bank) if fourier else []
     psi_space, phi_space = bank.spatial(centered=True) if spatial else (None, None)

@@ -1,4 +1,5 @@
-"""What scattering is compared with and completed by: CNNs, sparse coding, hybrids, datasets."""
+"""What scattering is compared with and completed by: CNNs, sparse coding, hybrids, datasets
+(images, and QM9 molecules)."""
 from .cnn import CifarNet, LeNet, evaluate, fit
 from .datasets import (ImageArrayDataset, load_cifar10, load_cifar10_meta, load_fashion_mnist,
                        list_image_folder, load_idx, load_image_folder, load_mnist,
@@ -12,6 +13,7 @@ from .csc_preprocess import tikhonov_split
 from .ml_csc import MultiLayerCSC
 from .csc_dictionary import ConvDictionaryLearning
 from .hybrid import Hybrid
+from .qm9 import QM9, load_qm9, qm9_folder
 
 __all__ = [
     "CifarNet",
@@ -38,6 +40,9 @@ __all__ = [
     "load_image_folder",
     "load_images",
     "load_mnist",
+    "load_qm9",
+    "QM9",
+    "qm9_folder",
     "MultiLayerCSC",
     "natural_images",
     "natural_patches",

@@ -26,6 +26,7 @@ _EXPORTS = {
     "ScatteringError": "._base", "ScatteringShapeError": "._base", "ScatteringTypeError": "._base",
     "Scattering1D": ".scattering1d", "Scattering2D": ".scattering2d",
     "padded_shape_2d": ".scattering2d", "ScatteringTransformer": ".transformer",
+    "HarmonicScattering3D": ".scattering3d",
     "extract_features": ".features", "ParametricMorlet2D": ".parametric_morlet",
     "plot_learned_wavelets": ".parametric_morlet",
 }
@@ -50,6 +51,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "extract_features",
+    "HarmonicScattering3D",
     "padded_shape_2d",
     "ParametricMorlet2D",
     "plot_learned_wavelets",

@@ -30,6 +30,8 @@ ORACLE_TESTS = {
                       "test_matches_kymatio_factory_random", "test_periodisation_parameters_match_kymatio",
                       "test_padding_matches_kymatio", "test_params_match_kymatio"},
     "test_morlet2d": {"test_filters_equal_kymatio"},
+    "test_scattering3d": {"test_equals_kymatio_float32", "test_equals_kymatio_densities_and_lead_dims",
+                          "test_bank_equals_kymatio", "test_loads_kymatio_state_dict"},
     "test_csc": {"test_admm_iterates_match_sporco", "test_multichannel_dictionary_matches_sporco",
                  "test_tikhonov_split_matches_sporco"},
 }

@@ -3,5 +3,7 @@ equations, used for autograd, CUDA and ``torch.compile``. The CPU inference engi
 (:mod:`scatter.engine`) compute the same coefficients faster and are tested against these."""
 from .cascade1d import Filters1D, Scale1D, cascade1d
 from .cascade2d import Filters2D, Scale2D, cascade2d
+from .cascade3d import Filters3D, cascade3d
 
-__all__ = ["cascade1d", "cascade2d", "Filters1D", "Filters2D", "Scale1D", "Scale2D"]
+__all__ = ["cascade1d", "cascade2d", "cascade3d", "Filters1D", "Filters2D", "Filters3D", "Scale1D",
+           "Scale2D"]
