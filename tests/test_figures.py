@@ -29,6 +29,7 @@ def _banks():
                                              remove_dc=True).plot(),
         "log_gabor_2d": lambda: filters.log_gabor_2d(SHAPE).plot(),
         "dwt": lambda: filters.dwt_filter_bank("db4", SHAPE, level=3).plot(),
+        "solid_harmonic_3d": lambda: filters.solid_harmonic_3d((24, 24, 24), J=2, L=2).plot(),
         "curvelet": lambda: filters.curvelet_2d(SHAPE, scales=3, angles=16).plot(),
         "fourier only": lambda: filters.plot_bank(filters.morlet_2d(SHAPE, J=2, L=4),
                                                   spatial=False),
