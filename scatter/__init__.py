@@ -25,6 +25,7 @@ if not _os.path.isdir(_os.path.join(_here, "filters")):
 _EXPORTS = {
     "ScatteringError": "._base", "ScatteringShapeError": "._base", "ScatteringTypeError": "._base",
     "Scattering1D": ".scattering1d", "Scattering2D": ".scattering2d",
+    "RotoTranslationScattering2D": ".rototranslation2d",
     "padded_shape_2d": ".scattering2d", "ScatteringTransformer": ".transformer",
     "extract_features": ".features",
 }
@@ -50,6 +51,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "extract_features",
     "padded_shape_2d",
+    "RotoTranslationScattering2D",
     "Scattering1D",
     "Scattering2D",
     "ScatteringError",

@@ -3,5 +3,7 @@ equations, used for autograd, CUDA and ``torch.compile``. The CPU inference engi
 (:mod:`scatter.engine`) compute the same coefficients faster and are tested against these."""
 from .cascade1d import Filters1D, Scale1D, cascade1d
 from .cascade2d import Filters2D, Scale2D, cascade2d
+from .roto2d import RotoFilters2D, RotoScale2D, roto_cascade2d
 
-__all__ = ["cascade1d", "cascade2d", "Filters1D", "Filters2D", "Scale1D", "Scale2D"]
+__all__ = ["cascade1d", "cascade2d", "Filters1D", "Filters2D", "Scale1D", "Scale2D", "RotoFilters2D", "RotoScale2D",
+           "roto_cascade2d"]
