@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ._angular import angular_morlet, circulant, max_angular_scales
+from ._design import lowpass_matrix, separable_factors
 from ._base import ScatteringBase, ScatteringError, ScatteringShapeError, as_tensor, check_backend, to_output
 from ._validation import check_choice, check_int, check_shape
 from .core import RotoFilters2D, RotoScale2D, roto_cascade2d
@@ -61,6 +62,18 @@ def _mirror(psi: np.ndarray) -> np.ndarray:
     """Fourier filters of ``psi(-u)``: ``psi_hat(-w)`` on the unshifted DFT grid (for a Morlet
     wavelet, the wavelet of the opposite direction, ``theta + pi``)."""
     return np.roll(psi[..., ::-1, ::-1], 1, axis=(-2, -1))
+
+
+def _lowpass_matrices(phi: np.ndarray, J: int, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, Q)`` with ``P u Q`` the low-pass ``phi`` of a real map ``u`` at resolution ``2**r``
+    subsampled to ``2**J``: the separable Gaussian's two factors as matrices
+    (:func:`scatter._design.lowpass_matrix`), on the symmetrically cropped spectrum."""
+    factors = separable_factors(crop_symmetric(phi, 2 ** r))
+    if factors is None:
+        raise ScatteringError("the Morlet bank's low-pass is expected to be separable")
+    a, b = factors
+    step = 2 ** (J - r)
+    return (lowpass_matrix(a, step, 0, a.size // step).T.copy(), lowpass_matrix(b, step, 0, b.size // step))
 
 
 @dataclass(frozen=True)
@@ -278,11 +291,14 @@ class RotoTranslationScattering2D(ScatteringBase):
             if plan.max_order == 2:
                 for j2 in range(j1 + 1, plan.J):
                     psi2 = crop_symmetric(bank.psi[group[j2]], 2 ** res[j1])
-                    later.append((res[j2], as_tensor(np.concatenate([psi2, _mirror(psi2)]), dtype, device)))
+                    circle = np.concatenate([psi2, _mirror(psi2)])                  # (2L, m, n)
+                    turns = (np.arange(L)[:, None] + np.arange(2 * L)[None, :]) % (2 * L)
+                    later.append((res[j2], as_tensor(circle[turns], dtype, device)))
             scales.append(RotoScale2D(res=res[j1], psi=as_tensor(bank.psi[group[j1]], dtype, device),
                                       later=tuple(later)))
         phi = () if plan.global_average else tuple(
-            as_tensor(crop_symmetric(bank.phi, 2 ** r), dtype, device) for r in range(plan.J))
+            tuple(as_tensor(m, dtype, device) for m in _lowpass_matrices(bank.phi, plan.J, r))
+            for r in range(plan.J))
         angular = as_tensor(circulant(angular_morlet(L, plan.K)).reshape(plan.K, L, L), dtype, device)
         return RotoFilters2D(J=plan.J, L=L, max_order=plan.max_order, joint=plan.joint,
                              global_average=plan.global_average, scales=tuple(scales), phi=phi,

@@ -274,3 +274,31 @@ def test_bad_input():
         S(torch.full((1, 16, 16), float("nan")))
     with pytest.raises(TypeError, match="torch.Tensor or a numpy.ndarray"):
         S([[0.0] * 16] * 16)
+
+
+# ------------------------------------------------------- the cascade against Scattering2D's
+def test_first_layer_and_separable_second_layer_match_scattering2d_on_a_periodic_grid():
+    """Scattering2D with pre_pad=True computes on the periodic grid it is given: its S0, S1 and its
+    S2 with j1 = 0 (whose wavelets need no crop) are our channels before the angle average,
+    S2[j1, t, j2, t'] being the separable path with relative angle t2 = t' - t (mod L), on
+    Scattering2D's output window (one coarse sample less on every side)."""
+    J, L = 2, 8
+    x = torch.randn(2, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    theirs = Scattering2D(J, (24, 24), L=L, pre_pad=True)
+    assert theirs.padded_shape == (32, 32)
+    ref = theirs(x)
+    ours = RotoTranslationScattering2D(J, (32, 32), L=L, variant="separable", average_angles=False)
+    out = ours(x)[..., 1:-1, 1:-1]
+    keys = {key: i for i, key in enumerate(ours.meta()["key"])}
+    for c, key in enumerate(theirs.meta()["key"]):
+        if len(key) == 0:
+            i = keys[(None, None, None, None, None)]
+        elif len(key) == 1:
+            (j1, t), = key
+            i = keys[(j1, None, None, None, t)]
+        else:
+            (j1, t), (j2, t_) = key
+            if j1 > 0:
+                continue
+            i = keys[(j1, j2, (t_ - t) % L, None, t)]
+        assert rel(out[:, i], ref[:, c]) <= 1e-12, key

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .ops import fft, ifft, modulus, subsample_fourier
+from .ops import fft, ifft
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ class RotoScale2D:
         Fourier filters on the grid.
     later : tuple of (int, Tensor)
         For each ``j2 > j1``: the subsampling ``res2`` of the second-layer moduli and the wavelets
-        of scale ``j2`` on ``U1``'s grid for the ``2 L`` angles of the circle, shape
-        ``(2L, M / 2**res, N / 2**res)`` (the second half the mirrored first half).
+        of scale ``j2`` on ``U1``'s grid, ``psi2[t2, t] = psi_{j2, t + t2}`` for the ``2 L``
+        angles ``t`` of the circle, shape ``(L, 2L, M / 2**res, N / 2**res)`` (``psi_{t + L}`` is
+        ``psi_t`` mirrored).
     """
 
     res: int
@@ -75,9 +76,10 @@ class RotoFilters2D:
         Average over the whole grid instead of ``phi_J``.
     scales : tuple of RotoScale2D
         By increasing ``j1``.
-    phi : tuple of Tensor
-        ``phi[r]`` (M / 2**r, N / 2**r): the low-pass for maps at resolution ``2**r`` (empty with
-        a global average).
+    phi : tuple of (Tensor, Tensor)
+        ``phi[r]``: real matrices ``(P, Q)`` of shapes ``(M / 2**J, M / 2**r)`` and
+        ``(N / 2**r, N / 2**J)`` with ``P u Q`` the low-pass ``phi_J`` of a map ``u`` at resolution
+        ``2**r``, subsampled to ``2**J`` (empty with a global average).
     angular : Tensor, complex, shape (K, L, L)
         Cyclic convolutions along angles with the angular wavelets (``scatter._angular``).
     """
@@ -92,14 +94,33 @@ class RotoFilters2D:
     angular: torch.Tensor
 
 
-def _average(u: torch.Tensor, u_hat: torch.Tensor | None, filters: RotoFilters2D, res: int) -> torch.Tensor:
+def modulus(z: torch.Tensor) -> torch.Tensor:
+    """``|z|`` as the norm of ``(re, im)``: on the CPU many times faster than ``z.abs()``, and its
+    gradient at ``z = 0`` is 0 as well."""
+    return torch.linalg.vector_norm(torch.view_as_real(z), dim=-1)
+
+
+def fold(z: torch.Tensor, factor: int) -> torch.Tensor:
+    """The spectrum of ``ifft(z)`` subsampled by ``factor`` on the last two axes: the mean of the
+    ``factor**2`` alias blocks (as :func:`scatter.core.ops.subsample_fourier`, in one reduction)."""
+    if factor == 1:
+        return z
+    m, n = z.shape[-2:]
+    blocks = z.reshape(*z.shape[:-2], factor, m // factor, factor, n // factor)
+    return blocks.sum((-4, -2)) * (1.0 / factor ** 2)
+
+
+def _average(u: torch.Tensor, filters: RotoFilters2D, res: int) -> torch.Tensor:
     """``A u`` for real maps ``u`` (..., m, n) at resolution ``2**res``: the mean over the grid
-    (shape (...)), or the low-pass subsampled to ``2**J`` (shape (..., M / 2**J, N / 2**J))."""
+    (shape (...)), or the low-pass subsampled to ``2**J`` (shape (..., M / 2**J, N / 2**J)) as
+    two matrix products (the Gaussian low-pass is separable)."""
     if filters.global_average:
         return u.mean((-2, -1))
-    if u_hat is None:
-        u_hat = fft(u, 2)
-    return ifft(subsample_fourier(u_hat * filters.phi[res], 2 ** (filters.J - res), 2), 2).real
+    rows, cols = filters.phi[res]          # (h, m), (n, w)
+    lead, (m, n) = u.shape[:-2], u.shape[-2:]
+    v = (u.reshape(-1, n) @ cols).reshape(-1, m, cols.shape[1]).transpose(1, 2)     # (X, w, m)
+    v = (v.reshape(-1, m) @ rows.T).reshape(-1, cols.shape[1], rows.shape[0])       # (X, w, h)
+    return v.transpose(1, 2).reshape(*lead, rows.shape[0], cols.shape[1])
 
 
 def _angular(u: torch.Tensor, filters: RotoFilters2D, dim: int) -> torch.Tensor:
@@ -127,11 +148,11 @@ def roto_cascade2d(x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
         with ``k = mean`` first). The frontend averages over each run of ``t``.
     """
     x_hat = fft(x, 2)
-    zeroth, first, angular, second = [_average(x, x_hat, filters, 0)[:, None]], [], [], []
+    zeroth, first, angular, second = [_average(x, filters, 0)[:, None]], [], [], []
     for scale in filters.scales:
-        u1 = modulus(ifft(subsample_fourier(x_hat[:, None] * scale.psi, 2 ** scale.res, 2), 2))
+        u1 = modulus(ifft(fold(x_hat[:, None] * scale.psi, 2 ** scale.res), 2))
         u1_hat = fft(u1, 2)                                               # (B, L, m1, n1)
-        s1 = _average(u1, u1_hat, filters, scale.res)                     # (B, L[, h, w])
+        s1 = _average(u1, filters, scale.res)                             # (B, L[, h, w])
         first.append(s1)
         if filters.max_order == 2 and filters.angular.shape[0]:
             if filters.global_average:       # |U1 ~*~ pbar_k| averaged over the grid
@@ -143,19 +164,17 @@ def roto_cascade2d(x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
             step = 2 ** (res2 - scale.res)
             if filters.joint:
                 # the angular mean path: p indexes the absolute angle of psi_{j2}
-                w = modulus(ifft(subsample_fourier(u1_hat.mean(1, keepdim=True) * psi2[:L], step, 2), 2))
-                second.append(_average(w, None, filters, res2))            # (B, L[, h, w])
+                w = modulus(ifft(fold(u1_hat.mean(1, keepdim=True) * psi2[0, :L], step), 2))
+                second.append(_average(w, filters, res2))                  # (B, L[, h, w])
                 a_hat = _angular(u1_hat, filters, 1)                       # (B, K, L, m1, n1)
                 a_hat = torch.cat([a_hat, a_hat], dim=2)                   # pi-periodic: 2L angles
-                circle = torch.arange(2 * L, device=x.device)
                 for t2 in range(L):
-                    w = modulus(ifft(subsample_fourier(a_hat * psi2[(circle + t2) % (2 * L)], step, 2), 2))
-                    second.append(_average(w, None, filters, res2).flatten(1, 2))    # (B, K*2L[, h, w])
+                    w = modulus(ifft(fold(a_hat * psi2[t2], step), 2))
+                    second.append(_average(w, filters, res2).flatten(1, 2))  # (B, K*2L[, h, w])
             else:
-                t = torch.arange(L, device=x.device)
                 for t2 in range(L):
-                    v = modulus(ifft(subsample_fourier(u1_hat * psi2[t + t2], step, 2), 2))
-                    p = _average(v, None, filters, res2)                   # (B, L[, h, w])
+                    v = modulus(ifft(fold(u1_hat * psi2[t2, :L], step), 2))
+                    p = _average(v, filters, res2)                         # (B, L[, h, w])
                     second.append(p)
                     if filters.angular.shape[0]:
                         second.append(modulus(_angular(p, filters, 1)).flatten(1, 2))
