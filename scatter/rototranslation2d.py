@@ -120,7 +120,9 @@ def _rows(J: int, L: int, K: int, max_order: int, joint: bool) -> list:
         for j2 in range(j1 + 1, J):
             if joint:
                 rows += [(2, j1, j2, None, None, p) for p in range(L)]
-                rows += [(2, j1, j2, t2, k, t) for t2 in range(L) for k in range(K) for t in range(2 * L)]
+                for t2 in range(L):
+                    rows += [(2, j1, j2, t2, None, t) for t in range(L)]
+                    rows += [(2, j1, j2, t2, k, t) for k in range(K) for t in range(2 * L)]
             else:
                 rows += [(2, j1, j2, t2, k, t) for t2 in range(L) for k in [None, *range(K)]
                          for t in range(L)]
@@ -145,11 +147,12 @@ class RotoTranslationScattering2D(ScatteringBase):
 
     - ``variant='joint'`` (Sifre & Mallat): ``|(U1 ~*~ pbar_k)(., t) * psi_{j2, t + t2}|``, one
       modulus after the spatial and the angular convolution, over the full circle ``t in
-      [0, 2 pi)``, plus the angular mean path ``|mean_t U1 * psi_{j2, p}|``. It **keeps more**:
-      the phase of the spatial convolution is combined across angles before the modulus, so
-      co-occurrences of orientations at one place survive. It costs about ``2 K`` times the second
-      layer of :class:`scatter.Scattering2D` (``2 K L^2`` maps per pair of scales instead of
-      ``L^2``).
+      [0, 2 pi)``; beside it the paths without angular filter ``|U1(., t) * psi_{j2, t + t2}|``
+      (the angular identity) and the angular mean path ``|mean_t U1 * psi_{j2, p}|``. It **keeps
+      more**: the phase of the spatial convolution is combined across angles before the modulus,
+      so co-occurrences of orientations at one place survive. It costs about ``2 K + 1`` times the
+      second layer of :class:`scatter.Scattering2D` (``(2 K + 1) L^2`` maps per pair of scales
+      instead of ``L^2``).
     - ``variant='separable'`` (after Oyallon & Mallat, "Deep roto-translation scattering for
       object classification", CVPR 2015, as we read it): ``|U1(., t) * psi_{j2, t + t2}|`` then
       averaged, then an angular wavelet modulus along ``t``. It **costs less** (the spatial part
@@ -213,7 +216,7 @@ class RotoTranslationScattering2D(ScatteringBase):
     >>> S = RotoTranslationScattering2D(J=2, shape=(32, 32), L=8, average='global').double()
     >>> x = torch.randn(3, 32, 32, dtype=torch.float64)
     >>> S(x).shape
-    torch.Size([3, 14])
+    torch.Size([3, 22])
     >>> bool((S(torch.rot90(x, 1, (-2, -1))) - S(x)).abs().max() < 1e-10)
     True
     """

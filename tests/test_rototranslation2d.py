@@ -31,7 +31,7 @@ def shifted_rows(S, shift):
         if t is None:
             perm.append(where[key])
             continue
-        period = 2 * S.L if (S.variant == "joint" and key[2] is not None) else S.L
+        period = 2 * S.L if (S.variant == "joint" and key[3] is not None and key[1] is not None) else S.L
         perm.append(where[key[:4] + ((t + shift) % period,)])
     return perm
 
@@ -207,10 +207,11 @@ def test_meta_and_list_output(variant, average_angles):
     assert all(len(meta[f]) == C for f in ("order", "j", "theta2", "k", "theta1", "key"))
     pairs = J * (J - 1) // 2
     if average_angles:
-        expected = 1 + J + J * K + pairs * ((1 + L * K) if variant == "joint" else L * (1 + K))
+        expected = 1 + J + J * K + pairs * ((1 + L * (1 + K)) if variant == "joint" else L * (1 + K))
         assert np.all(np.isnan(meta["theta1"]))
     else:
-        expected = 1 + J * L + J * K * L + pairs * ((L + L * K * 2 * L) if variant == "joint" else L * (1 + K) * L)
+        expected = 1 + J * L + J * K * L + pairs * ((L + L * L + L * K * 2 * L) if variant == "joint"
+                                                    else L * (1 + K) * L)
     assert C == expected
     assert list(np.unique(meta["order"])) == [0, 1, 2]
     assert np.all(meta["j"][meta["order"] == 2, 0] < np.nan_to_num(meta["j"][meta["order"] == 2, 1], nan=J))

@@ -14,9 +14,11 @@ and for ``j2 > j1``, with ``~*~`` the cyclic convolution along the angle axis:
 - joint (modulus after the spatial and the angular convolutions, Sifre & Mallat):
 
       S2 [j1, j2, mean](p)        = A |mean_t U1(., t) * psi_{j2, p}|                 p in [0, L)
+      S2 [j1, j2, t2, none](t)    = A |U1(., t) * psi_{j2, t + t2}|                   t in [0, L)
       S2 [j1, j2, t2, k](t)       = A |(U1 ~*~ pbar_k)(., t) * psi_{j2, t + t2}|     t in [0, 2L)
 
-  where ``t`` runs over the full circle ``[0, 2 pi)`` (``U1`` and the angular wavelets are
+  (the angular filters: the identity and the wavelets ``pbar_k``) where, for the wavelets, ``t``
+  runs over the full circle ``[0, 2 pi)`` (``U1`` and the angular wavelets are
   ``pi``-periodic, the spatial wavelet ``psi_{j2, t + t2}`` is not: ``psi_{t + L}`` is the
   conjugate of ``psi_t``);
 
@@ -144,8 +146,8 @@ def roto_cascade2d(x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
     -------
     Tensor, shape (B, C) with a global average, else (B, C, M / 2**J, N / 2**J)
         Channels in the order of the module docstring: S0; S1 by (j1, t); Sa by (j1, k, t);
-        S2 by (j1, j2, then [joint] the mean path by p and (t2, k, t), [separable] (t2, k, t)
-        with ``k = mean`` first). The frontend averages over each run of ``t``.
+        S2 by (j1, j2, then [joint] the mean path by p and (t2, k, t), [both] (t2, k, t) with
+        ``k = none`` first). The frontend averages over each run of ``t``.
     """
     x_hat = fft(x, 2)
     zeroth, first, angular, second = [_average(x, filters, 0)[:, None]], [], [], []
@@ -169,6 +171,8 @@ def roto_cascade2d(x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
                 a_hat = _angular(u1_hat, filters, 1)                       # (B, K, L, m1, n1)
                 a_hat = torch.cat([a_hat, a_hat], dim=2)                   # pi-periodic: 2L angles
                 for t2 in range(L):
+                    v = modulus(ifft(fold(u1_hat * psi2[t2, :L], step), 2))   # no angular filter
+                    second.append(_average(v, filters, res2))                  # (B, L[, h, w])
                     w = modulus(ifft(fold(a_hat * psi2[t2], step), 2))
                     second.append(_average(w, filters, res2).flatten(1, 2))  # (B, K*2L[, h, w])
             else:
