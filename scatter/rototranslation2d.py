@@ -13,6 +13,7 @@ import torch
 
 from ._angular import angular_morlet, circulant, max_angular_scales
 from ._design import lowpass_matrix, separable_factors
+from ._parallel import chunk_count, chunk_workers, map_chunks
 from ._base import ScatteringBase, ScatteringError, ScatteringShapeError, as_tensor, check_backend, to_output
 from ._validation import check_choice, check_int, check_shape
 from .core import RotoFilters2D, RotoScale2D, roto_cascade2d
@@ -197,7 +198,8 @@ class RotoTranslationScattering2D(ScatteringBase):
         Raise on NaN/inf (one device-to-host sync).
     batch_size : int, optional
         Images per pass; default: as many as keep the largest intermediate near 2**22 complex
-        values.
+        values. For CPU inference with ``torch.get_num_threads() = n > 1`` the batch runs in
+        chunks, ``n`` at a time on worker threads of one intra-op thread each.
 
     What holds exactly (``L`` even, square images)
     ---------------------------------------------
@@ -374,8 +376,19 @@ class RotoTranslationScattering2D(ScatteringBase):
 
     def _cascade(self, x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
         chunk = self.batch_size or self._chunk()
-        coefs = torch.cat([roto_cascade2d(part, filters) for part in x.split(chunk)]) \
-            if x.shape[0] > chunk else roto_cascade2d(x, filters)
+        coefs = None
+        if (x.device.type == "cpu" and x.shape[0] > 1 and not torch.compiler.is_compiling()
+                and not (torch.is_grad_enabled() and x.requires_grad)):
+            # CPU inference with n > 1 threads: n chunks at a time on workers of one intra-op
+            # thread each (many small operations: splitting each across threads costs more)
+            workers = chunk_workers(x)
+            if workers > 1:
+                n = chunk_count(x.shape[0], min(chunk, -(-x.shape[0] // workers)), workers)
+                parts = map_chunks(lambda part: roto_cascade2d(part, filters), list(x.tensor_split(n)), workers)
+                coefs = None if parts is None else torch.cat(parts)
+        if coefs is None:
+            coefs = torch.cat([roto_cascade2d(part, filters) for part in x.split(chunk)]) \
+                if x.shape[0] > chunk else roto_cascade2d(x, filters)
         if self.average_angles:
             coefs = torch.stack([part.mean(1) for part in coefs.split(list(self._plan.blocks), dim=1)], dim=1)
         return coefs

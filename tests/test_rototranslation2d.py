@@ -194,6 +194,13 @@ def test_batch_chunks_give_the_same_output():
     a = RotoTranslationScattering2D(2, (16, 16), L=8)(x)
     b = RotoTranslationScattering2D(2, (16, 16), L=8, batch_size=2)(x)
     assert torch.equal(a, b) or rel(a, b) <= 1e-12
+    threads = torch.get_num_threads()
+    try:       # CPU inference on 2 threads: chunks on worker threads, the same numbers
+        torch.set_num_threads(2)
+        c = RotoTranslationScattering2D(2, (16, 16), L=8)(x)
+    finally:
+        torch.set_num_threads(threads)
+    assert rel(c, a) <= 1e-12
 
 
 # ----------------------------------------------------------------------- out_type and meta
