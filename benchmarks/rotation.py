@@ -438,9 +438,10 @@ def first_layer_agreement(shape, J: int, L: int, x: torch.Tensor) -> float:
 def study_cost(args) -> dict:
     configs = [((32, 32), 2, 8, 16)] if args.quick else \
         [((32, 32), 2, 8, 64), ((64, 64), 3, 8, 16), ((128, 128), 3, 8, 4)]
-    repeats = 1 if args.quick else 2
+    repeats = 1 if args.quick else 3
     rows = []
-    for shape, J, L, batch in configs:
+    for threads, (shape, J, L, batch) in [(n, c) for n in sorted({1, args.threads}) for c in configs]:
+        torch.set_num_threads(threads)
         x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0))
         peer = Scattering2D(J, shape, L=L)
         t_peer = _best_time(lambda: peer(x), repeats)
@@ -449,16 +450,17 @@ def study_cost(args) -> dict:
             for variant in VARIANTS:
                 S = RotoTranslationScattering2D(J, shape, L=L, variant=variant, average=average)
                 t = _best_time(lambda: S(x), repeats)
-                rows.append({"shape": shape, "J": J, "L": L, "batch": batch, "average": average,
+                rows.append({"threads": threads, "shape": shape, "J": J, "L": L, "batch": batch, "average": average,
                              "variant": variant, "seconds": t, "scattering2d_seconds": t_peer,
                              "ratio": t / t_peer, "first_layer_rel_diff": agreement})
-    print(f"\ncost on {torch.get_num_threads()} threads (best of {repeats}), float32, CPU inference; "
+    torch.set_num_threads(args.threads)
+    print(f"\ncost (best of {repeats}), float32, CPU inference; "
           f"ratio = ours / Scattering2D (its default: reflection padding, local average); first layers "
           f"agree to {max(r['first_layer_rel_diff'] for r in rows):.1e} (float64, periodic grid)")
-    print("| shape | J | L | batch | average | variant | seconds | Scattering2D seconds | ratio |\n"
-          "|---|---:|---:|---:|---|---|---:|---:|---:|")
+    print("| threads | shape | J | L | batch | average | variant | seconds | Scattering2D seconds | ratio |\n"
+          "|---:|---|---:|---:|---:|---|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['shape'][0]}x{r['shape'][1]} | {r['J']} | {r['L']} | {r['batch']} | {r['average']} | "
+        print(f"| {r['threads']} | {r['shape'][0]}x{r['shape'][1]} | {r['J']} | {r['L']} | {r['batch']} | {r['average']} | "
               f"{r['variant']} | {r['seconds']:.3f} | {r['scattering2d_seconds']:.3f} | {r['ratio']:.1f} |")
     return {"study": "cost", "rows": rows}
 
