@@ -326,6 +326,10 @@ def study_mnist(args) -> dict:
         a_train = angular_spectrum_rings(c_train, blocks, rings)
         a_test = angular_spectrum_rings(c_test, blocks, rings)
         score(f"{name}, angular spectrum on rings", a_train, a_test, seconds, "globally invariant")
+        if name == "roto joint":     # the best row: the covariant maps beside their invariant pooling
+            score(f"{name}, angles kept + angular spectrum on rings",
+                  np.concatenate([c_train.reshape(n_train, -1), a_train], 1),
+                  np.concatenate([c_test.reshape(n_test, -1), a_test], 1), seconds, "covariant")
         del c_train, c_test
     base = next((r["error"] for r in rows if r["transform"] == "Scattering2D"), float("nan"))
     print(f"\nrotated MNIST: {n_train} training / {n_test} test images, uniform angles (seed {args.seed}), "
