@@ -25,6 +25,7 @@ if not _os.path.isdir(_os.path.join(_here, "filters")):
 _EXPORTS = {
     "ScatteringError": "._base", "ScatteringShapeError": "._base", "ScatteringTypeError": "._base",
     "Scattering1D": ".scattering1d", "Scattering2D": ".scattering2d",
+    "RotoTranslationScattering2D": ".rototranslation2d",
     "padded_shape_2d": ".scattering2d", "ScatteringTransformer": ".transformer",
     "HarmonicScattering3D": ".scattering3d",
     "extract_features": ".features", "ParametricMorlet2D": ".parametric_morlet",
@@ -55,6 +56,7 @@ __all__ = [
     "padded_shape_2d",
     "ParametricMorlet2D",
     "plot_learned_wavelets",
+    "RotoTranslationScattering2D",
     "Scattering1D",
     "Scattering2D",
     "ScatteringError",
