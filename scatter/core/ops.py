@@ -54,14 +54,19 @@ def subsample_fourier(z: torch.Tensor, factor: int, ndim: int) -> torch.Tensor:
     """
     if factor == 1:
         return z
-    for axis in range(-ndim, 0):
-        z = z.unflatten(axis, (factor, z.shape[axis] // factor)).mean(axis - 1)
-    return z
+    # sums of block views of the real pairs: on the CPU, torch's complex reductions over
+    # strided axes are tens of times slower than these real additions
+    pairs = torch.view_as_real(z)
+    for axis in range(-ndim - 1, -1):
+        blocks = pairs.unflatten(axis, (factor, pairs.shape[axis] // factor))
+        pairs = blocks.sum(axis - 1)
+    return torch.view_as_complex(pairs * (1.0 / factor ** ndim))
 
 
 def modulus(z: torch.Tensor) -> torch.Tensor:
-    """``|z|`` (its gradient at ``z = 0`` is 0 in torch, not NaN)."""
-    return z.abs()
+    """``|z|``, as the norm of the real pairs ``(re, im)``: on the CPU many times faster than
+    ``z.abs()``; its gradient at ``z = 0`` is 0 too, not NaN."""
+    return torch.linalg.vector_norm(torch.view_as_real(z), dim=-1)
 
 
 def crop_fourier(filters: torch.Tensor, factor: int) -> torch.Tensor:
