@@ -11,6 +11,7 @@ from .csc_preprocess import tikhonov_split
 from .ml_csc import MultiLayerCSC
 from .csc_dictionary import ConvDictionaryLearning
 from .hybrid import Hybrid
+from .kernel_classifier import KernelClassifier, select_kernel_params
 
 __all__ = [
     "CifarNet",
@@ -28,6 +29,7 @@ __all__ = [
     "fit",
     "Hybrid",
     "ImageArrayDataset",
+    "KernelClassifier",
     "LeNet",
     "load_cifar10",
     "load_cifar10_meta",
@@ -41,6 +43,7 @@ __all__ = [
     "natural_patches",
     "plot_comparison",
     "plot_dictionary",
+    "select_kernel_params",
     "SparseCoding",
     "tikhonov_split",
     "whiten_images",
