@@ -272,3 +272,37 @@ def test_select_kernel_params_bad_input(digits):
         select_kernel_params(object(), X, y, {"alpha": [1.0]})
     with pytest.raises(ValueError, match="validation_fraction"):
         select_kernel_params(KernelClassifier(), X, y, {"alpha": [1.0]}, validation_fraction=1.5)
+
+
+# ------------------------------------------------------------------ benchmarks/kernels.py
+@pytest.mark.slow
+def test_benchmark_quick_run(shared_data, tmp_path):
+    """``benchmarks/kernels.py --quick`` on 2,000 / 500 MNIST images: every row is produced and
+    scikit-learn's Nystroem + RidgeClassifier, at the same centres and ridge, predicts as we do."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "kernels.py"), "--quick", "--threads", "1",
+                           "--data", str(shared_data), "--cache", str(tmp_path)],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if re.match(r"\| (pixels|scattering)", line)]
+    assert len(rows) == 5, proc.stdout
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert 0 <= float(cells[4]) < 30  # test error in %, on 500 images
+        if cells[1] == "gaussian":
+            assert float(cells[12].rstrip(" %")) >= 99.0  # same predictions as scikit-learn
+    assert not list(tmp_path.iterdir())  # subsets are never cached
+
+
+def test_benchmark_missing_data(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "kernels.py"), "--quick", "--data",
+                           str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "dataset folder not found" in proc.stderr
