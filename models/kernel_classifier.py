@@ -61,8 +61,7 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
 
     - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); the solver refuses
       to start if that exceeds ``max_memory``;
-    - Nystrom: ``3 M^2 s`` while the preconditioner is built, ``2 M^2 s`` (its two triangular
-      factors) after, plus ``n M s`` if that is at most ``max_memory`` (``K_nM`` kept: each CG
+    - Nystrom: ``2 M^2 s`` (the preconditioner's two triangular factors), plus ``n M s`` if that is at most ``max_memory`` (``K_nM`` kept: each CG
       iteration is then two passes over it) or else ``block_size M s`` (one block of ``K_nM``,
       recomputed at each iteration);
     - prediction: ``block_size M s``.
@@ -290,7 +289,7 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
                             "K_MM (the centres' kernel matrix)")
         W = T @ T.T
         W.mul_(n / M).diagonal().add_(self.alpha_)
-        A = _cholesky_upper(W, "(n/M) T T^T + alpha I", jitter=False)
+        A = _cholesky_upper(W, "(n/M) T T^T + alpha I", jitter=False)  # in W's memory
         del W
         t1 = time.perf_counter()
 
@@ -378,7 +377,8 @@ def kernel_matmul_full(X: torch.Tensor, Z: torch.Tensor, kernel: str, gamma: flo
 
 
 def _cholesky_upper(K: torch.Tensor, what: str, jitter: bool = True) -> torch.Tensor:
-    """Upper Cholesky factor ``T`` of ``K``: ``K + shift I = T^T T`` (``K`` is shifted in place).
+    """Upper Cholesky factor ``T`` of ``K``: ``K + shift I = T^T T`` (``K`` is shifted in place;
+    without ``jitter`` it is overwritten by ``T``).
 
     With ``jitter``, a diagonal shift starting at ``M eps mean(diag)`` (as FALKON) and growing
     tenfold until the factorisation succeeds absorbs rounding and rank deficiency (duplicate
@@ -388,7 +388,12 @@ def _cholesky_upper(K: torch.Tensor, what: str, jitter: bool = True) -> torch.Te
     step = M * eps * (float(K.diagonal().mean().abs()) or 1.0)
     shift = step if jitter else 0.0
     K.diagonal().add_(shift)
-    for _ in range(8 if jitter else 1):
+    if not jitter:  # one attempt: factorise in place
+        out = (K, torch.empty((), dtype=torch.int32, device=K.device))
+        T, info = torch.linalg.cholesky_ex(K, upper=True, out=out)
+        if int(info) == 0:
+            return T
+    for _ in range(8 if jitter else 0):
         T, info = torch.linalg.cholesky_ex(K, upper=True)
         if int(info) == 0:
             return T
