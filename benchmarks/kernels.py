@@ -50,6 +50,9 @@ REFERENCES = {"pixels": "1.2 (Recht)", "scattering J=2": "0.6 (Recht, wavelets)"
 GAMMA_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 LAMBDAS = (1e-8, 1e-7, 1e-6)
 LINEAR_LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1)
+PLAN = (("pixels", "gaussian"), ("scattering J=2", "gaussian"), ("scattering J=3", "gaussian"),
+        ("pixels", "linear"), ("scattering J=2", "linear"))
+ROWS = tuple(f"{name} {kernel}".replace(" ", "-") for name, kernel in PLAN)
 QUICK_GRID = dict(gamma_scales=(0.5, 1.0), lambdas=(1e-7, 1e-6), linear_lambdas=(1e-3, 1e-2))
 
 
@@ -129,12 +132,15 @@ def load_features(mnist: Path, n_train: int, n_test: int, cache: Path | None, lo
 
 # ------------------------------------------------------------------------------ methods
 def tune(kernel: str, X: np.ndarray, y: np.ndarray, n_sub: int, seed: int = 0,
-         quick: bool = False) -> tuple[dict, list]:
+         quick: bool = False, gammas=None, lambdas=None) -> tuple[dict, list]:
     """Best ``gamma_scale`` and per-sample ``lambda`` on a random part of the training set."""
     idx = np.random.default_rng(seed).permutation(len(X))[:n_sub]
     n_fit = int(round(0.8 * n_sub))
-    gammas, lambdas, linear = ((QUICK_GRID["gamma_scales"], QUICK_GRID["lambdas"], QUICK_GRID["linear_lambdas"])
-                               if quick else (GAMMA_SCALES, LAMBDAS, LINEAR_LAMBDAS))
+    grids = ((QUICK_GRID["gamma_scales"], QUICK_GRID["lambdas"], QUICK_GRID["linear_lambdas"])
+             if quick else (GAMMA_SCALES, LAMBDAS, LINEAR_LAMBDAS))
+    gammas = gammas or grids[0]
+    lambdas = lambdas or grids[1]
+    linear = grids[2]
     if kernel == "linear":
         grid = {"alpha": [lam * n_fit for lam in linear]}
     else:
@@ -196,6 +202,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch and BLAS threads (default 2)")
     p.add_argument("--centers", type=int, default=None, help="Nystrom centres (default 10,000)")
     p.add_argument("--tune-size", type=int, default=None, help="training points used to tune")
+    p.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS), help="rows to run (default all)")
+    p.add_argument("--gamma-scales", type=float, nargs="+", help=f"tuning grid (default {GAMMA_SCALES})")
+    p.add_argument("--lambdas", type=float, nargs="+", help=f"tuning grid, Gaussian rows (default {LAMBDAS})")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's Nystroem rows")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"feature cache (default {CACHE})")
     args = p.parse_args(argv)
@@ -221,12 +230,12 @@ def main(argv=None) -> int:
     seed = 0
     centers_idx = np.random.RandomState(seed).permutation(n_train)[:M]  # = Nystroem's draw
     rows = []
-    plan = [("pixels", "gaussian"), ("scattering J=2", "gaussian"), ("scattering J=3", "gaussian"),
-            ("pixels", "linear"), ("scattering J=2", "linear")]
+    plan = [row for row in PLAN if f"{row[0]} {row[1]}".replace(" ", "-") in args.rows]
     for name, kernel in plan:
         Xtr, Xte = sets[name]
         t0 = time.perf_counter()
-        params, grid = tune(kernel, Xtr, ytr, n_tune, quick=args.quick)
+        params, grid = tune(kernel, Xtr, ytr, n_tune, quick=args.quick, gammas=args.gamma_scales,
+                            lambdas=args.lambdas)
         tune_s = time.perf_counter() - t0
         r = ours(kernel, params, Xtr, ytr, Xte, yte, centers_idx)
         r.update(name=name, kernel=kernel, params=params, tune=tune_s)
