@@ -294,7 +294,7 @@ def test_benchmark_quick_run(shared_data, tmp_path):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert 0 <= float(cells[4]) < 30  # test error in %, on 500 images
         if cells[1] == "gaussian":
-            assert float(cells[12].rstrip(" %")) >= 99.0  # same predictions as scikit-learn
+            assert float(cells[14].rstrip(" %")) >= 99.0  # same predictions as scikit-learn
     assert not list(tmp_path.iterdir())  # subsets are never cached
 
 
