@@ -113,8 +113,9 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         The ridge penalty used.
     solver_ : str
         ``'exact'``, ``'primal'`` (linear kernel) or ``'nystrom'``.
-    centers_ : Tensor, shape (M, n_features)
-        The centres (all training points for the exact solver), on ``device``.
+    centers_ : Tensor, shape (M, n_features), or None
+        The centres (all training points for the exact solver) minus ``shift_``, on ``device``;
+        ``None`` for the linear kernel.
     coef_ : Tensor, shape (M, C') or (n_features, C')
         :math:`\beta` (or the primal weights for the linear kernel); ``C' = 1`` for two classes.
     shift_ : Tensor or None
@@ -125,7 +126,7 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
     residual_ : float
         Largest final relative CG residual over the outputs (0 for direct solves).
     timings_ : dict
-        Nystrom only: seconds spent on the ``'preconditioner'``, the ``'kernel'`` matrix
+        Nystrom only (else empty): seconds spent on the ``'preconditioner'``, the ``'kernel'`` matrix
         ``K_nM`` (with the right-hand side) and the ``'conjugate_gradient'`` iterations.
 
     Examples
@@ -213,8 +214,7 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=False)
         Y = self._targets(y)
         n = X.shape[0]
-        s = np.dtype(self.dtype).itemsize
-        self.shift_ = None
+        self.shift_, self.timings_ = None, {}
         if self.kernel != "linear":
             self.shift_ = torch.as_tensor(X.mean(0, dtype=np.float64), dtype=getattr(torch, self.dtype),
                                           device=self.device)
