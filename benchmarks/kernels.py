@@ -95,31 +95,40 @@ def scattering(images: np.ndarray, J: int, name: str, cache: Path | None) -> np.
     if path is not None and path.is_file():
         f = np.load(path, mmap_mode="r")
         if len(f) == len(images):
-            return np.asarray(f, dtype=np.float32).reshape(len(images), -1)
+            return np.array(f, dtype=np.float32).reshape(len(images), -1)
     S = Scattering2D(J, (28, 28), L=8, max_order=2)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     f = extract_features(images, S, batch_size=500, normalize="log", progress=False,
                          out=str(path) if path is not None else None)
-    return np.asarray(f, dtype=np.float32).reshape(len(images), -1)
+    return np.array(f, dtype=np.float32).reshape(len(images), -1)
 
 
 def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = train.mean(0, dtype=np.float64)
-    std = train.std(0, dtype=np.float64)
+    """Both sets standardised in place (float32) with the training mean and standard deviation."""
+    mean = train.mean(0, dtype=np.float64).astype(np.float32)
+    std = train.std(0, dtype=np.float64).astype(np.float32)
     std[std == 0] = 1.0
-    return (((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32))
+    for a in (train, test):
+        a -= mean
+        a /= std
+    return train, test
 
 
-def load_features(mnist: Path, n_train: int, n_test: int, cache: Path | None, log=print) -> dict:
-    """``{name: (X_train, X_test)}`` and the labels, from the IDX files in ``mnist``."""
+def load_features(mnist: Path, n_train: int, n_test: int, cache: Path | None, names=None,
+                  log=print) -> dict:
+    """``{name: (X_train, X_test)}`` for the feature sets ``names`` (default all), and the labels,
+    from the IDX files in ``mnist``."""
+    names = names or ("pixels", "scattering J=2", "scattering J=3")
     Xtr, ytr = load_mnist(mnist, "train", max_items=n_train)
     Xte, yte = load_mnist(mnist, "test", max_items=n_test)
     Xtr = Xtr.astype(np.float32) / 255
     Xte = Xte.astype(np.float32) / 255
-    sets = {"pixels": (Xtr.reshape(n_train, -1), Xte.reshape(n_test, -1))}
+    sets = {"pixels": (Xtr.reshape(n_train, -1), Xte.reshape(n_test, -1))} if "pixels" in names else {}
     full = n_train == 60000 and n_test == 10000
     for J in (2, 3):
+        if f"scattering J={J}" not in names:
+            continue
         t0 = time.perf_counter()
         where = cache if full else None  # only the full sets are cached
         ftr = scattering(Xtr, J, f"mnist_J{J}_train.npy", where)
@@ -226,11 +235,11 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     print(f"# MNIST {n_train} / {n_test}, {M} centres, {args.threads} threads, torch "
           f"{torch.__version__}, {platform.processor() or platform.machine()}", flush=True)
-    sets, ytr, yte = load_features(mnist, n_train, n_test, args.cache)
+    plan = [row for row in PLAN if f"{row[0]} {row[1]}".replace(" ", "-") in args.rows]
+    sets, ytr, yte = load_features(mnist, n_train, n_test, args.cache, names={r[0] for r in plan})
     seed = 0
     centers_idx = np.random.RandomState(seed).permutation(n_train)[:M]  # = Nystroem's draw
     rows = []
-    plan = [row for row in PLAN if f"{row[0]} {row[1]}".replace(" ", "-") in args.rows]
     for name, kernel in plan:
         Xtr, Xte = sets[name]
         t0 = time.perf_counter()
