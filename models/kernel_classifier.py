@@ -48,8 +48,9 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
       :math:`A^T A = \tfrac{n}{M} T T^T + \alpha I`, CG runs on :math:`B^T H B` with
       :math:`B = T^{-1} A^{-1}`, which is close to the identity because
       :math:`K_{nM}^T K_{nM} \approx \tfrac{n}{M} K_{MM}^2`; a few tens of iterations suffice.
-      The preconditioner is computed in ``dtype``; its Cholesky factorisation of
-      :math:`K_{MM}` adds a tiny diagonal jitter (:math:`M \epsilon`, as FALKON), i.e. an extra
+      The preconditioner and the CG vectors are float64 (``K_nM`` is in ``dtype``); the Cholesky factorisation of
+      :math:`K_{MM}` adds a tiny diagonal jitter (:math:`M \epsilon` with the machine epsilon of
+      ``dtype``, as FALKON), i.e. an extra
       ridge of ``alpha`` times the jitter.
     - ``kernel='linear'`` is always solved exactly, in the primal:
       :math:`(X^T X + \alpha I) w = X^T Y` (the same predictions as the dual).
@@ -61,7 +62,7 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
 
     - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); the solver refuses
       to start if that exceeds ``max_memory``;
-    - Nystrom: ``2 M^2 s`` (the preconditioner's two triangular factors), plus ``n M s`` if that is at most ``max_memory`` (``K_nM`` kept: each CG
+    - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``n M s`` if that is at most ``max_memory`` (``K_nM`` kept: each CG
       iteration is then two passes over it) or else ``block_size M s`` (one block of ``K_nM``,
       recomputed at each iteration);
     - prediction: ``block_size M s``.
@@ -284,9 +285,11 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         n, M = Xt.shape[0], C.shape[0]
         s = Xt.element_size()
         t0 = time.perf_counter()
-        # preconditioner, in the data's dtype: K_MM + jitter = T^T T, A^T A = (n / M) T T^T + alpha I
-        T = _cholesky_upper(kernel_matmul_full(C, C, self.kernel, self.gamma_, self.block_size),
-                            "K_MM (the centres' kernel matrix)")
+        # preconditioner in float64 whatever ``dtype`` (in float32, CG diverged on MNIST with a
+        # wide kernel and a small alpha): K_MM + jitter = T^T T, A^T A = (n / M) T T^T + alpha I
+        f64 = torch.float64
+        T = _cholesky_upper(kernel_matmul_full(C, C, self.kernel, self.gamma_, self.block_size).to(f64),
+                            "K_MM (the centres' kernel matrix)", eps=torch.finfo(Xt.dtype).eps)
         W = T @ T.T
         W.mul_(n / M).diagonal().add_(self.alpha_)
         A = _cholesky_upper(W, "(n/M) T T^T + alpha I", jitter=False)  # in W's memory
@@ -301,13 +304,14 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
             if keep:
                 K_nM[rows] = block
 
-        def KtK(v):  # K_nM^T K_nM v
+        def KtK(v):  # K_nM^T K_nM v, in the data's dtype
+            v = v.to(Xt.dtype)
             if keep:
-                return ((K_nM @ v).T @ K_nM).T
+                return ((K_nM @ v).T @ K_nM).T.to(f64)
             out = torch.zeros_like(v)
             for rows, block in kernel_blocks(Xt, C, self.kernel, self.gamma_, self.block_size):
                 out += ((block @ v).T @ block).T
-            return out
+            return out.to(f64)
 
         def solve(R, x, transpose=False):  # R^-1 x or R^-T x, R upper triangular
             return torch.linalg.solve_triangular(R.T if transpose else R, x, upper=not transpose)
@@ -320,13 +324,13 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
             v = solve(T, Ainv_u)
             return solve(A, solve(T, KtK(v), transpose=True) + self.alpha_ * Ainv_u, transpose=True)
 
-        b = solve(A, solve(T, rhs, transpose=True), transpose=True)
+        b = solve(A, solve(T, rhs.to(f64), transpose=True), transpose=True)
         t2 = time.perf_counter()
         u, self.n_iter_, res = conjugate_gradient(H_hat, b, self.max_iter, self.tol)
         self.residual_ = float(res.max())
         self.timings_ = {"preconditioner": t1 - t0, "kernel": t2 - t1,
                          "conjugate_gradient": time.perf_counter() - t2}
-        return solve(T, solve(A, u))
+        return solve(T, solve(A, u)).to(Xt.dtype)
 
     # ------------------------------------------------------------------------------ predict
     def decision_function(self, X) -> np.ndarray:
@@ -376,15 +380,17 @@ def kernel_matmul_full(X: torch.Tensor, Z: torch.Tensor, kernel: str, gamma: flo
     return K
 
 
-def _cholesky_upper(K: torch.Tensor, what: str, jitter: bool = True) -> torch.Tensor:
+def _cholesky_upper(K: torch.Tensor, what: str, jitter: bool = True,
+                    eps: float | None = None) -> torch.Tensor:
     """Upper Cholesky factor ``T`` of ``K``: ``K + shift I = T^T T`` (``K`` is shifted in place;
     without ``jitter`` it is overwritten by ``T``).
 
-    With ``jitter``, a diagonal shift starting at ``M eps mean(diag)`` (as FALKON) and growing
+    With ``jitter``, a diagonal shift starting at ``M eps mean(diag)`` (as FALKON; ``eps``: that of
+    the precision ``K`` was computed in, default ``K``'s) and growing
     tenfold until the factorisation succeeds absorbs rounding and rank deficiency (duplicate
     centres); it acts as an extra ridge ``alpha * shift`` on the coefficients."""
     M = K.shape[0]
-    eps = torch.finfo(K.dtype).eps
+    eps = torch.finfo(K.dtype).eps if eps is None else eps
     step = M * eps * (float(K.diagonal().mean().abs()) or 1.0)
     shift = step if jitter else 0.0
     K.diagonal().add_(shift)
