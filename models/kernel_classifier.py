@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scatter._validation import check_choice, check_float, check_int
 
-from .kernels import KERNELS, conjugate_gradient, kernel_blocks, kernel_matmul, median_gamma
+from .kernels import KERNELS, conjugate_gradient, kernel_blocks, kernel_matmul, median_gamma, row_blocks
 
 __all__ = ["KernelClassifier", "select_kernel_params"]
 
@@ -64,7 +64,7 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
       to start if that exceeds ``max_memory``;
     - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``n M s`` if that is at most ``max_memory`` (``K_nM`` kept: each CG
       iteration is then two passes over it) or else ``block_size M s`` (one block of ``K_nM``,
-      recomputed at each iteration);
+      recomputed at each iteration), plus ``8 block_size M`` (a block in float64);
     - prediction: ``block_size M s``.
 
     Parameters
@@ -304,14 +304,20 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
             if keep:
                 K_nM[rows] = block
 
-        def KtK(v):  # K_nM^T K_nM v, in the data's dtype
-            v = v.to(Xt.dtype)
-            if keep:
-                return ((K_nM @ v).T @ K_nM).T.to(f64)
+        def KtK(v):
+            # K_nM^T K_nM v accumulated in float64, block by block: with float32 products the
+            # operator is not symmetric positive definite to the precision a small alpha needs,
+            # and CG diverged (MNIST scattering, alpha = 1e-8 n); a float32 K_nM is only a
+            # fixed perturbation of the matrix
             out = torch.zeros_like(v)
-            for rows, block in kernel_blocks(Xt, C, self.kernel, self.gamma_, self.block_size):
+            if keep:
+                blocks = ((rows, K_nM[rows]) for rows in row_blocks(n, self.block_size))
+            else:
+                blocks = kernel_blocks(Xt, C, self.kernel, self.gamma_, self.block_size)
+            for _, block in blocks:
+                block = block.to(f64)
                 out += ((block @ v).T @ block).T
-            return out.to(f64)
+            return out
 
         def solve(R, x, transpose=False):  # R^-1 x or R^-T x, R upper triangular
             return torch.linalg.solve_triangular(R.T if transpose else R, x, upper=not transpose)

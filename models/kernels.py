@@ -137,25 +137,36 @@ def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.T
     n_iter : int
         Products with ``H`` used.
     residual : Tensor, shape (k,)
-        Final ``||b - H x|| / ||b||`` per column (the recurrence's residual).
+        ``||b - H x|| / ||b||`` per column (the recurrence's residual) of the returned ``x``:
+        each column's best iterate.
     """
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
-    b_norm = b.norm(dim=0).clamp_min(torch.finfo(b.dtype).tiny)
+    tiny = torch.finfo(b.dtype).tiny
+    b_norm = b.norm(dim=0).clamp_min(tiny)
     rs = (r * r).sum(0)
-    active = torch.sqrt(rs) / b_norm > tol
+    res = torch.sqrt(rs) / b_norm
+    # rounding (e.g. float32 products inside ``apply``) can make the recurrence diverge: keep
+    # each column's best iterate and stop a column whose residual grew 100-fold past its best
+    x_best, res_best = x.clone(), res.clone()
+    active = res > tol
     n_iter = 0
     while n_iter < max_iter and bool(active.any()):
         Hp = apply(p)
         n_iter += 1
         pHp = (p * Hp).sum(0)
-        step = torch.where(active & (pHp > 0), rs / torch.where(pHp > 0, pHp, 1.0), 0.0)
+        active = active & (pHp > 0)  # H not positive along p: numerically broken, stop
+        step = torch.where(active, rs / torch.where(pHp > 0, pHp, 1.0), 0.0)
         x.addcmul_(p, step)
         r.addcmul_(Hp, -step)
         rs_new = (r * r).sum(0)
-        beta = torch.where(active, rs_new / rs.clamp_min(torch.finfo(b.dtype).tiny), 0.0)
+        beta = torch.where(active, rs_new / rs.clamp_min(tiny), 0.0)
         p = r + p * beta
         rs = torch.where(active, rs_new, rs)
-        active = active & (torch.sqrt(rs) / b_norm > tol)
-    return x, n_iter, torch.sqrt(rs) / b_norm
+        res = torch.sqrt(rs) / b_norm
+        better = active & (res < res_best)
+        x_best[:, better] = x[:, better]
+        res_best = torch.where(better, res, res_best)
+        active = active & (res > tol) & (res < 100 * res_best)
+    return x_best, n_iter, res_best
