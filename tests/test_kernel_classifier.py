@@ -306,3 +306,15 @@ def test_benchmark_missing_data(tmp_path):
     proc = subprocess.run([sys.executable, str(root / "benchmarks" / "kernels.py"), "--quick", "--data",
                            str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "dataset folder not found" in proc.stderr
+
+
+def test_float32_nystrom_with_a_wide_kernel_and_small_ridge():
+    """A wide kernel (an ill-conditioned K_MM) with alpha = 1e-6 n: float32 kernel values with
+    float64 accumulation converge and predict as float64."""
+    X, y = load_digits(return_X_y=True)
+    X = (X - X.mean(0)) / (X.std(0) + 1e-9)
+    fits = {dt: KernelClassifier(n_centers=1000, gamma_scale=0.05, alpha=1e-6 * 1400, random_state=0,
+                                 max_iter=30, dtype=dt).fit(X[:1400], y[:1400]) for dt in ("float32", "float64")}
+    assert fits["float32"].residual_ < 1e-5
+    agree = np.mean(fits["float32"].predict(X[1400:]) == fits["float64"].predict(X[1400:]))
+    assert agree >= 0.99 and fits["float32"].score(X[1400:], y[1400:]) > 0.94
