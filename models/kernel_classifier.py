@@ -48,10 +48,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
       :math:`A^T A = \tfrac{n}{M} T T^T + \alpha I`, CG runs on :math:`B^T H B` with
       :math:`B = T^{-1} A^{-1}`, which is close to the identity because
       :math:`K_{nM}^T K_{nM} \approx \tfrac{n}{M} K_{MM}^2`; a few tens of iterations suffice.
-      The preconditioner and the CG vectors are float64 (``K_nM`` is in ``dtype``); the Cholesky factorisation of
-      :math:`K_{MM}` adds a tiny diagonal jitter (:math:`M \epsilon` with the machine epsilon of
-      ``dtype``, as FALKON), i.e. an extra
-      ridge of ``alpha`` times the jitter.
+      The preconditioner, the CG vectors and the products' sums are float64 (``K_nM`` is in
+      ``dtype``); the Cholesky factorisation of :math:`K_{MM}` adds a tiny diagonal jitter
+      (:math:`M \epsilon`, machine epsilon of ``dtype``, as FALKON), an extra ridge of
+      ``alpha`` times the jitter.
     - ``kernel='linear'`` is always solved exactly, in the primal:
       :math:`(X^T X + \alpha I) w = X^T Y` (the same predictions as the dual).
     - ``solver='auto'``: exact if ``n_samples <= n_centers`` (and ``centers`` is not given), else
@@ -62,9 +62,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
 
     - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); the solver refuses
       to start if that exceeds ``max_memory``;
-    - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``n M s`` if that is at most ``max_memory`` (``K_nM`` kept: each CG
-      iteration is then two passes over it) or else ``block_size M s`` (one block of ``K_nM``,
-      recomputed at each iteration), plus ``8 block_size M`` (a block in float64);
+    - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``n M s``
+      if that is at most ``max_memory`` (``K_nM`` kept: each CG iteration is then two passes
+      over it) or else ``block_size M s`` (one block of ``K_nM``, recomputed at each
+      iteration), plus ``8 block_size M`` (a block in float64);
     - prediction: ``block_size M s``.
 
     Parameters
