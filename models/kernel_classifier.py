@@ -62,9 +62,9 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
 
     - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); the solver refuses
       to start if that exceeds ``max_memory``;
-    - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``n M s``
-      if that is at most ``max_memory`` (``K_nM`` kept: each CG iteration is then two passes
-      over it) or else ``block_size M s`` (one block of ``K_nM``, recomputed at each
+    - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``8 n M``
+      if that is at most ``max_memory`` (``K_nM`` kept in float64: each CG iteration is then two
+      passes over it), else ``n M s`` if that is (kept in ``dtype``), or else ``block_size M s`` (one block of ``K_nM``, recomputed at each
       iteration), plus ``8 block_size M`` (a block in float64);
     - prediction: ``block_size M s``.
 
@@ -300,8 +300,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         del W
         t1 = time.perf_counter()
 
+        # K_nM kept in float64 if it fits (no conversion at each CG iteration), else in dtype
+        keep_dtype = f64 if n * M * 8 <= self.max_memory else Xt.dtype
         keep = n * M * s <= self.max_memory
-        K_nM = torch.empty((n, M), dtype=Xt.dtype, device=Xt.device) if keep else None
+        K_nM = torch.empty((n, M), dtype=keep_dtype, device=Xt.device) if keep else None
         rhs = torch.zeros((M, Yt.shape[1]), dtype=Xt.dtype, device=Xt.device)
         for rows, block in kernel_blocks(Xt, C, self.kernel, self.gamma_, self.block_size):
             rhs += (Yt[rows].T @ block).T  # (v^T K)^T: MKL is several times faster than K^T v
