@@ -14,6 +14,7 @@ from .ml_csc import MultiLayerCSC
 from .csc_dictionary import ConvDictionaryLearning
 from .hybrid import Hybrid
 from .qm9 import QM9, load_qm9, qm9_folder
+from .kernel_classifier import KernelClassifier, select_kernel_params
 
 __all__ = [
     "CifarNet",
@@ -31,6 +32,7 @@ __all__ = [
     "fit",
     "Hybrid",
     "ImageArrayDataset",
+    "KernelClassifier",
     "LeNet",
     "list_image_folder",
     "load_cifar10",
@@ -49,6 +51,7 @@ __all__ = [
     "plot_comparison",
     "plot_dictionary",
     "read_image",
+    "select_kernel_params",
     "SparseCoding",
     "tikhonov_split",
     "whiten_images",
