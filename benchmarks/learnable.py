@@ -19,7 +19,8 @@ Protocol
   128 -> 128, BN, ReLU, global average pool, linear: 430k parameters). Learned rows train with
   the heads given by ``--learned-heads`` (default: linear only, the paper's comparison; a
   learned front-end costs a forward and backward pass through the scattering per batch).
-- Training: Adam, lr 1e-3 (wavelet parameters too), weight decay 5e-4 on the head, batch 128,
+- Training: Adam, lr 1e-3 (the wavelet parameters: ``--wavelet-lr``, by default the same),
+  weight decay 5e-4 on the head, batch 128,
   ``EPOCHS[n]`` epochs; fixed front-ends are computed once (no gradient, the CPU engine).
   Seeds fix the subset, the initialisations and the batch order.
 
@@ -86,12 +87,16 @@ def wavelets(init: str, seed: int) -> ParametricMorlet2D:
     return ParametricMorlet2D(padded_shape_2d((32, 32), 2), 2, 8, init=init, seed=seed)
 
 
+# learning rate of the wavelet parameters (the head's is 1e-3); set by --wavelet-lr
+WAVELET_LR = [1e-3]
+
+
 def train(model: nn.Module, x, y, epochs: int, seed: int) -> None:
     torch.manual_seed(seed)
     params = [{"params": [p for n, p in model.named_parameters() if "wavelets" not in n],
                "weight_decay": 5e-4},
               {"params": [p for n, p in model.named_parameters() if "wavelets" in n],
-               "weight_decay": 0.0}]
+               "weight_decay": 0.0, "lr": WAVELET_LR[0]}]
     optimiser = torch.optim.Adam(params, lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
     model.train()
@@ -184,6 +189,8 @@ def main(argv=None) -> int:
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, metavar="ROW")
     p.add_argument("--learned-heads", nargs="+", default=["linear"], choices=["linear", "cnn"])
     p.add_argument("--epochs", type=int, help="override EPOCHS for every size")
+    p.add_argument("--wavelet-lr", type=float, default=1e-3,
+                   help="Adam learning rate of the wavelet parameters (default 1e-3, the head's)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 20 images, 500 test images, 1 epoch, one seed")
@@ -198,6 +205,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.sizes, args.seeds, args.epochs = [20], 1, 1
     torch.set_num_threads(args.threads)
+    WAVELET_LR[0] = args.wavelet_lr
     images, labels, test_images, test_labels = load(args.data, args.quick)
     start, load0 = time.perf_counter(), os.getloadavg()[0]
     results = []
