@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
+def crop_fourier(filters: np.ndarray, factor: int, axes: tuple[int, ...] = (-2, -1)) -> np.ndarray:
     """The low-frequency block of Fourier filters, for use at a resolution ``factor`` times lower.
 
     Keeps frequencies ``|k| < n / (2 factor)`` on each of the last two axes, as Kymatio's
@@ -18,6 +18,8 @@ def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
     ----------
     filters : ndarray, shape (..., M, N)
     factor : int, a power of two dividing M and N
+    axes : tuple of int
+        The axes cropped (default: the last two).
 
     Returns
     -------
@@ -26,7 +28,7 @@ def crop_fourier(filters: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return filters
     out = filters
-    for axis in (-2, -1):
+    for axis in axes:
         n = filters.shape[axis]
         half = n // (2 * factor)
         keep = np.concatenate([np.arange(half), np.arange(n - half, n)])

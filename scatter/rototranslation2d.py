@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ._angular import angular_morlet, circulant, max_angular_scales
-from ._design import lowpass_matrix, separable_factors
+from ._design import crop_fourier, lowpass_matrix, separable_factors
 from ._parallel import chunk_count, chunk_workers, map_chunks
 from ._base import ScatteringBase, ScatteringError, ScatteringShapeError, as_tensor, check_backend, to_output
 from ._validation import check_choice, check_int, check_shape
@@ -50,9 +50,8 @@ def crop_symmetric(filters: np.ndarray, factor: int) -> np.ndarray:
     for axis in (-2, -1):
         n = out.shape[axis]
         half = n // (2 * factor)
-        keep = np.concatenate([np.arange(half), np.arange(n - half, n)])
         nyquist = 0.5 * (np.take(out, [n - half], axis=axis) + np.take(out, [half], axis=axis))
-        out = np.take(out, keep, axis=axis)
+        out = crop_fourier(out, factor, axes=(axis,))
         index = [slice(None)] * out.ndim
         index[axis] = slice(half, half + 1)
         out[tuple(index)] = nyquist
