@@ -24,7 +24,8 @@ OMEGA_2 = r"$\omega_2$ (cycles/sample)"
 
 # readable names of the banks' families, for titles
 FAMILY = {"morlet": "Morlet wavelets", "morlet1d": "Morlet wavelets (1D)", "gabor": "Gabor filters",
-          "log_gabor": "log-Gabor filters", "curvelet": "Curvelets", "dwt": "Discrete wavelets"}
+          "log_gabor": "log-Gabor filters", "curvelet": "Curvelets", "dwt": "Discrete wavelets",
+          "solid_harmonic": "Solid harmonic wavelets"}
 
 
 def family(name: str) -> str:

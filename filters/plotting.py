@@ -289,7 +289,7 @@ def plot_bank(bank: FilterBank, max_filters: int = 16, *, spatial: bool = True,
 
         if fig is None:
             fig = Figure(figsize=figsize or (11, 7), layout="constrained")
-        fig.suptitle(title or f"{bank.name}: {len(bank)} filters on a "
+        fig.suptitle(title or f"{style.family(bank.name)}: {len(bank)} filters on a "
                               f"{'x'.join(map(str, bank.shape))} grid")
         draw_bank_3d(fig, bank, max_filters, spatial, fourier)
         return fig
