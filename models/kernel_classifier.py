@@ -60,8 +60,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
     Memory (``s`` bytes per number of ``dtype``; ``n`` training points, ``M`` centres; vectors
     of ``(n + M) x n_classes`` neglected), beyond the data on ``device``:
 
-    - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); the solver refuses
-      to start if that exceeds ``max_memory``;
+    - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); when that exceeds
+      ``max_memory`` and ``dtype`` is float32, ``4 n^2`` (factorised in float32, which needs a
+      larger ``alpha``: a failed factorisation raises and says so); the solver refuses to start
+      if neither fits;
     - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``8 n M``
       if that is at most ``max_memory`` (``K_nM`` kept in float64: each CG iteration is then two
       passes over it), else ``n M s`` if that is (kept in ``dtype``), or else ``block_size M s`` (one block of ``K_nM``, recomputed at each
@@ -243,13 +245,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
             self.centers_ = None
             self.coef_ = self._fit_primal(Xt, Yt)
         elif solver == "exact":
-            if n * n * 8 > self.max_memory:
-                raise ValueError(f"solver='exact' needs the {n} x {n} float64 kernel matrix "
-                                 f"({n * n * 8 / 1e9:.2f} GB) > max_memory={self.max_memory:.3g} "
-                                 f"bytes; use solver='nystrom' or raise max_memory")
+            precision = self._exact_precision(n)
             self.solver_ = "exact"
             self.centers_ = Xt
-            self.coef_ = self._fit_exact(Xt, Yt)
+            self.coef_ = self._fit_exact(Xt, Yt, precision)
         else:
             self.solver_ = "nystrom"
             self.centers_ = self._pick_centers(Xt, gen)
@@ -275,15 +274,29 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         G.diagonal().add_(self.alpha_)
         return _spd_solve(G, Xt.T @ Yt, "X^T X + alpha I")
 
-    def _fit_exact(self, Xt: torch.Tensor, Yt: torch.Tensor) -> torch.Tensor:
-        # factorised in float64 whatever ``dtype``: with a small alpha, K + alpha I is too
-        # ill-conditioned for a float32 Cholesky
+    def _exact_precision(self, n: int) -> torch.dtype:
+        """The dtype the exact solver factorises ``K + alpha I`` in: float64 when ``8 n^2``
+        bytes fit in ``max_memory``, else (``dtype='float32'`` only) float32 when ``4 n^2`` do."""
+        if n * n * 8 <= self.max_memory:
+            return torch.float64
+        if self.dtype == "float32" and n * n * 4 <= self.max_memory:
+            return torch.float32
+        need = (f"{n * n * 8 / 1e9:.2f} GB in float64" + (
+            f", {n * n * 4 / 1e9:.2f} GB in float32" if self.dtype == "float32" else ""))
+        raise ValueError(f"solver='exact' needs the {n} x {n} kernel matrix ({need}) > "
+                         f"max_memory={self.max_memory:.3g} bytes; use solver='nystrom' or raise "
+                         f"max_memory")
+
+    def _fit_exact(self, Xt: torch.Tensor, Yt: torch.Tensor, precision: torch.dtype) -> torch.Tensor:
+        # float64 whenever it fits, whatever ``dtype``: with a small alpha, K + alpha I is badly
+        # conditioned for a float32 Cholesky; float32 (half the memory) only when float64 does
+        # not fit, and then a failed factorisation says to raise alpha
         n = Xt.shape[0]
-        K = torch.empty((n, n), dtype=torch.float64, device=Xt.device)
+        K = torch.empty((n, n), dtype=precision, device=Xt.device)
         for rows, block in kernel_blocks(Xt, Xt, self.kernel, self.gamma_, self.block_size):
             K[rows] = block
         K.diagonal().add_(self.alpha_)
-        return _spd_solve(K, Yt.to(torch.float64), "K + alpha I").to(Xt.dtype)
+        return _spd_solve(K, Yt.to(precision), "K + alpha I").to(Xt.dtype)
 
     def _fit_nystrom(self, Xt: torch.Tensor, Yt: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
         n, M = Xt.shape[0], C.shape[0]

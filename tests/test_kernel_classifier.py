@@ -173,6 +173,28 @@ def test_median_heuristic(digits):
     assert median_gamma(torch.zeros(5, 3), "gaussian") == 1.0  # every distance zero
 
 
+def test_exact_factorises_in_float32_when_float64_does_not_fit(digits):
+    """max_memory between 4 n^2 and 8 n^2 bytes: float32 data are solved exactly in float32
+    (half the memory), still KernelRidge's solution; float64 data are refused, naming both sizes."""
+    from sklearn.kernel_ridge import KernelRidge
+    X, y = digits
+    n = 600
+    Xtr, ytr, Xte = X[:n], y[:n], X[1500:]
+    clf = KernelClassifier(gamma=0.04, alpha=0.3, solver="exact", dtype="float32",
+                           max_memory=6.0 * n * n).fit(Xtr, ytr)
+    ref = KernelRidge(alpha=0.3, kernel="rbf", gamma=0.04).fit(Xtr, _pm1(ytr, clf.classes_)).predict(Xte)
+    assert clf.solver_ == "exact" and clf.coef_.dtype == torch.float32
+    np.testing.assert_allclose(clf.decision_function(Xte), ref, atol=2e-4 * np.abs(ref).max(), rtol=0)
+    # with room for float64 the scores change by rounding only: the float32 path was the one taken
+    f64 = clone(clf).set_params(max_memory=8.0 * n * n).fit(Xtr, ytr)
+    assert not np.array_equal(f64.decision_function(Xte), clf.decision_function(Xte))
+    with pytest.raises(ValueError, match=r"float64\) > max_memory"):
+        clone(clf).set_params(dtype="float64").fit(Xtr, ytr)
+    big = np.arange(60000, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
+    with pytest.raises(ValueError, match=r"28\.80 GB in float64, 14\.40 GB in float32"):
+        KernelClassifier(solver="exact", dtype="float32", max_memory=1e9).fit(big, np.arange(60000) % 2)
+
+
 # ------------------------------------------------------------------ dtypes, devices, API
 def test_float32_and_float64_agree_and_score(digits):
     X, y = digits
@@ -296,6 +318,24 @@ def test_benchmark_quick_run(shared_data, tmp_path):
         if cells[1] == "gaussian":
             assert float(cells[14].rstrip(" %")) >= 99.0  # same predictions as scikit-learn
     assert not list(tmp_path.iterdir())  # subsets are never cached
+
+
+@pytest.mark.slow
+def test_benchmark_quick_exact_run(shared_data, tmp_path):
+    """``--exact``: the Gaussian row is solved on all training points, without scikit-learn."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "kernels.py"), "--quick", "--exact",
+                           "--threads", "1", "--rows", "pixels-gaussian", "--data", str(shared_data),
+                           "--cache", str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| pixels")]
+    assert len(rows) == 1, proc.stdout
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[2] == "all 2000 (exact)" and 0 <= float(cells[4]) < 30 and cells[9] == "-"
 
 
 def test_benchmark_missing_data(tmp_path):
