@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,13 @@ def test_tables_and_atomic_writes(transfer, tmp_path):
     out = tmp_path / "sub" / "t.md"
     transfer.write_atomic(out, table)
     assert out.read_text() == table and [p.name for p in out.parent.iterdir()] == ["t.md"]
+    # the umask's permissions, as open(path, "w") gives (mkstemp alone leaves 0600)
+    mask = os.umask(0o027)
+    try:
+        transfer.write_atomic(out, table)
+    finally:
+        os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o640
 
 
 def run_script(*argv, timeout=120):
