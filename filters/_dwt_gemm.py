@@ -1,0 +1,181 @@
+"""The inverse 2D DWT as blocked matrix products: the CPU path of :class:`~scatter.filters.IDWT2d`.
+
+Why: one synthesis step along an axis is a banded matrix product. The generic kernels of
+:mod:`~scatter.filters._dwt_ops` make one multiply-add pass over the whole array per filter
+tap, so they are bound by memory bandwidth (three array accesses per multiply-add); a matrix
+product (MKL's GEMM) keeps its operands in registers and cache. The band is cut into diagonal
+blocks: output samples ``2 p0 .. 2 (p0 + h) - 1`` depend only on the coefficients
+``p0 .. p0 + h + span - 1`` of both bands (``span = s_max - s_min`` of
+:class:`~scatter.filters._dwt_ops.AxisTransform`), so every block is one small dense product
+with the same ``(2 h, 2 (h + span))`` weights, a few zeros included.
+
+Layout: the products need the two bands of an axis next to each other along that axis
+(coefficient ``l`` of band ``ch`` at row ``2 l + ch``), so a level first copies its four bands
+into one array ``(m, 2, b, n, 2)`` (rows, row band, images, columns, column band; this copy
+replaces the concatenation the generic path makes). The rows step multiplies it from the left by
+the block weights (``(m, 2)`` rows by ``b n 2`` columns: large products, no copy); its output
+``(M, b, n, 2)`` is the columns step's input, multiplied from the right. The image is kept
+rows-outer, ``(M, B, N)``, between levels; the last level writes the columns step's blocks
+straight into the ``(B, M, N)`` result. In ``'periodization'`` the four bands are copied with
+their periodic margins (rows and columns), which both steps then read as ordinary coefficients.
+
+Cache: a level runs on groups of images whose band copy and rows output (two scratch arrays,
+reused from group to group) fit in about :data:`GROUP_BYTES`, so that only the coefficients
+and the result go through main memory (on a loaded machine the whole-batch intermediates made
+every pass memory-bound).
+
+Products are written into preallocated outputs (``out=``), which autograd does not record: the
+path runs without autograd only, on a CPU (elsewhere :class:`IDWT2d` uses the generic kernels).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._dwt_ops import AxisTransform, extension
+
+# Output samples per block along the rows (outer) and the columns (inner) axis (h = block // 2
+# coefficients of each band): larger blocks mean larger products but more zero weights.
+ROW_BLOCK = {torch.float32: 16, torch.float64: 16}
+COL_BLOCK = {torch.float32: 16, torch.float64: 16}
+# Bytes of a last level's scratch arrays (band copy, rows and columns output) per group of images.
+GROUP_BYTES = 1 << 23
+
+
+def usable(x: torch.Tensor) -> bool:
+    """Whether the matrix-product path applies: a CPU tensor that autograd does not record."""
+    return x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
+
+
+class BlockWeights:
+    """The synthesis weights of one :class:`AxisTransform` as dense diagonal blocks.
+
+    ``matrix[2 p + e, 2 l + ch]`` is the weight of band ``ch``'s coefficient ``p0 + l`` in output
+    sample ``2 (p0 + p) + e`` (``p < half``, ``l < half + span``), cached per dtype and device;
+    a shorter last block uses the top-left corner.
+    """
+
+    def __init__(self, axis: AxisTransform, half: int) -> None:
+        self.half = half
+        self.span = axis.s_max - axis.s_min
+        w = np.zeros((half, 2, half + self.span, 2))
+        for (ch, s), (w_even, w_odd) in zip(axis._synthesis_terms, axis._synthesis_w.values):
+            for p in range(half):
+                w[p, 0, p + s, ch] = w_even
+                w[p, 1, p + s, ch] = w_odd
+        self.values = w.reshape(2 * half, 2 * (half + self.span))
+        self._cache = {}
+
+    def get(self, like: torch.Tensor, transposed: bool = False) -> torch.Tensor:
+        key = (like.dtype, like.device, transposed)
+        if key not in self._cache:
+            values = self.values.T if transposed else self.values
+            self._cache[key] = torch.as_tensor(np.ascontiguousarray(values), dtype=like.dtype,
+                                               device=like.device)
+        return self._cache[key]
+
+    def blocks(self, count: int):
+        """``(p0, h)``: the first coefficient and the number of output pairs of each block."""
+        return [(p0, min(self.half, count - p0)) for p0 in range(0, count, self.half)]
+
+    def rows(self, q: torch.Tensor, out: torch.Tensor) -> None:
+        """Synthesis along the outer axis: ``q`` (2 n, X) with row ``2 l + ch`` holding band
+        ``ch``'s coefficient ``l`` -> ``out`` (2 count, X), ``count = n - span``."""
+        w = self.get(q)
+        for p0, h in self.blocks(out.shape[0] // 2):
+            torch.mm(w[:2 * h, :2 * (h + self.span)], q[2 * p0:2 * (p0 + h + self.span)],
+                     out=out[2 * p0:2 * (p0 + h)])
+
+    def columns(self, q: torch.Tensor, out: torch.Tensor) -> None:
+        """Synthesis along the inner axis: ``q`` (R, 2 n) with column ``2 l + ch`` holding band
+        ``ch``'s coefficient ``l`` -> ``out`` (R, 2 count)."""
+        w = self.get(q, transposed=True)
+        for p0, h in self.blocks(out.shape[1] // 2):
+            torch.mm(q[:, 2 * p0:2 * (p0 + h + self.span)], w[:2 * (h + self.span), :2 * h],
+                     out=out[:, 2 * p0:2 * (p0 + h)])
+
+
+def rows_outer(a: torch.Tensor) -> torch.Tensor:
+    """``(B, m, n)`` -> the rows-outer layout ``(m, B, n)`` this path keeps between levels (a
+    view: the next level's band copy reads it)."""
+    return a.transpose(0, 1)
+
+
+class Inverse2d:
+    """One level of the inverse 2D DWT by :class:`BlockWeights` products (see the module)."""
+
+    def __init__(self, axis: AxisTransform) -> None:
+        self.axis = axis
+        self.span = axis.s_max - axis.s_min
+        self.periodic = axis.mode == "periodization"
+        # periodization: the coefficients with s_max - s_min extra, periodic, along each axis
+        self.margins = (-axis.s_min, axis.s_max) if self.periodic else (0, 0)
+        self._weights = {}
+
+    def count(self, n: int) -> int:
+        """Output pairs from ``n`` coefficients along an axis (``AxisTransform.synthesis``)."""
+        return n if self.periodic else n - self.span
+
+    def weights(self, block: int) -> BlockWeights:
+        if block not in self._weights:
+            self._weights[block] = BlockWeights(self.axis, block // 2)
+        return self._weights[block]
+
+    def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = False
+                 ) -> torch.Tensor:
+        """``a`` (m, B, n) rows-outer approximation, ``d`` (B, 3, m, n) details (pywt's cH, cV,
+        cD) -> the next approximation (M, B, N), rows-outer; with ``batch_outer``, a view of a
+        contiguous (B, M, N) result (the last level)."""
+        m, batch, n = a.shape
+        rows, cols = self.count(m), self.count(n)
+        if rows < 1 or cols < 1:
+            raise ValueError(f"coefficients of shape {(m, n)} are too short for a wavelet of "
+                             f"length {self.axis.length} in mode {self.axis.mode!r}")
+        m_ext, n_ext = m + sum(self.margins), n + sum(self.margins)
+        sizes = (m_ext * 2 * n_ext * 2, 2 * rows * n_ext * 2, 2 * rows * 2 * cols)  # per image
+        if batch_outer:
+            result = a.new_empty(batch, 2 * rows, 2 * cols)
+            group = max(1, min(batch, GROUP_BYTES // (sum(sizes) * a.element_size())))
+        else:
+            result = a.new_empty(2 * rows, batch, 2 * cols)
+            group = max(batch, 1)
+        # scratch for one group's g images, contiguous (the last group may be smaller)
+        flat = [a.new_empty(size * group) for size in sizes]
+        row_weights = self.weights(ROW_BLOCK[a.dtype])
+        col_weights = self.weights(COL_BLOCK[a.dtype])
+        for start in range(0, batch, group):
+            g = min(group, batch - start)
+            q = flat[0][:sizes[0] * g].view(m_ext, 2, g, n_ext, 2)
+            mid = flat[1][:sizes[1] * g].view(2 * rows, g * n_ext * 2)
+            out = result if not batch_outer else flat[2][:sizes[2] * g].view(2 * rows, g, -1)
+            self._bands(a[:, start:start + g], d[start:start + g], q)
+            row_weights.rows(q.view(2 * m_ext, -1), mid)
+            col_weights.columns(mid.view(2 * rows * g, 2 * n_ext), out.view(2 * rows * g, -1))
+            if batch_outer:  # rows-outer group, hot in cache, into its images of the result
+                result[start:start + g].copy_(out.transpose(0, 1))
+        return rows_outer(result) if batch_outer else result
+
+    def _bands(self, a: torch.Tensor, d: torch.Tensor, q: torch.Tensor) -> None:
+        """Copy the four bands into ``q`` (m', 2 [row band], b, n', 2 [column band]), with the
+        periodic margins in ``'periodization'`` (``m' = m`` otherwise)."""
+        m, _, n = a.shape
+        left, right = self.margins
+        centre = q[left:left + m, :, :, left:left + n]
+        # (row band, column band): aa, da (pywt's cH), ad (cV), dd (cD)
+        centre[:, 0, :, :, 0].copy_(a)
+        for k, (rb, cb) in enumerate(((1, 0), (0, 1), (1, 1))):
+            centre[:, rb, :, :, cb].copy_(d[:, k].transpose(0, 1))
+        if self.periodic:
+            _wrap(q, 3, n, left, right)  # columns first: the row margins then copy whole rows
+            _wrap(q, 0, m, left, right)
+
+
+def _wrap(q: torch.Tensor, dim: int, n: int, left: int, right: int) -> None:
+    """Fill the margins of ``q`` along ``dim`` (``left`` before and ``right`` after ``n``
+    samples) with the periodic continuation of those samples (any margin, several periods
+    included)."""
+    index, _ = extension(n, left, right, "periodic")
+    index = torch.as_tensor(index[:, 0] + left, device=q.device)
+    for start, stop in ((0, left), (left + n, left + n + right)):
+        if stop > start:
+            q.narrow(dim, start, stop - start).copy_(q.index_select(dim, index[start:stop]))
