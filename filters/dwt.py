@@ -434,10 +434,12 @@ class IDWT2d(_DWTBase):
         a = a.reshape(batch, *a.shape[-2:])
         # CPU without autograd: blocked matrix products on a rows-outer (M, B, N) image
         gemm = _dwt_gemm.usable(a)
+        outer = False
         if gemm:
-            a = _dwt_gemm.rows_outer(a)
             level = self._gemm_level()
-        rows = 0 if gemm else -2
+            outer = level.rows_outer
+            a = _dwt_gemm.rows_outer(a) if outer else a
+        rows = 0 if outer else -2
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-3] != lead or d.shape[-3] != 3:
                 raise ValueError(f"coeffs[{i}] has shape {tuple(d.shape)}, expected "
@@ -456,14 +458,14 @@ class IDWT2d(_DWTBase):
             output_size = check_shape("output_size", output_size, 2)
             a = _trim(_trim(a, output_size[0], rows, "output_size[0]"), output_size[1], -1,
                       "output_size[1]")
-        if gemm:  # back to (B, M, N): the result itself unless output_size cut it
+        if outer:  # back to (B, M, N): the result itself unless output_size cut it
             a = a.transpose(0, 1).contiguous()
         return a.reshape(*lead, *a.shape[-2:])
 
-    def _gemm_level(self) -> _dwt_gemm.Inverse2d:
-        """The matrix-product level of this wavelet and mode, built once."""
+    def _gemm_level(self):
+        """The CPU level of this wavelet and mode (:func:`_dwt_gemm.level_2d`), built once."""
         if getattr(self, "_gemm", None) is None:
-            self._gemm = _dwt_gemm.Inverse2d(self._axis)
+            self._gemm = _dwt_gemm.level_2d(self._axis)
         return self._gemm
 
 
