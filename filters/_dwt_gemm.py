@@ -36,10 +36,13 @@ from ._dwt_ops import AxisTransform, extension
 
 # Output samples per block along the rows (outer) and the columns (inner) axis (h = block // 2
 # coefficients of each band): larger blocks mean larger products but more zero weights.
-ROW_BLOCK = {torch.float32: 16, torch.float64: 16}
-COL_BLOCK = {torch.float32: 16, torch.float64: 16}
+# (8 rows, 16 columns in float32: sgemm is slow with 8 columns of output; 8 and 8 in float64:
+# dgemm's transposed columns products do not mind.)
+ROW_BLOCK = {torch.float32: 8, torch.float64: 8}
+COL_BLOCK = {torch.float32: 16, torch.float64: 8}
 # Bytes of a last level's scratch arrays (band copy, rows and columns output) per group of images.
 GROUP_BYTES = 1 << 23
+F64_TRANSPOSED = True
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -95,7 +98,7 @@ class BlockWeights:
         long dimension contiguous in its output, more than the copy costs (sgemm is as fast
         either way).
         """
-        if q.dtype == torch.float64:
+        if q.dtype == torch.float64 and F64_TRANSPOSED:
             w = self.get(q)
             transposed = q.new_empty(out.shape[1], out.shape[0])
             for p0, h in self.blocks(out.shape[1] // 2):
@@ -129,6 +132,9 @@ class TwoTap:
         self.g = [[0.0, 0.0], [0.0, 0.0]]  # g[phase][band]
         for (ch, _), (w_even, w_odd) in zip(axis._synthesis_terms, axis._synthesis_w.values):
             self.g[0][ch], self.g[1][ch] = float(w_even), float(w_odd)
+        # haar's g = c [[1, 1], [1, -1]]: sums and differences (one pass each), the c^2 once
+        c = self.g[0][0]
+        self.scale = c * c if c != 0 and self.g[1][0] == c else None
 
     def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = True
                  ) -> torch.Tensor:
@@ -138,12 +144,20 @@ class TwoTap:
         bands = {(0, 0): a, (1, 0): d[:, 0], (0, 1): d[:, 1], (1, 1): d[:, 2]}  # (row, column)
         # rows: (B, m, [row phase], [column band], n), unit-stride rows
         mid = a.new_empty(batch, m, 2, 2, n)
+        out = a.new_empty(batch, m, 2, n, 2)
+        if self.scale is not None:
+            ratio = [g[e][1] / g[e][0] for e in (0, 1)]
+            for e in (0, 1):
+                for cb in (0, 1):
+                    torch.add(bands[0, cb], bands[1, cb], alpha=ratio[e], out=mid[:, :, e, cb])
+            for f in (0, 1):
+                torch.add(mid[:, :, :, 0], mid[:, :, :, 1], alpha=ratio[f], out=out[..., f])
+            return out.view(batch, 2 * m, 2 * n).mul_(self.scale)
         for e in (0, 1):
             for cb in (0, 1):
                 torch.mul(bands[0, cb], g[e][0], out=mid[:, :, e, cb])
                 mid[:, :, e, cb].add_(bands[1, cb], alpha=g[e][1])
         # columns, into the interleaved result (B, m, [row phase], n, [column phase])
-        out = a.new_empty(batch, m, 2, n, 2)
         for f in (0, 1):
             torch.mul(mid[:, :, :, 0], g[f][0], out=out[..., f])
             out[..., f].add_(mid[:, :, :, 1], alpha=g[f][1])

@@ -360,8 +360,11 @@ def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch):
     monkeypatch.setattr(_dwt_gemm, "GROUP_BYTES", 30_000)  # 2 or 3 images per group
     rng = np.random.default_rng(9)
     x = rng.standard_normal((7, 37, 30))
+    # a two-tap wavelet that is not haar's c [[1, 1], [1, -1]] (the general two-tap passes)
+    two_tap = pywt.Wavelet("two_tap", filter_bank=([0.6, 0.8], [0.8, -0.6], [0.8, 0.6],
+                                                   [-0.6, 0.8]))
     failures = []
-    for wavelet in ("haar", "db4", "sym8", "bior4.4"):
+    for wavelet in ("haar", two_tap, "db4", "sym8", "bior4.4"):
         for mode in MODES:
             for level in (1, 3):
                 ours = DWT2d(wavelet, level, mode)(torch.from_numpy(x))
