@@ -208,6 +208,7 @@ class Inverse2d:
         if batch_outer:
             result = a.new_empty(batch, 2 * rows, 2 * cols)
             group = max(1, min(batch, GROUP_BYTES // (sum(sizes) * a.element_size())))
+            group = -(-batch // -(-batch // group)) if batch else 1  # groups of equal sizes
         else:
             result = a.new_empty(2 * rows, batch, 2 * cols)
             group = max(batch, 1)
