@@ -45,9 +45,10 @@ GROUP_BYTES = 1 << 23
 F64_TRANSPOSED = True
 
 
-def usable(x: torch.Tensor) -> bool:
-    """Whether the matrix-product path applies: a CPU tensor that autograd does not record."""
-    return x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
+def usable(tensors) -> bool:
+    """Whether the matrix-product path applies: CPU tensors, none of them recorded by autograd."""
+    return (all(t.device.type == "cpu" for t in tensors)
+            and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)))
 
 
 class BlockWeights:

@@ -433,7 +433,7 @@ class IDWT2d(_DWTBase):
         batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
         a = a.reshape(batch, *a.shape[-2:])
         # CPU without autograd: blocked matrix products on a rows-outer (M, B, N) image
-        gemm = _dwt_gemm.usable(a)
+        gemm = _dwt_gemm.usable(coeffs)
         outer = False
         if gemm:
             level = self._gemm_level()

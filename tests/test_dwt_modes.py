@@ -374,7 +374,7 @@ def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch):
                     fast = inv(ours)
                 assert fast.is_contiguous()
                 with monkeypatch.context() as m:
-                    m.setattr(_dwt_gemm, "usable", lambda a: False)
+                    m.setattr(_dwt_gemm, "usable", lambda tensors: False)
                     generic = inv(ours)
                 case = f"{wavelet} {mode} level={level}"
                 _compare(case, _ours2d(ours), ref, failures, fast,
@@ -392,3 +392,8 @@ def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch):
     assert torch.allclose(y, x4, atol=1e-5)
     empty = [c[:0] for c in DWT2d("sym8", 2, "periodization")(torch.randn(1, 40, 40))]
     assert IDWT2d("sym8", "periodization")(empty).shape == (0, 40, 40)
+    # a detail band that requires grad (the approximation does not): the differentiable path
+    coeffs = DWT2d("db2", 2)(torch.randn(2, 16, 16, dtype=torch.float64))
+    coeffs[1] = coeffs[1].clone().requires_grad_()
+    IDWT2d("db2")(coeffs).square().sum().backward()
+    assert coeffs[1].grad is not None and coeffs[1].grad.abs().sum() > 0
