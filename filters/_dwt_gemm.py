@@ -1,31 +1,36 @@
-"""The inverse 2D DWT as blocked matrix products: the CPU path of :class:`~scatter.filters.IDWT2d`.
+"""The inverse 2D DWT on a CPU without autograd: the fast path of :class:`~scatter.filters.IDWT2d`.
 
-Why: one synthesis step along an axis is a banded matrix product. The generic kernels of
-:mod:`~scatter.filters._dwt_ops` make one multiply-add pass over the whole array per filter
-tap, so they are bound by memory bandwidth (three array accesses per multiply-add); a matrix
-product (MKL's GEMM) keeps its operands in registers and cache. The band is cut into diagonal
-blocks: output samples ``2 p0 .. 2 (p0 + h) - 1`` depend only on the coefficients
-``p0 .. p0 + h + span - 1`` of both bands (``span = s_max - s_min`` of
-:class:`~scatter.filters._dwt_ops.AxisTransform`), so every block is one small dense product
-with the same ``(2 h, 2 (h + span))`` weights, a few zeros included.
+Why: the generic kernels of :mod:`~scatter.filters._dwt_ops` make one multiply-add pass over the
+whole array per filter tap (three array accesses per multiply-add), which made the inverse
+slower than PyWavelets' (one pass per axis, each line in cache). Two replacements:
 
-Layout: the products need the two bands of an axis next to each other along that axis
-(coefficient ``l`` of band ``ch`` at row ``2 l + ch``), so a level first copies its four bands
-into one array ``(m, 2, b, n, 2)`` (rows, row band, images, columns, column band; this copy
-replaces the concatenation the generic path makes). The rows step multiplies it from the left by
-the block weights (``(m, 2)`` rows by ``b n 2`` columns: large products, no copy); its output
-``(M, b, n, 2)`` is the columns step's input, multiplied from the right. The image is kept
-rows-outer, ``(M, B, N)``, between levels; the last level writes the columns step's blocks
-straight into the ``(B, M, N)`` result. In ``'periodization'`` the four bands are copied with
-their periodic margins (rows and columns), which both steps then read as ordinary coefficients.
+* :class:`Inverse2d`, any wavelet longer than two taps. One synthesis step along an axis is a
+  banded matrix product, cut into diagonal blocks: output samples ``2 p0 .. 2 (p0 + h) - 1``
+  depend only on the coefficients ``p0 .. p0 + h + span - 1`` of both bands (``span = s_max -
+  s_min`` of :class:`~scatter.filters._dwt_ops.AxisTransform`), so every block is one small dense
+  product (MKL's GEMM) with the same ``(2 h, 2 (h + span))`` weights, a few zeros included.
+* :class:`TwoTap`, two-tap wavelets (``haar``, ``bior1.1``, ...): no overlap between output
+  pairs, so a few element-wise passes (products would be mostly zeros).
 
-Cache: a level runs on groups of images whose band copy and rows output (two scratch arrays,
-reused from group to group) fit in about :data:`GROUP_BYTES`, so that only the coefficients
-and the result go through main memory (on a loaded machine the whole-batch intermediates made
-every pass memory-bound).
+Layout of :class:`Inverse2d`: the products need the two bands of an axis next to each other
+along that axis (coefficient ``l`` of band ``ch`` at row ``2 l + ch``), so a level first copies
+its four bands into one array ``(m, 2, b, n, 2)`` (rows, row band, images, columns, column band;
+this copy replaces the concatenation the generic path makes). The rows step multiplies it from
+the left by the block weights (``(m, 2)`` rows by ``b n 2`` columns: large products, no copy);
+its output ``(M, b, n, 2)`` is the columns step's input, multiplied from the right. The image is
+kept rows-outer, ``(M, B, N)``, between levels; the last level copies each group's rows-outer
+output into the ``(B, M, N)`` result while it is in cache. In ``'periodization'`` the four bands
+are copied with their periodic margins (rows and columns), which both steps then read as
+ordinary coefficients.
 
-Products are written into preallocated outputs (``out=``), which autograd does not record: the
-path runs without autograd only, on a CPU (elsewhere :class:`IDWT2d` uses the generic kernels).
+Cache: the last (largest) level runs on groups of images whose three scratch arrays (band copy,
+rows output, columns output; reused from group to group) take about :data:`GROUP_BYTES`; the
+smaller levels run on the whole batch at once (fewer, larger products).
+
+Block sizes, group size and the float64 transposed products were chosen by timing the
+benchmark's images (``benchmarks/filters_gabor_dwt.py``, 1 thread). Products are written into
+preallocated outputs (``out=``), which autograd does not record: the path runs only where no
+coefficient is recorded, on a CPU (elsewhere :class:`IDWT2d` uses the generic kernels).
 """
 from __future__ import annotations
 
@@ -36,13 +41,11 @@ from ._dwt_ops import AxisTransform, extension
 
 # Output samples per block along the rows (outer) and the columns (inner) axis (h = block // 2
 # coefficients of each band): larger blocks mean larger products but more zero weights.
-# (8 rows, 16 columns in float32: sgemm is slow with 8 columns of output; 8 and 8 in float64:
-# dgemm's transposed columns products do not mind.)
+# Float32 columns take 16: sgemm is slow with 8 columns of output.
 ROW_BLOCK = {torch.float32: 8, torch.float64: 8}
 COL_BLOCK = {torch.float32: 16, torch.float64: 8}
 # Bytes of a last level's scratch arrays (band copy, rows and columns output) per group of images.
 GROUP_BYTES = 1 << 23
-F64_TRANSPOSED = True
 
 
 def usable(tensors) -> bool:
@@ -99,7 +102,7 @@ class BlockWeights:
         long dimension contiguous in its output, more than the copy costs (sgemm is as fast
         either way).
         """
-        if q.dtype == torch.float64 and F64_TRANSPOSED:
+        if q.dtype == torch.float64:
             w = self.get(q)
             transposed = q.new_empty(out.shape[1], out.shape[0])
             for p0, h in self.blocks(out.shape[1] // 2):
@@ -139,7 +142,8 @@ class TwoTap:
 
     def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = True
                  ) -> torch.Tensor:
-        """``a`` (B, m, n) approximation, ``d`` (B, 3, m, n) details -> (B, 2 m, 2 n)."""
+        """``a`` (B, m, n) approximation, ``d`` (B, 3, m, n) details -> (B, 2 m, 2 n) (always
+        batch-outer: ``batch_outer`` is accepted for :class:`Inverse2d`'s signature)."""
         g = self.g
         batch, m, n = a.shape
         bands = {(0, 0): a, (1, 0): d[:, 0], (0, 1): d[:, 1], (1, 1): d[:, 2]}  # (row, column)

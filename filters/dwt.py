@@ -411,6 +411,13 @@ class IDWT2d(_DWTBase):
     returns : Tensor
         Shape (..., M, N).
 
+    Notes
+    -----
+    On a CPU, where no coefficient requires grad (or under ``torch.no_grad()``), each level runs
+    as blocked matrix products (element-wise passes for two-tap wavelets such as ``haar``; see
+    ``filters/_dwt_gemm.py``); elsewhere (autograd, GPU) as the per-tap multiply-adds of the
+    other transforms. Both give PyWavelets' numbers.
+
     Examples
     --------
     >>> import torch
