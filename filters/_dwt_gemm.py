@@ -41,9 +41,12 @@ from ._dwt_ops import AxisTransform, extension
 
 # Output samples per block along the rows (outer) and the columns (inner) axis (h = block // 2
 # coefficients of each band): larger blocks mean larger products but more zero weights.
-# Float32 columns take 16: sgemm is slow with 8 columns of output.
-ROW_BLOCK = {torch.float32: 8, torch.float64: 8}
-COL_BLOCK = {torch.float32: 16, torch.float64: 8}
+# (8 output columns made sgemm slow.) Products whose long side (the images' columns for the rows
+# step, their rows for the columns step) is under SHORT samples take SHORT_BLOCK: few and
+# small products otherwise cost more in calls than the zeros of larger blocks (one image).
+ROW_BLOCK = 8
+COL_BLOCK = 16
+SHORT, SHORT_BLOCK = 1024, 32
 # Bytes of a last level's scratch arrays (band copy, rows and columns output) per group of images.
 GROUP_BYTES = 1 << 23
 
@@ -219,8 +222,8 @@ class Inverse2d:
             group = max(batch, 1)
         # scratch for one group's g images, contiguous (the last group may be smaller)
         flat = [a.new_empty(size * group) for size in sizes]
-        row_weights = self.weights(ROW_BLOCK[a.dtype])
-        col_weights = self.weights(COL_BLOCK[a.dtype])
+        row_weights = self.weights(ROW_BLOCK if group * n_ext * 2 >= SHORT else SHORT_BLOCK)
+        col_weights = self.weights(COL_BLOCK if 2 * rows * group >= SHORT else SHORT_BLOCK)
         for start in range(0, batch, group):
             g = min(group, batch - start)
             q = flat[0][:sizes[0] * g].view(m_ext, 2, g, n_ext, 2)
