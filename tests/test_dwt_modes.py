@@ -350,14 +350,17 @@ def test_cache_chunks_give_the_same_numbers(monkeypatch):
     assert not failures, "\n".join(failures)
 
 
-def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch):
+@pytest.mark.parametrize("short", [0, 10**9], ids=["base-blocks", "short-blocks"])
+def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch, short):
     """IDWT2d's CPU path (blocked matrix products in groups of images, filters/_dwt_gemm.py)
     gives pywt's numbers and the generic kernels' (the autograd/GPU path): several groups with a
     smaller last one, odd sizes, levels past dwt_max_level (periodization's margins wrapping
-    several periods), leading dimensions, float32, output_size, an empty batch."""
+    several periods), both block sizes, leading dimensions, float32, output_size, an empty
+    batch."""
     from scatter.filters import _dwt_gemm
 
     monkeypatch.setattr(_dwt_gemm, "GROUP_BYTES", 30_000)  # 2 or 3 images per group
+    monkeypatch.setattr(_dwt_gemm, "SHORT", short)  # 0: the base blocks for every product
     rng = np.random.default_rng(9)
     x = rng.standard_normal((7, 37, 30))
     # a two-tap wavelet that is not haar's c [[1, 1], [1, -1]] (the general two-tap passes)
