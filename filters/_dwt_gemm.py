@@ -84,40 +84,64 @@ class BlockWeights:
                                                device=like.device)
         return self._cache[key]
 
-    def blocks(self, count: int):
-        """``(p0, h)``: the first coefficient and the number of output pairs of each block."""
-        return [(p0, min(self.half, count - p0)) for p0 in range(0, count, self.half)]
-
     def rows(self, q: torch.Tensor, out: torch.Tensor) -> None:
         """Synthesis along the outer axis: ``q`` (2 n, X) with row ``2 l + ch`` holding band
-        ``ch``'s coefficient ``l`` -> ``out`` (2 count, X), ``count = n - span``."""
+        ``ch``'s coefficient ``l`` -> ``out`` (2 count, X), ``count = n - span``, contiguous.
+
+        The full blocks are one batched product on overlapping windows of ``q`` (a strided
+        view, no copy; one call instead of one per block), a shorter last block one more.
+        """
         w = self.get(q)
-        for p0, h in self.blocks(out.shape[0] // 2):
-            torch.mm(w[:2 * h, :2 * (h + self.span)], q[2 * p0:2 * (p0 + h + self.span)],
-                     out=out[2 * p0:2 * (p0 + h)])
+        full, rest, k, window = self._sizes(out.shape[0] // 2)
+        if full:
+            windows = q.as_strided((full, window, q.shape[1]),
+                                   (k * q.stride(0), q.stride(0), q.stride(1)), q.storage_offset())
+            torch.bmm(w.expand(full, k, window), windows, out=out[:full * k].view(full, k, -1))
+        if rest:
+            p0 = full * self.half
+            torch.mm(w[:2 * rest, :2 * (rest + self.span)], q[2 * p0:], out=out[2 * p0:])
 
     def columns(self, q: torch.Tensor, out: torch.Tensor) -> None:
         """Synthesis along the inner axis: ``q`` (R, 2 n) with column ``2 l + ch`` holding band
-        ``ch``'s coefficient ``l`` -> ``out`` (R, 2 count), contiguous.
+        ``ch``'s coefficient ``l`` -> ``out`` (R, 2 count), contiguous (blocks as in
+        :meth:`rows`).
 
         In float64 the products are computed transposed, ``(2 count, R)``, and transposed back
         by one copy (torch's blocked 2D transpose): MKL's dgemm is about twice as fast with the
         long dimension contiguous in its output, more than the copy costs (sgemm is as fast
         either way).
         """
+        full, rest, k, window = self._sizes(out.shape[1] // 2)
+        p0 = full * self.half
+        rows, step = q.shape[0], q.stride(1)
         if q.dtype == torch.float64:
             w = self.get(q)
-            transposed = q.new_empty(out.shape[1], out.shape[0])
-            for p0, h in self.blocks(out.shape[1] // 2):
-                torch.mm(w[:2 * h, :2 * (h + self.span)],
-                         q[:, 2 * p0:2 * (p0 + h + self.span)].t(),
-                         out=transposed[2 * p0:2 * (p0 + h)])
+            transposed = q.new_empty(out.shape[1], rows)
+            if full:
+                windows = q.as_strided((full, window, rows), (k * step, step, q.stride(0)),
+                                       q.storage_offset())
+                torch.bmm(w.expand(full, k, window), windows,
+                          out=transposed[:full * k].view(full, k, rows))
+            if rest:
+                torch.mm(w[:2 * rest, :2 * (rest + self.span)], q[:, 2 * p0:].t(),
+                         out=transposed[2 * p0:])
             out.copy_(transposed.t())
             return
         w = self.get(q, transposed=True)
-        for p0, h in self.blocks(out.shape[1] // 2):
-            torch.mm(q[:, 2 * p0:2 * (p0 + h + self.span)], w[:2 * (h + self.span), :2 * h],
-                     out=out[:, 2 * p0:2 * (p0 + h)])
+        if full:
+            windows = q.as_strided((full, rows, window), (k * step, q.stride(0), step),
+                                   q.storage_offset())
+            blocks = out.as_strided((full, rows, k), (k * out.stride(1), out.stride(0),
+                                                      out.stride(1)), out.storage_offset())
+            torch.bmm(windows, w.expand(full, window, k), out=blocks)
+        if rest:
+            torch.mm(q[:, 2 * p0:], w[:2 * (rest + self.span), :2 * rest], out=out[:, 2 * p0:])
+
+    def _sizes(self, count: int):
+        """``(full, rest, k, window)``: full blocks and output pairs left for a shorter one
+        among ``count``, and a full block's output and input lengths."""
+        full, rest = divmod(count, self.half)
+        return full, rest, 2 * self.half, 2 * (self.half + self.span)
 
 
 def rows_outer(a: torch.Tensor) -> torch.Tensor:
