@@ -266,9 +266,10 @@ class Inverse2d:
         m, _, n = a.shape
         left, right = self.margins
         centre = q[left:left + m, :, :, left:left + n]
-        # (row band, column band): aa, da (pywt's cH), ad (cV), dd (cD)
+        # (row band, column band): aa, da (pywt's cH), ad (cV), dd (cD); the two column bands
+        # of a row band one after the other: they share cache lines of q
         centre[:, 0, :, :, 0].copy_(a)
-        for k, (rb, cb) in enumerate(((1, 0), (0, 1), (1, 1))):
+        for k, (rb, cb) in ((1, (0, 1)), (0, (1, 0)), (2, (1, 1))):
             centre[:, rb, :, :, cb].copy_(d[:, k].transpose(0, 1))
         if self.periodic:
             _wrap(q, 3, n, left, right)  # columns first: the row margins then copy whole rows
