@@ -1,7 +1,8 @@
 """Gabor / log-Gabor / DWT banks: construction time, and the torch DWT against PyWavelets.
 
 Run: ``.venv/bin/python benchmarks/filters_gabor_dwt.py [--repeat 5] [--device cpu] [--threads 2]
-[--only banks|dwt]``
+[--only banks|dwt] [--clock wall|cpu] [--inputs 16x256 64x128 volume] [--wavelets haar db4 sym8]
+[--modes periodization symmetric] [--dtypes float32 float64]``
 
 1. Bank construction on square grids (best of ``repeat``): ``gabor_2d`` (5 frequencies x 8
    angles) next to building the same 40 filters from ``skimage.filters.gabor_kernel`` (spatial,
@@ -73,6 +74,14 @@ def main():
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="DWT part: wall time, or this process's CPU time (with --threads 1, "
                              "a measure of work that a shared, loaded machine disturbs less)")
+    parser.add_argument("--inputs", nargs="+", choices=("16x256", "64x128", "volume"),
+                        default=None, help="DWT part: only these inputs (default: all three)")
+    parser.add_argument("--wavelets", nargs="+", default=["haar", "db4", "sym8"],
+                        help="DWT part: wavelets (default: haar db4 sym8)")
+    parser.add_argument("--modes", nargs="+", default=["periodization", "symmetric"],
+                        help="DWT part: modes (default: periodization symmetric)")
+    parser.add_argument("--dtypes", nargs="+", choices=("float32", "float64"),
+                        default=["float32", "float64"], help="DWT part: dtypes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     global CLOCK
@@ -157,14 +166,18 @@ def dwt_vs_peers(args):
           "(ours, ptw) |")
     print("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     rng = np.random.default_rng(0)
-    inputs = [("16 x 256^2", (16, 256, 256), 4), ("64 x 128^2", (64, 128, 128), 4),
-              ("128^3 volume", (128, 128, 128), 3)]
-    for label, shape, level in inputs:
+    inputs = [("16x256", "16 x 256^2", (16, 256, 256), 4),
+              ("64x128", "64 x 128^2", (64, 128, 128), 4),
+              ("volume", "128^3 volume", (128, 128, 128), 3)]
+    dtypes = [getattr(torch, name) for name in args.dtypes]
+    for key, label, shape, level in inputs:
+        x64 = rng.standard_normal(shape)  # drawn for every input: the same data when filtered
+        if args.inputs is not None and key not in args.inputs:
+            continue
         volume = label.endswith("volume")
-        x64 = rng.standard_normal(shape)
-        for wavelet in ("haar", "db4", "sym8"):
-            for mode in ("periodization", "symmetric"):
-                for dtype in (torch.float32, torch.float64):
+        for wavelet in args.wavelets:
+            for mode in args.modes:
+                for dtype in dtypes:
                     x = x64.astype(np.float32) if dtype == torch.float32 else x64
                     xt = torch.from_numpy(x).to(args.device)
                     if volume:

@@ -23,6 +23,7 @@ from torch import nn
 
 from .._validation import check_choice, check_int, check_shape
 from ._input import check_finite, check_tensor
+from . import _dwt_gemm
 from ._dwt_ops import MODES, AxisTransform
 from .bank import FilterBank
 
@@ -410,6 +411,13 @@ class IDWT2d(_DWTBase):
     returns : Tensor
         Shape (..., M, N).
 
+    Notes
+    -----
+    On a CPU, where no coefficient requires grad (or under ``torch.no_grad()``), each level runs
+    as blocked matrix products (element-wise passes for two-tap wavelets such as ``haar``; see
+    ``filters/_dwt_gemm.py``); elsewhere (autograd, GPU) as the per-tap multiply-adds of the
+    other transforms. Both give PyWavelets' numbers.
+
     Examples
     --------
     >>> import torch
@@ -431,30 +439,55 @@ class IDWT2d(_DWTBase):
         lead = a.shape[:-2]
         batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
         a = a.reshape(batch, *a.shape[-2:])
+        # CPU without autograd: blocked matrix products on a rows-outer (M, B, N) image
+        gemm = _dwt_gemm.usable(coeffs)
+        outer = False
+        if gemm:
+            level = self._gemm_level()
+            outer = level.rows_outer
+            a = _dwt_gemm.rows_outer(a) if outer else a
+        rows = 0 if outer else -2
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-3] != lead or d.shape[-3] != 3:
                 raise ValueError(f"coeffs[{i}] has shape {tuple(d.shape)}, expected "
                                  f"{tuple(lead)} + (3, m, n)")
-            a = _match_length(a, d.shape[-2], -2, i)
+            a = _match_length(a, d.shape[-2], rows, i, "-2")
             a = _match_length(a, d.shape[-1], -1, i)
+            d = d.reshape(batch, 3, *d.shape[-2:])
+            if gemm:  # the last level writes into a (B, M, N) result
+                a = level(a, d, batch_outer=i == len(coeffs) - 1)
+                continue
             # (B, [column band], [row band], m, n) as DWT2d makes them
-            y = torch.cat([a[:, None], d.reshape(batch, 3, *d.shape[-2:])], dim=1)
+            y = torch.cat([a[:, None], d], dim=1)
             y = self._axis.synthesis(y.reshape(2 * batch, 2, *y.shape[-2:]), -2)
             a = self._axis.synthesis(y.reshape(batch, 2, *y.shape[-2:]), -1)
         if output_size is not None:
             output_size = check_shape("output_size", output_size, 2)
-            a = _trim(_trim(a, output_size[0], -2, "output_size[0]"), output_size[1], -1,
+            a = _trim(_trim(a, output_size[0], rows, "output_size[0]"), output_size[1], -1,
                       "output_size[1]")
+        if outer:  # back to (B, M, N): the result itself unless output_size cut it
+            a = a.transpose(0, 1).contiguous()
         return a.reshape(*lead, *a.shape[-2:])
 
+    def _gemm_level(self):
+        """The CPU level of this wavelet and mode (:func:`_dwt_gemm.level_2d`), built once."""
+        if getattr(self, "_gemm", None) is None:
+            self._gemm = _dwt_gemm.level_2d(self._axis)
+        return self._gemm
 
-def _match_length(a: torch.Tensor, n: int, dim: int, i) -> torch.Tensor:
-    """Drop the extra sample pywt's waverec drops when the approximation is one longer."""
+
+def _match_length(a: torch.Tensor, n: int, dim: int, i, axis: str | None = None) -> torch.Tensor:
+    """Drop the extra sample pywt's waverec drops when the approximation is one longer.
+
+    ``axis`` names the axis in the error message (the user's axis where ``a`` is held in another
+    layout); ``dim`` by default.
+    """
     if a.shape[dim] == n + 1:
         return a.narrow(dim, 0, n)
     if a.shape[dim] != n:
-        raise ValueError(f"coeffs[{i}] has length {n} along axis {dim}, which does not match the "
-                         f"approximation's length {a.shape[dim]} (equal or one less expected)")
+        raise ValueError(f"coeffs[{i}] has length {n} along axis {axis or dim}, which does not "
+                         f"match the approximation's length {a.shape[dim]} (equal or one less "
+                         f"expected)")
     return a
 
 

@@ -348,3 +348,55 @@ def test_cache_chunks_give_the_same_numbers(monkeypatch):
                      IDWTnd("db4", mode, axes=(0, 1, 2, 3))(ours),
                      pywt.waverecn(ref, "db4", mode=mode), vol)
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("short", [0, 10**9], ids=["base-blocks", "short-blocks"])
+def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch, short):
+    """IDWT2d's CPU path (blocked matrix products in groups of images, filters/_dwt_gemm.py)
+    gives pywt's numbers and the generic kernels' (the autograd/GPU path): several groups with a
+    smaller last one, odd sizes, levels past dwt_max_level (periodization's margins wrapping
+    several periods), both block sizes, leading dimensions, float32, output_size, an empty
+    batch."""
+    from scatter.filters import _dwt_gemm
+
+    monkeypatch.setattr(_dwt_gemm, "GROUP_BYTES", 30_000)  # 2 or 3 images per group
+    monkeypatch.setattr(_dwt_gemm, "SHORT", short)  # 0: the base blocks for every product
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((7, 37, 30))
+    # a two-tap wavelet that is not haar's c [[1, 1], [1, -1]] (the general two-tap passes)
+    two_tap = pywt.Wavelet("two_tap", filter_bank=([0.6, 0.8], [0.8, -0.6], [0.8, 0.6],
+                                                   [-0.6, 0.8]))
+    failures = []
+    for wavelet in ("haar", two_tap, "db4", "sym8", "bior4.4"):
+        for mode in MODES:
+            for level in (1, 3):
+                ours = DWT2d(wavelet, level, mode)(torch.from_numpy(x))
+                ref = pywt.wavedec2(x, wavelet, mode=mode, level=level)
+                inv = IDWT2d(wavelet, mode)
+                with torch.no_grad():
+                    fast = inv(ours)
+                assert fast.is_contiguous()
+                with monkeypatch.context() as m:
+                    m.setattr(_dwt_gemm, "usable", lambda tensors: False)
+                    generic = inv(ours)
+                case = f"{wavelet} {mode} level={level}"
+                _compare(case, _ours2d(ours), ref, failures, fast,
+                         pywt.waverec2(ref, wavelet, mode=mode), x)
+                err = (fast - generic).abs().max() / generic.abs().max()
+                if err > TOL:
+                    failures.append(f"{case}: matrix products differ from the generic path by "
+                                    f"{err:.1e}")
+    assert not failures, "\n".join(failures)
+    # leading dimensions, float32, output_size (the odd size back), an empty batch
+    x4 = torch.from_numpy(x[:6].reshape(2, 3, 37, 30)).float()
+    coeffs = DWT2d("db2", 2, "smooth")(x4)
+    y = IDWT2d("db2", "smooth")(coeffs, output_size=(37, 30))
+    assert y.shape == (2, 3, 37, 30) and y.dtype == torch.float32 and y.is_contiguous()
+    assert torch.allclose(y, x4, atol=1e-5)
+    empty = [c[:0] for c in DWT2d("sym8", 2, "periodization")(torch.randn(1, 40, 40))]
+    assert IDWT2d("sym8", "periodization")(empty).shape == (0, 40, 40)
+    # a detail band that requires grad (the approximation does not): the differentiable path
+    coeffs = DWT2d("db2", 2)(torch.randn(2, 16, 16, dtype=torch.float64))
+    coeffs[1] = coeffs[1].clone().requires_grad_()
+    IDWT2d("db2")(coeffs).square().sum().backward()
+    assert coeffs[1].grad is not None and coeffs[1].grad.abs().sum() > 0
