@@ -358,3 +358,17 @@ def test_float32_nystrom_with_a_wide_kernel_and_small_ridge():
     assert fits["float32"].residual_ < 1e-5
     agree = np.mean(fits["float32"].predict(X[1400:]) == fits["float64"].predict(X[1400:]))
     assert agree >= 0.99 and fits["float32"].score(X[1400:], y[1400:]) > 0.94
+
+
+def test_float32_nystrom_warns_below_the_ridge_floor(digits):
+    """alpha < 1e-7 n in float32 (Nystrom) warns and names both remedies; float64 and the
+    floor itself do not."""
+    import warnings
+    X, y = digits
+    n = 600
+    with pytest.warns(UserWarning, match=r"below 1e-07 n_samples.*dtype='float64' or a larger alpha"):
+        KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0).fit(X[:n], y[:n])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0, dtype="float64").fit(X[:n], y[:n])
+        KernelClassifier(n_centers=100, alpha=1e-7 * n, random_state=0).fit(X[:n], y[:n])
