@@ -167,22 +167,16 @@ class TwoTap:
         c = self.g[0][0]
         self.scale = c * c if c != 0 and self.g[1][0] == c else None
 
-    @staticmethod
-    def count(n: int) -> int:
-        """Output pairs from ``n`` coefficients along an axis (no overlap: ``n``)."""
-        return n
-
-    def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = True,
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = True
+                 ) -> torch.Tensor:
         """``a`` (B, m, n) approximation, ``d`` (B, 3, m, n) details -> (B, 2 m, 2 n) (always
-        batch-outer: ``batch_outer`` is accepted for :class:`Inverse2d`'s signature), written
-        into ``out`` (contiguous (B, 2 m, 2 n)) when given."""
+        batch-outer: ``batch_outer`` is accepted for :class:`Inverse2d`'s signature)."""
         g = self.g
         batch, m, n = a.shape
         bands = {(0, 0): a, (1, 0): d[:, 0], (0, 1): d[:, 1], (1, 1): d[:, 2]}  # (row, column)
         # rows: (B, m, [row phase], [column band], n), unit-stride rows
         mid = a.new_empty(batch, m, 2, 2, n)
-        out = a.new_empty(batch, m, 2, n, 2) if out is None else out.view(batch, m, 2, n, 2)
+        out = a.new_empty(batch, m, 2, n, 2)
         if self.scale is not None:
             ratio = [g[e][1] / g[e][0] for e in (0, 1)]
             for e in (0, 1):
@@ -231,11 +225,11 @@ class Inverse2d:
             self._weights[block] = BlockWeights(self.axis, block // 2)
         return self._weights[block]
 
-    def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = False,
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, a: torch.Tensor, d: torch.Tensor, batch_outer: bool = False
+                 ) -> torch.Tensor:
         """``a`` (m, B, n) rows-outer approximation, ``d`` (B, 3, m, n) details (pywt's cH, cV,
         cD) -> the next approximation (M, B, N), rows-outer; with ``batch_outer``, a view of a
-        contiguous (B, M, N) result (the last level), ``out`` when given."""
+        contiguous (B, M, N) result (the last level)."""
         m, batch, n = a.shape
         rows, cols = self.count(m), self.count(n)
         if rows < 1 or cols < 1:
@@ -244,7 +238,7 @@ class Inverse2d:
         m_ext, n_ext = m + sum(self.margins), n + sum(self.margins)
         sizes = (m_ext * 2 * n_ext * 2, 2 * rows * n_ext * 2, 2 * rows * 2 * cols)  # per image
         if batch_outer:
-            result = a.new_empty(batch, 2 * rows, 2 * cols) if out is None else out
+            result = a.new_empty(batch, 2 * rows, 2 * cols)
             group = max(1, min(batch, GROUP_BYTES // (sum(sizes) * a.element_size())))
             group = -(-batch // -(-batch // group)) if batch else 1  # groups of equal sizes
         else:

@@ -21,7 +21,6 @@ import pywt
 import torch
 from torch import nn
 
-from .._parallel import chunk_workers, map_chunks
 from .._validation import check_choice, check_int, check_shape
 from ._input import check_finite, check_tensor
 from . import _dwt_gemm
@@ -440,29 +439,34 @@ class IDWT2d(_DWTBase):
         lead = a.shape[:-2]
         batch = math.prod(lead)  # not -1 in reshapes: ambiguous for an empty batch
         a = a.reshape(batch, *a.shape[-2:])
-        details = []
+        # CPU without autograd: blocked matrix products on a rows-outer (M, B, N) image
+        gemm = _dwt_gemm.usable(coeffs)
+        outer = False
+        if gemm:
+            level = self._gemm_level()
+            outer = level.rows_outer
+            a = _dwt_gemm.rows_outer(a) if outer else a
+        rows = 0 if outer else -2
         for i, d in enumerate(coeffs[1:], start=1):
             if d.shape[:-3] != lead or d.shape[-3] != 3:
                 raise ValueError(f"coeffs[{i}] has shape {tuple(d.shape)}, expected "
                                  f"{tuple(lead)} + (3, m, n)")
-            details.append(d.reshape(batch, 3, *d.shape[-2:]))
-        gemm = _dwt_gemm.usable(coeffs)
-        if gemm:  # CPU without autograd: blocked matrix products
-            a = self._inverse_gemm(a, details)
-        else:
-            for i, d in enumerate(details, start=1):
-                a = _match_length(a, d.shape[-2], -2, i)
-                a = _match_length(a, d.shape[-1], -1, i)
-                # (B, [column band], [row band], m, n) as DWT2d makes them
-                y = torch.cat([a[:, None], d], dim=1)
-                y = self._axis.synthesis(y.reshape(2 * batch, 2, *y.shape[-2:]), -2)
-                a = self._axis.synthesis(y.reshape(batch, 2, *y.shape[-2:]), -1)
+            a = _match_length(a, d.shape[-2], rows, i, "-2")
+            a = _match_length(a, d.shape[-1], -1, i)
+            d = d.reshape(batch, 3, *d.shape[-2:])
+            if gemm:  # the last level writes into a (B, M, N) result
+                a = level(a, d, batch_outer=i == len(coeffs) - 1)
+                continue
+            # (B, [column band], [row band], m, n) as DWT2d makes them
+            y = torch.cat([a[:, None], d], dim=1)
+            y = self._axis.synthesis(y.reshape(2 * batch, 2, *y.shape[-2:]), -2)
+            a = self._axis.synthesis(y.reshape(batch, 2, *y.shape[-2:]), -1)
         if output_size is not None:
             output_size = check_shape("output_size", output_size, 2)
-            a = _trim(_trim(a, output_size[0], -2, "output_size[0]"), output_size[1], -1,
+            a = _trim(_trim(a, output_size[0], rows, "output_size[0]"), output_size[1], -1,
                       "output_size[1]")
-            if gemm:  # as pywt, a contiguous result (one copy where output_size cut it)
-                a = a.contiguous()
+        if outer:  # back to (B, M, N): the result itself unless output_size cut it
+            a = a.transpose(0, 1).contiguous()
         return a.reshape(*lead, *a.shape[-2:])
 
     def _gemm_level(self):
@@ -471,59 +475,20 @@ class IDWT2d(_DWTBase):
             self._gemm = _dwt_gemm.level_2d(self._axis)
         return self._gemm
 
-    def _inverse_gemm(self, a: torch.Tensor, details: list[torch.Tensor]) -> torch.Tensor:
-        """All levels by :mod:`._dwt_gemm`: ``a`` (B, m, n), ``details[i]`` (B, 3, m_i, n_i) ->
-        (B, M, N).
 
-        The batch is cut into one part per chunk worker (:mod:`scatter._parallel`: threads of
-        one intra-op thread each), each part's levels run on its own thread and write into its
-        images of one result: the levels are chains of mid-sized products and copies that two
-        intra-op threads split poorly (the 2-thread wall time was above the 1-thread one)."""
-        level = self._gemm_level()
-        m, n = a.shape[-2:]
-        for i, d in enumerate(details, start=1):  # every shape error before any work
-            _check_length(m, d.shape[-2], i, "-2")
-            _check_length(n, d.shape[-1], i, "-1")
-            m, n = 2 * level.count(d.shape[-2]), 2 * level.count(d.shape[-1])
-            if m < 2 or n < 2:
-                raise ValueError(f"coefficients of shape {tuple(d.shape[-2:])} are too short for "
-                                 f"a wavelet of length {self._axis.length} in mode "
-                                 f"{self._axis.mode!r}")
-        batch = a.shape[0]
-        result = a.new_empty(batch, m, n)
-        rows = 0 if level.rows_outer else -2
+def _match_length(a: torch.Tensor, n: int, dim: int, i, axis: str | None = None) -> torch.Tensor:
+    """Drop the extra sample pywt's waverec drops when the approximation is one longer.
 
-        def run(part: tuple[int, int]) -> None:
-            start, stop = part
-            x = a[start:stop]
-            x = _dwt_gemm.rows_outer(x) if level.rows_outer else x
-            for i, d in enumerate(details, start=1):
-                x = x.narrow(rows, 0, d.shape[-2]).narrow(-1, 0, d.shape[-1])
-                last = i == len(details)
-                # the last level writes into this part's images of the result
-                x = level(x, d[start:stop], batch_outer=last, out=result[start:stop] if last else None)
-
-        workers = min(chunk_workers(a), batch)
-        bounds = np.linspace(0, batch, workers + 1).round().astype(int) if workers > 1 else None
-        parts = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])] if workers > 1 else []
-        if len(parts) < 2 or map_chunks(run, parts, len(parts)) is None:
-            run((0, batch))
-        return result
-
-
-def _check_length(size: int, n: int, i, axis: str) -> None:
-    """The approximation's length ``size`` along an axis must be the details' ``n`` or one more
-    (pywt's waverec then drops the extra sample)."""
-    if size not in (n, n + 1):
-        raise ValueError(f"coeffs[{i}] has length {n} along axis {axis}, which does not "
-                         f"match the approximation's length {size} (equal or one less "
+    ``axis`` names the axis in the error message (the user's axis where ``a`` is held in another
+    layout); ``dim`` by default.
+    """
+    if a.shape[dim] == n + 1:
+        return a.narrow(dim, 0, n)
+    if a.shape[dim] != n:
+        raise ValueError(f"coeffs[{i}] has length {n} along axis {axis or dim}, which does not "
+                         f"match the approximation's length {a.shape[dim]} (equal or one less "
                          f"expected)")
-
-
-def _match_length(a: torch.Tensor, n: int, dim: int, i) -> torch.Tensor:
-    """Drop the extra sample pywt's waverec drops when the approximation is one longer."""
-    _check_length(a.shape[dim], n, i, str(dim))
-    return a.narrow(dim, 0, n)
+    return a
 
 
 def _trim(a: torch.Tensor, size, dim: int, name: str) -> torch.Tensor:

@@ -400,31 +400,3 @@ def test_idwt2d_matrix_product_path_matches_generic_and_pywt(monkeypatch, short)
     coeffs[1] = coeffs[1].clone().requires_grad_()
     IDWT2d("db2")(coeffs).square().sum().backward()
     assert coeffs[1].grad is not None and coeffs[1].grad.abs().sum() > 0
-
-
-def test_idwt2d_runs_parts_of_the_batch_on_chunk_workers(monkeypatch):
-    """The CPU path cuts the batch into one part per chunk worker (scatter._parallel), each
-    part's levels on its own thread writing into its images of one result: pywt's numbers, and
-    those of one part on one thread."""
-    import importlib
-
-    dwt_module = importlib.import_module("scatter.filters.dwt")
-    calls = []
-    real = dwt_module.map_chunks
-    monkeypatch.setattr(dwt_module, "map_chunks",
-                        lambda fn, parts, n: calls.append(list(parts)) or real(fn, parts, n))
-    x = np.random.default_rng(3).standard_normal((7, 37, 30))
-    for wavelet in ("haar", "db4"):
-        for mode in ("periodization", "symmetric"):
-            coeffs = DWT2d(wavelet, 3, mode)(torch.from_numpy(x))
-            inv = IDWT2d(wavelet, mode)
-            with torch.no_grad():
-                monkeypatch.setattr(dwt_module, "chunk_workers", lambda a: 3)
-                parts = inv(coeffs)
-                monkeypatch.setattr(dwt_module, "chunk_workers", lambda a: 1)
-                whole = inv(coeffs)
-            ref = pywt.waverec2(pywt.wavedec2(x, wavelet, mode=mode, level=3), wavelet, mode=mode)
-            np.testing.assert_allclose(parts.numpy(), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
-            np.testing.assert_allclose(parts.numpy(), whole.numpy(), rtol=0,
-                                       atol=1e-13 * np.abs(ref).max())
-    assert calls and all(c == [(0, 2), (2, 5), (5, 7)] for c in calls)
