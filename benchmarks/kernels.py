@@ -1,5 +1,6 @@
 """Kernel machines on MNIST (60,000 / 10,000): raw pixels against log-scattering, our
-:class:`scatter.models.KernelClassifier` (FALKON: Nystrom centres + preconditioned CG, float32)
+:class:`scatter.models.KernelClassifier` (FALKON: Nystrom centres + preconditioned CG; float64 by
+default, ``--dtype float32``)
 against scikit-learn's ``Nystroem`` + ``RidgeClassifier`` at the same centres.
 
 Rows: Gaussian kernel on pixels and on scattering ``J = 2`` and ``J = 3`` (Morlet, ``L = 8``,
@@ -21,8 +22,8 @@ the repository. ``--quick`` runs every row on 2,000 / 500 images with 300 centre
 suite's smoke run).
 
 Run: ``python benchmarks/kernels.py [--quick] [--threads 2] [--centers 10000] [--data ../shared/data]``;
-``--exact`` solves the Gaussian rows exactly on all 60,000 points instead (a float32 kernel
-matrix of 14.4 GB, factorised in place).
+``--exact`` solves the Gaussian rows exactly on all 60,000 points instead (with ``--dtype
+float32``: a float32 kernel matrix of 14.4 GB, factorised in place; float64 needs 28.8 GB).
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ LINEAR_LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1)
 PLAN = (("pixels", "gaussian"), ("scattering J=2", "gaussian"), ("scattering J=3", "gaussian"),
         ("pixels", "linear"), ("scattering J=2", "linear"))
 ROWS = tuple(f"{name} {kernel}".replace(" ", "-") for name, kernel in PLAN)
+# precision of our fits (--dtype): float64 by default, because in float32 the kernel values'
+# rounding moved the scattering rows' solution (J=3, gamma 0.25, lambda 1e-7: 0.87 % test error
+# in float32 whatever the CG tolerance, 0.53 % in float64 as scikit-learn's float64 ridge)
+DTYPE = ["float64"]
 QUICK_GRID = dict(gamma_scales=(0.5, 1.0), lambdas=(1e-7, 1e-6), linear_lambdas=(1e-3, 1e-2))
 
 
@@ -158,7 +163,7 @@ def tune(kernel: str, X: np.ndarray, y: np.ndarray, n_sub: int, seed: int = 0,
         grid = {"alpha": [lam * n_fit for lam in linear]}
     else:
         grid = {"gamma_scale": list(gammas), "alpha": [lam * n_fit for lam in lambdas]}
-    base = KernelClassifier(kernel=kernel, solver="exact", dtype="float32", max_memory=8e9,
+    base = KernelClassifier(kernel=kernel, solver="exact", dtype=DTYPE[0], max_memory=8e9,
                             random_state=seed)
     _, results = select_kernel_params(base, X[idx], y[idx], grid, validation_fraction=0.2,
                                       random_state=seed, refit=False)
@@ -170,13 +175,13 @@ def tune(kernel: str, X: np.ndarray, y: np.ndarray, n_sub: int, seed: int = 0,
 
 def ours(kernel: str, params: dict, Xtr, ytr, Xte, yte, centers_idx, exact: bool = False) -> dict:
     """Fit and score :class:`KernelClassifier`: Nystrom at the centres ``centers_idx``, or with
-    ``exact`` the exact solve on every training point (float32 kernel matrix, ``4 n^2`` bytes:
-    14.4 GB for MNIST, factorised in place)."""
+    ``exact`` the exact solve on every training point (in float32 a kernel matrix of ``4 n^2``
+    bytes, 14.4 GB for MNIST, factorised in place)."""
     alpha = params["lambda"] * len(Xtr)
-    kw = dict(kernel=kernel, alpha=alpha, dtype="float32", max_memory=8e9, max_iter=30, tol=1e-4)
+    kw = dict(kernel=kernel, alpha=alpha, dtype=DTYPE[0], max_memory=8e9, max_iter=30, tol=1e-4)
     if kernel != "linear" and exact:
         kw.update(gamma_scale=params["gamma_scale"], solver="exact", random_state=0,
-                  max_memory=4.0 * len(Xtr) ** 2)
+                  max_memory=(4.0 if DTYPE[0] == "float32" else 8.0) * len(Xtr) ** 2)
     elif kernel != "linear":
         kw.update(gamma_scale=params["gamma_scale"], centers=Xtr[centers_idx], random_state=0)
     clf = KernelClassifier(**kw)
@@ -226,6 +231,9 @@ def main(argv=None) -> int:
     p.add_argument("--gamma-scales", type=float, nargs="+", help=f"tuning grid (default {GAMMA_SCALES})")
     p.add_argument("--lambdas", type=float, nargs="+", help=f"tuning grid, Gaussian rows (default {LAMBDAS})")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's Nystroem rows")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="precision of our fits (default float64; float32 is faster and half the "
+                        "memory, but its rounding moves the scattering rows' solution)")
     p.add_argument("--exact", action="store_true",
                    help="Gaussian rows solved exactly on all training points (float32 kernel "
                         "matrix: 14.4 GB for MNIST; no scikit-learn row: its KernelRidge would "
@@ -233,6 +241,7 @@ def main(argv=None) -> int:
     p.add_argument("--cache", type=Path, default=CACHE, help=f"feature cache (default {CACHE})")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    DTYPE[0] = args.dtype
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)
