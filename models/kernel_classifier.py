@@ -20,6 +20,9 @@ from scatter._validation import check_choice, check_float, check_int
 
 from .kernels import KERNELS, conjugate_gradient, kernel_blocks, kernel_matmul, median_gamma, row_blocks
 
+# Entries of a matrix SciPy's LP64 LAPACK can index (32-bit integers); larger ones use torch's
+LAPACK_LP64_LIMIT = 2 ** 31
+
 # Smallest per-sample ridge alpha / n the Nystrom solver trusts in float32 (below it a warning):
 # float32 kernel values carry relative errors of ~6e-8 that a smaller ridge lets through
 FLOAT32_RIDGE_FLOOR = 1e-7
@@ -459,8 +462,10 @@ def _spd_solve(K: torch.Tensor, R: torch.Tensor, what: str) -> torch.Tensor:
     On the CPU, LAPACK's ``potrf``/``potrs`` through SciPy on ``K``'s own memory (its transpose
     is the Fortran-ordered matrix LAPACK wants, equal to ``K``): ``torch.linalg.cholesky_ex``
     with ``out=K`` still allocates a second ``n x n`` matrix (measured at n = 16,000: +1.0 GB for
-    a 1.0 GB ``K``), which the exact solver's memory bound cannot afford at 60,000 points."""
-    if K.device.type == "cpu":
+    a 1.0 GB ``K``), which the exact solver's memory bound cannot afford. SciPy's LAPACK indexes with
+    32-bit integers (it crashed at n = 60,000), so matrices of ``2**31`` entries or more
+    (n > 46,340) take torch's path, copy included."""
+    if K.device.type == "cpu" and K.numel() < LAPACK_LP64_LIMIT:
         from scipy.linalg import get_lapack_funcs
 
         a = K.numpy().T                      # F-contiguous view, no copy

@@ -372,3 +372,16 @@ def test_float32_nystrom_warns_below_the_ridge_floor(digits):
         warnings.simplefilter("error")
         KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0, dtype="float64").fit(X[:n], y[:n])
         KernelClassifier(n_centers=100, alpha=1e-7 * n, random_state=0).fit(X[:n], y[:n])
+
+
+def test_exact_solve_paths_agree(digits, monkeypatch):
+    """The exact solver's CPU path (SciPy's LAPACK in K's own memory) and torch's (taken for
+    matrices too large for 32-bit LAPACK indices) give the same coefficients."""
+    from scatter.models import kernel_classifier as kc
+    X, y = digits
+    fits = {}
+    for limit in (kc.LAPACK_LP64_LIMIT, 0):
+        monkeypatch.setattr(kc, "LAPACK_LP64_LIMIT", limit)
+        fits[limit] = KernelClassifier(gamma=0.04, alpha=0.3, solver="exact", dtype="float64").fit(X[:500], y[:500])
+    a, b = (f.coef_.numpy() for f in fits.values())
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
