@@ -68,7 +68,8 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
     Memory (``s`` bytes per number of ``dtype``; ``n`` training points, ``M`` centres; vectors
     of ``(n + M) x n_classes`` neglected), beyond the data on ``device``:
 
-    - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64); when that exceeds
+    - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64; twice that on a
+      GPU or beyond 46,340 points, where torch's Cholesky copies it); when that exceeds
       ``max_memory`` and ``dtype`` is float32, ``4 n^2`` (factorised in float32, which needs a
       larger ``alpha``: a failed factorisation raises and says so); the solver refuses to start
       if neither fits;
@@ -296,12 +297,14 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
     def _exact_precision(self, n: int) -> torch.dtype:
         """The dtype the exact solver factorises ``K + alpha I`` in: float64 when ``8 n^2``
         bytes fit in ``max_memory``, else (``dtype='float32'`` only) float32 when ``4 n^2`` do."""
-        if n * n * 8 <= self.max_memory:
+        # torch's Cholesky (GPU, or n*n beyond SciPy's 32-bit LAPACK) holds a second copy
+        copies = 1 if str(self.device).startswith("cpu") and n * n < LAPACK_LP64_LIMIT else 2
+        if copies * n * n * 8 <= self.max_memory:
             return torch.float64
-        if self.dtype == "float32" and n * n * 4 <= self.max_memory:
+        if self.dtype == "float32" and copies * n * n * 4 <= self.max_memory:
             return torch.float32
-        need = (f"{n * n * 8 / 1e9:.2f} GB in float64" + (
-            f", {n * n * 4 / 1e9:.2f} GB in float32" if self.dtype == "float32" else ""))
+        need = (f"{copies * n * n * 8 / 1e9:.2f} GB in float64" + (
+            f", {copies * n * n * 4 / 1e9:.2f} GB in float32" if self.dtype == "float32" else ""))
         raise ValueError(f"solver='exact' needs the {n} x {n} kernel matrix ({need}) > "
                          f"max_memory={self.max_memory:.3g} bytes; use solver='nystrom' or raise "
                          f"max_memory")
