@@ -22,9 +22,9 @@ the repository. ``--quick`` runs every row on 2,000 / 500 images with 300 centre
 suite's smoke run).
 
 Run: ``python benchmarks/kernels.py [--quick] [--threads 2] [--centers 10000] [--data ../shared/data]``;
-``--exact`` solves the Gaussian rows exactly on all 60,000 points instead: beyond 46,340 points
-the Cholesky factorisation is torch's, which copies the kernel matrix, so MNIST needs 2 x 14.4 GB
-with ``--dtype float32`` (2 x 28.8 GB in float64).
+``--exact`` solves the Gaussian rows exactly on all 60,000 points instead, within
+``--exact-memory`` (default 16 GB): the kernel matrix is factorised in its own memory, in float64
+where it fits (28.8 GB for MNIST), else in float32 (14.4 GB) refined to float64 residuals.
 """
 from __future__ import annotations
 
@@ -174,15 +174,15 @@ def tune(kernel: str, X: np.ndarray, y: np.ndarray, n_sub: int, seed: int = 0,
     return params, results
 
 
-def ours(kernel: str, params: dict, Xtr, ytr, Xte, yte, centers_idx, exact: bool = False) -> dict:
+def ours(kernel: str, params: dict, Xtr, ytr, Xte, yte, centers_idx, exact: float = 0.0) -> dict:
     """Fit and score :class:`KernelClassifier`: Nystrom at the centres ``centers_idx``, or with
-    ``exact`` the exact solve on every training point (a kernel matrix and, beyond 46,340
-    points, torch's copy of it: 2 x 14.4 GB for MNIST in float32)."""
+    ``exact`` (bytes) the exact solve on every training point within that memory (the kernel
+    matrix: 28.8 GB for MNIST in float64, else 14.4 GB in float32, refined)."""
     alpha = params["lambda"] * len(Xtr)
     kw = dict(kernel=kernel, alpha=alpha, dtype=DTYPE[0], max_memory=8e9, max_iter=30, tol=1e-4)
     if kernel != "linear" and exact:
         kw.update(gamma_scale=params["gamma_scale"], solver="exact", random_state=0,
-                  max_memory=2 * (4.0 if DTYPE[0] == "float32" else 8.0) * len(Xtr) ** 2)
+                  max_memory=exact, tol=1e-6)
     elif kernel != "linear":
         kw.update(gamma_scale=params["gamma_scale"], centers=Xtr[centers_idx], random_state=0)
     clf = KernelClassifier(**kw)
@@ -237,8 +237,10 @@ def main(argv=None) -> int:
                         "memory, but its rounding moves the scattering rows' solution)")
     p.add_argument("--exact", action="store_true",
                    help="Gaussian rows solved exactly on all training points instead of Nystrom "
-                        "(MNIST: twice the kernel matrix, 2 x 28.8 GB in float64, 2 x 14.4 GB "
-                        "with --dtype float32; no scikit-learn row)")
+                        "(MNIST: the kernel matrix, 28.8 GB in float64, else 14.4 GB in float32, "
+                        "refined; no scikit-learn row)")
+    p.add_argument("--exact-memory", type=float, default=16.0,
+                   help="GB the exact solve's kernel matrix may take (default 16)")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"feature cache (default {CACHE})")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -250,6 +252,8 @@ def main(argv=None) -> int:
         pass
     if args.threads < 1:
         p.error("--threads must be >= 1")
+    if args.exact_memory <= 0:
+        p.error("--exact-memory must be > 0 (GB)")
     mnist = args.data / "mnist"
     if not mnist.is_dir():
         print(f"dataset folder not found: {mnist}", file=sys.stderr)
@@ -271,7 +275,8 @@ def main(argv=None) -> int:
         params, grid = tune(kernel, Xtr, ytr, n_tune, quick=args.quick, gammas=args.gamma_scales,
                             lambdas=args.lambdas)
         tune_s = time.perf_counter() - t0
-        r = ours(kernel, params, Xtr, ytr, Xte, yte, centers_idx, exact=args.exact)
+        r = ours(kernel, params, Xtr, ytr, Xte, yte, centers_idx,
+                 exact=args.exact_memory * 1e9 if args.exact else 0.0)
         r.update(name=name, kernel=kernel, params=params, tune=tune_s)
         print(f"{name:16s} {kernel:9s} tuned {params} in {tune_s:.0f} s; error {r['error']:.2f} %, "
               f"fit {r['fit']:.1f} s {r['timings']}, predict {r['predict']:.1f} s, "

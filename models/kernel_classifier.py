@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -18,9 +19,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scatter._validation import check_choice, check_float, check_int
 
+from ._blocked_cholesky import cholesky_lower_, cholesky_solve_lower
 from .kernels import KERNELS, conjugate_gradient, kernel_blocks, kernel_matmul, median_gamma, row_blocks
 
-# Entries of a matrix SciPy's LP64 LAPACK can index (32-bit integers); larger ones use torch's
+# Entries of a matrix SciPy's LP64 LAPACK can index (32-bit integers); larger ones, and GPU
+# matrices, are factorised by the blocked Cholesky of _blocked_cholesky
 LAPACK_LP64_LIMIT = 2 ** 31
 
 # Smallest per-sample ridge alpha / n the Nystrom solver trusts in float32 (below it a warning):
@@ -68,11 +71,11 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
     Memory (``s`` bytes per number of ``dtype``; ``n`` training points, ``M`` centres; vectors
     of ``(n + M) x n_classes`` neglected), beyond the data on ``device``:
 
-    - exact: ``8 n^2`` (the kernel matrix, factorised in place in float64; twice that on a
-      GPU or beyond 46,340 points, where torch's Cholesky copies it); when that exceeds
-      ``max_memory`` and ``dtype`` is float32, ``4 n^2`` (factorised in float32, which needs a
-      larger ``alpha``: a failed factorisation raises and says so); the solver refuses to start
-      if neither fits;
+    - exact: ``8 n^2`` (the kernel matrix, factorised in its own memory in float64); when that
+      exceeds ``max_memory``, ``4 n^2`` (factorised in float32 and refined to ``tol`` with
+      float64 residuals, which needs ``alpha`` large enough for float32: a stalled refinement
+      warns and says so) plus ``8 n min(block_size, 2^27 / n)`` for a float64 residual block;
+      the solver refuses to start if neither fits;
     - Nystrom: ``16 M^2`` (the preconditioner's two float64 triangular factors), plus ``8 n M``
       if that is at most ``max_memory`` (``K_nM`` kept in float64: each CG iteration is then two
       passes over it), else ``n M s`` if that is (kept in ``dtype``), or else ``block_size M s`` (one block of ``K_nM``, recomputed at each
@@ -101,9 +104,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         Use these Nystrom centres instead of drawing them (implies ``solver='nystrom'`` under
         ``'auto'``).
     max_iter : int
-        Conjugate-gradient iterations at most.
+        Conjugate-gradient iterations (or refinement steps of a float32 exact solve) at most.
     tol : float
-        Relative residual of the preconditioned system at which CG stops.
+        Relative residual of the preconditioned system at which CG stops (of
+        ``(K + alpha I) beta = Y`` for a refined float32 exact solve).
     block_size : int
         Rows per kernel block (bounds memory, see above).
     max_memory : float
@@ -112,8 +116,9 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         Where everything is computed, e.g. ``'cuda'``.
     dtype : {'float32', 'float64'}
         Precision of the data and of the kernel evaluations (float32: faster, half the memory;
-        factorisations and CG vectors are float64 either way). With float32 and the Nystrom
-        solver keep ``alpha >= 1e-7 n`` (a ``UserWarning`` says so otherwise): a smaller ridge
+        Nystrom's preconditioner and CG vectors are float64 either way, and the exact solver
+        factorises in float64 wherever ``8 n^2`` fits ``max_memory``). With float32 and the
+        Nystrom solver keep ``alpha >= 1e-7 n`` (a ``UserWarning`` says so otherwise): a smaller ridge
         amplifies the float32 rounding of the kernel values (on MNIST scattering,
         ``alpha = 1e-8 n`` gave garbage in float32 and is fine in float64). Even above that
         floor float32 can move the solution of an ill-conditioned problem: MNIST log-scattering
@@ -142,9 +147,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         The training mean, subtracted from every point before a Gaussian or Laplacian kernel
         (which does not change the kernel, only the rounding); ``None`` for the linear one.
     n_iter_ : int
-        CG iterations (1 for direct solves, scikit-learn's convention).
+        CG iterations or refinement steps (1 for direct solves, scikit-learn's convention).
     residual_ : float
-        Largest final relative CG residual over the outputs (0 for direct solves).
+        Largest final relative residual over the outputs, of CG or of the refinement (0 for
+        direct solves).
     timings_ : dict
         Nystrom only (else empty): seconds spent on the ``'preconditioner'``, the ``'kernel'`` matrix
         ``K_nM`` (with the right-hand side) and the ``'conjugate_gradient'`` iterations.
@@ -296,29 +302,56 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
 
     def _exact_precision(self, n: int) -> torch.dtype:
         """The dtype the exact solver factorises ``K + alpha I`` in: float64 when ``8 n^2``
-        bytes fit in ``max_memory``, else (``dtype='float32'`` only) float32 when ``4 n^2`` do."""
-        # torch's Cholesky (GPU, or n*n beyond SciPy's 32-bit LAPACK) holds a second copy
-        copies = 1 if str(self.device).startswith("cpu") and n * n < LAPACK_LP64_LIMIT else 2
-        if copies * n * n * 8 <= self.max_memory:
+        bytes fit in ``max_memory``, else float32 when ``4 n^2`` do (then refined, see
+        :meth:`_fit_exact`)."""
+        if n * n * 8 <= self.max_memory:
             return torch.float64
-        if self.dtype == "float32" and copies * n * n * 4 <= self.max_memory:
+        if n * n * 4 <= self.max_memory:
             return torch.float32
-        need = (f"{copies * n * n * 8 / 1e9:.2f} GB in float64" + (
-            f", {copies * n * n * 4 / 1e9:.2f} GB in float32" if self.dtype == "float32" else ""))
-        raise ValueError(f"solver='exact' needs the {n} x {n} kernel matrix ({need}) > "
-                         f"max_memory={self.max_memory:.3g} bytes; use solver='nystrom' or raise "
-                         f"max_memory")
+        raise ValueError(f"solver='exact' needs the {n} x {n} kernel matrix ({n * n * 8 / 1e9:.2f} GB "
+                         f"in float64, {n * n * 4 / 1e9:.2f} GB in float32) > max_memory="
+                         f"{self.max_memory:.3g} bytes; use solver='nystrom' or raise max_memory")
 
     def _fit_exact(self, Xt: torch.Tensor, Yt: torch.Tensor, precision: torch.dtype) -> torch.Tensor:
-        # float64 whenever it fits, whatever ``dtype``: with a small alpha, K + alpha I is badly
-        # conditioned for a float32 Cholesky; float32 (half the memory) only when float64 does
-        # not fit, and then a failed factorisation says to raise alpha
+        """``(K + alpha I)^{-1} Y`` by Cholesky in ``K``'s own memory.
+
+        In float64 whenever it fits, whatever ``dtype``: with a small alpha, ``K + alpha I`` is
+        badly conditioned for float32. Where only float32 fits, its factorisation is used for
+        mixed-precision iterative refinement (Wilkinson; Higham, *Accuracy and Stability of
+        Numerical Algorithms*, 2nd ed., ch. 12): the residual ``Y - (K + alpha I) beta`` is
+        evaluated in float64 with the kernel recomputed block by block, and corrected with the
+        float32 factor until its relative size is at most ``tol`` (``max_iter`` steps at most);
+        it converges while ``cond(K + alpha I)`` is well below ``1 / eps_float32 ~ 1.7e7``."""
         n = Xt.shape[0]
         K = torch.empty((n, n), dtype=precision, device=Xt.device)
-        for rows, block in kernel_blocks(Xt, Xt, self.kernel, self.gamma_, self.block_size):
+        for rows, block in kernel_blocks(Xt.to(precision), Xt.to(precision), self.kernel, self.gamma_,
+                                         self.block_size):
             K[rows] = block
         K.diagonal().add_(self.alpha_)
-        return _spd_solve(K, Yt.to(precision), "K + alpha I").to(Xt.dtype)
+        if precision == torch.float64:
+            return _spd_solve(K, Yt.to(precision), "K + alpha I").to(Xt.dtype)
+        L = _cholesky_in_place(K, "K + alpha I", f"increase alpha, or max_memory to {8 * n * n:.3g} "
+                               f"bytes for a float64 factorisation")
+        X64, Y64 = Xt.to(torch.float64), Yt.to(torch.float64)
+        norm = Y64.norm(dim=0).clamp_(min=torch.finfo(torch.float64).tiny)
+        rows = max(1, min(self.block_size, 2 ** 27 // n))  # a float64 block of at most 1 GB
+        beta = torch.zeros_like(Y64)
+        residual, previous = Y64, math.inf
+        for step in range(self.max_iter):
+            beta += cholesky_solve_lower(L, residual).to(torch.float64)
+            residual = Y64 - self.alpha_ * beta - kernel_matmul(X64, X64, beta, self.kernel, self.gamma_, rows)
+            self.n_iter_, self.residual_ = step + 1, float((residual.norm(dim=0) / norm).max())
+            if self.residual_ <= self.tol:
+                break
+            if self.residual_ > 0.5 * previous:
+                warnings.warn(
+                    f"the exact solve in float32 (float64 needs 8 n^2 = {8 * n * n:.3g} bytes > "
+                    f"max_memory) stalls at a relative residual of {self.residual_:.2e} > "
+                    f"tol={self.tol:g}: K + alpha I is too ill-conditioned for a float32 "
+                    f"factorisation; increase alpha or max_memory", ConvergenceWarning, stacklevel=3)
+                break
+            previous = self.residual_
+        return beta.to(Xt.dtype)
 
     def _fit_nystrom(self, Xt: torch.Tensor, Yt: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
         n, M = Xt.shape[0], C.shape[0]
@@ -460,32 +493,33 @@ def _cholesky_upper(K: torch.Tensor, what: str, jitter: bool = True,
 
 
 def _spd_solve(K: torch.Tensor, R: torch.Tensor, what: str) -> torch.Tensor:
-    """Solve ``K X = R`` for symmetric positive definite ``K`` (overwritten) by Cholesky.
+    """Solve ``K X = R`` for symmetric positive definite ``K`` (overwritten by its Cholesky
+    factor, see :func:`_cholesky_in_place`); ``X`` in ``K``'s dtype."""
+    return cholesky_solve_lower(_cholesky_in_place(K, what), R)
 
-    On the CPU, LAPACK's ``potrf``/``potrs`` through SciPy on ``K``'s own memory (its transpose
-    is the Fortran-ordered matrix LAPACK wants, equal to ``K``): ``torch.linalg.cholesky_ex``
-    with ``out=K`` still allocates a second ``n x n`` matrix (measured at n = 16,000: +1.0 GB for
-    a 1.0 GB ``K``), which the exact solver's memory bound cannot afford. SciPy's LAPACK indexes with
-    32-bit integers (it crashed at n = 60,000), so matrices of ``2**31`` entries or more
-    (n > 46,340) take torch's path, copy included."""
+
+def _cholesky_in_place(K: torch.Tensor, what: str,
+                       remedy: str = "increase alpha or use dtype='float64'") -> torch.Tensor:
+    """``K`` (symmetric positive definite) overwritten by its Cholesky factor, in its own memory;
+    returns the lower factor ``L`` (``K`` or a view of it) for :func:`cholesky_solve_lower`.
+
+    On the CPU, LAPACK's ``potrf`` through SciPy (``K``'s transpose is the Fortran-ordered matrix
+    LAPACK wants, equal to ``K``) where its 32-bit indices reach (it crashed at n = 60,000);
+    beyond them and on a GPU, :func:`._blocked_cholesky.cholesky_lower_`.
+    ``torch.linalg.cholesky_ex`` is not used: even with ``out=K`` it allocates a second ``n x n``
+    matrix (measured at n = 16,000: +1.0 GB for a 1.0 GB ``K``)."""
     if K.device.type == "cpu" and K.numel() < LAPACK_LP64_LIMIT:
         from scipy.linalg import get_lapack_funcs
 
-        a = K.numpy().T                      # F-contiguous view, no copy
-        potrf, potrs = get_lapack_funcs(("potrf", "potrs"), (a,))
-        factor, info = potrf(a, lower=True, overwrite_a=True, clean=False)
-        if info != 0:
-            raise ValueError(f"{what} is not positive definite in {K.dtype} (pivot {info}); "
-                             f"increase alpha or use dtype='float64'")
-        x, info = potrs(factor, R.numpy(), lower=True)
-        if info != 0:
-            raise ValueError(f"LAPACK potrs failed on {what} (info {info})")
-        return torch.from_numpy(x)
-    L, info = torch.linalg.cholesky_ex(K, out=(K, torch.empty((), dtype=torch.int32, device=K.device)))
-    if int(info) != 0:
-        raise ValueError(f"{what} is not positive definite in {K.dtype} (pivot {int(info)}); "
-                         f"increase alpha or use dtype='float64'")
-    return torch.cholesky_solve(R, L)
+        a = K.numpy().T
+        potrf, = get_lapack_funcs(("potrf",), (a,))
+        _, info = potrf(a, lower=True, overwrite_a=True, clean=False)  # K's upper = a's lower
+        K = K.T  # the factor is lower triangular in a, i.e. in K^T
+    else:
+        info = cholesky_lower_(K)
+    if info != 0:
+        raise ValueError(f"{what} is not positive definite in {K.dtype} (pivot {info}); {remedy}")
+    return K
 
 
 def select_kernel_params(estimator: KernelClassifier, X, y, param_grid: dict[str, Any] | list,

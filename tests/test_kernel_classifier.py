@@ -174,26 +174,40 @@ def test_median_heuristic(digits):
 
 
 def test_exact_factorises_in_float32_when_float64_does_not_fit(digits):
-    """max_memory between 4 n^2 and 8 n^2 bytes: float32 data are solved exactly in float32
-    (half the memory), still KernelRidge's solution; float64 data are refused, naming both sizes."""
+    """max_memory between 4 n^2 and 8 n^2 bytes: K is factorised in float32 (half the memory) and
+    refined with float64 residuals to ``tol``: KernelRidge's solution, in float64 to 1e-9."""
     from sklearn.kernel_ridge import KernelRidge
     X, y = digits
     n = 600
     Xtr, ytr, Xte = X[:n], y[:n], X[1500:]
-    clf = KernelClassifier(gamma=0.04, alpha=0.3, solver="exact", dtype="float32",
-                           max_memory=6.0 * n * n).fit(Xtr, ytr)
-    ref = KernelRidge(alpha=0.3, kernel="rbf", gamma=0.04).fit(Xtr, _pm1(ytr, clf.classes_)).predict(Xte)
-    assert clf.solver_ == "exact" and clf.coef_.dtype == torch.float32
-    np.testing.assert_allclose(clf.decision_function(Xte), ref, atol=2e-4 * np.abs(ref).max(), rtol=0)
-    # with room for float64 the scores change by rounding only: the float32 path was the one taken
-    f64 = clone(clf).set_params(max_memory=8.0 * n * n).fit(Xtr, ytr)
-    assert not np.array_equal(f64.decision_function(Xte), clf.decision_function(Xte))
-    with pytest.raises(ValueError, match=r"float64\) > max_memory"):
-        clone(clf).set_params(dtype="float64").fit(Xtr, ytr)
+    for dtype, tol, atol in (("float32", 1e-6, 2e-4), ("float64", 1e-13, 1e-9)):
+        clf = KernelClassifier(gamma=0.04, alpha=0.3, solver="exact", dtype=dtype, tol=tol,
+                               max_memory=6.0 * n * n).fit(Xtr, ytr)
+        ref = KernelRidge(alpha=0.3, kernel="rbf", gamma=0.04).fit(Xtr, _pm1(ytr, clf.classes_)).predict(Xte)
+        assert clf.solver_ == "exact" and 2 <= clf.n_iter_ <= 6 and clf.residual_ <= tol
+        np.testing.assert_allclose(clf.decision_function(Xte), ref, atol=atol * np.abs(ref).max(), rtol=0)
+        # with room for float64 the scores change by rounding only: the float32 path was the one taken
+        f64 = clone(clf).set_params(max_memory=8.0 * n * n).fit(Xtr, ytr)
+        assert f64.n_iter_ == 1 and f64.residual_ == 0
+        assert not np.array_equal(f64.decision_function(Xte), clf.decision_function(Xte))
     big = np.arange(60000, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
-    # beyond 46,340 points torch's Cholesky (with its copy) is used: twice the matrix
-    with pytest.raises(ValueError, match=r"57\.60 GB in float64, 28\.80 GB in float32"):
-        KernelClassifier(solver="exact", dtype="float32", max_memory=1e9).fit(big, np.arange(60000) % 2)
+    with pytest.raises(ValueError, match=r"28\.80 GB in float64, 14\.40 GB in float32\) > max_memory"):
+        KernelClassifier(solver="exact", max_memory=1e9).fit(big, np.arange(60000) % 2)
+
+
+def test_float32_refinement_that_stalls_warns(digits):
+    """A ridge too small for a float32 factorisation: the refinement stalls and says to raise
+    alpha (or max_memory), instead of returning a silently inaccurate solution."""
+    from sklearn.exceptions import ConvergenceWarning
+    X, y = digits
+    n = 600
+    with pytest.warns(ConvergenceWarning, match="increase alpha or max_memory"):
+        clf = KernelClassifier(gamma=0.005, alpha=1e-9, solver="exact", dtype="float64", tol=1e-12,
+                               max_memory=6.0 * n * n).fit(X[:n], y[:n])
+    assert clf.residual_ > 1e-6
+    with pytest.raises(ValueError, match=r"not positive definite in torch.float32.*increase alpha, "
+                                         r"or max_memory to 2\.88e\+06 bytes"):
+        clone(clf).set_params(gamma=0.002).fit(X[:n], y[:n])
 
 
 # ------------------------------------------------------------------ dtypes, devices, API
@@ -376,13 +390,73 @@ def test_float32_nystrom_warns_below_the_ridge_floor(digits):
 
 
 def test_exact_solve_paths_agree(digits, monkeypatch):
-    """The exact solver's CPU path (SciPy's LAPACK in K's own memory) and torch's (taken for
-    matrices too large for 32-bit LAPACK indices) give the same coefficients."""
+    """The exact solver's CPU path (SciPy's LAPACK in K's own memory) and the blocked one (taken
+    for matrices too large for 32-bit LAPACK indices, and on GPUs) give the same coefficients,
+    in float64 and refined from float32."""
+    from scatter.models import _blocked_cholesky as bc
     from scatter.models import kernel_classifier as kc
     X, y = digits
-    fits = {}
-    for limit in (kc.LAPACK_LP64_LIMIT, 0):
-        monkeypatch.setattr(kc, "LAPACK_LP64_LIMIT", limit)
-        fits[limit] = KernelClassifier(gamma=0.04, alpha=0.3, solver="exact", dtype="float64").fit(X[:500], y[:500])
-    a, b = (f.coef_.numpy() for f in fits.values())
-    np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
+    monkeypatch.setattr(bc, "BLOCK", 96)  # several blocks, the last one partial
+    limits = (kc.LAPACK_LP64_LIMIT, 0)
+    for memory in (8.0 * 500 ** 2, 6.0 * 500 ** 2):
+        fits = {}
+        for limit in limits:
+            monkeypatch.setattr(kc, "LAPACK_LP64_LIMIT", limit)
+            fits[limit] = KernelClassifier(gamma=0.04, alpha=0.3, solver="exact", dtype="float64", tol=1e-13,
+                                           max_memory=memory).fit(X[:500], y[:500])
+        a, b = (f.coef_.numpy() for f in fits.values())
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n, block", [(1, 4), (7, 3), (300, 64), (257, 256), (256, 256)])
+def test_blocked_cholesky_matches_torch(n, block, dtype):
+    """The in-place blocked factor equals torch's Cholesky, and its solve solves."""
+    from scatter.models._blocked_cholesky import cholesky_lower_, cholesky_solve_lower
+    g = torch.Generator().manual_seed(n)
+    A = torch.randn(n, n, generator=g, dtype=torch.float64)
+    A = A @ A.T + n * torch.eye(n, dtype=torch.float64)
+    R = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    K = A.to(dtype).clone()
+    assert cholesky_lower_(K, block) == 0
+    ref = torch.linalg.cholesky(A.to(dtype))
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(torch.tril(K), ref, rtol=0, atol=tol * float(ref.abs().max()))
+    Xs = cholesky_solve_lower(K, R, block)
+    assert Xs.dtype == dtype
+    assert float((A @ Xs.double() - R).norm() / R.norm()) < (1e-13 if dtype == torch.float64 else 1e-5)
+    # the factor read through a transposed (Fortran-ordered) view solves the same
+    torch.testing.assert_close(cholesky_solve_lower(torch.tril(K).T.contiguous().T, R, block), Xs)
+
+
+def test_blocked_cholesky_reports_the_first_bad_pivot():
+    from scatter.models._blocked_cholesky import cholesky_lower_
+    M = torch.eye(6, dtype=torch.float64)
+    M[3, 3] = -1.0
+    assert cholesky_lower_(M.clone(), 2) == 4 and cholesky_lower_(M.clone(), 4) == 4
+    assert cholesky_lower_(-torch.eye(3), 2) == 1
+    with pytest.raises(ValueError, match="contiguous square"):
+        cholesky_lower_(torch.eye(4)[:, :3])
+
+
+def test_blocked_cholesky_adds_no_second_matrix():
+    """Factorising a 4000 x 4000 float64 matrix (128 MB) in place, in a fresh process, grows the
+    peak resident set by far less than a copy (torch.linalg.cholesky_ex(out=K) adds a whole one)."""
+    import subprocess
+    import sys
+    script = """
+import resource, torch
+from scatter.models._blocked_cholesky import cholesky_lower_
+torch.set_num_threads(1)
+n = 4000
+X = torch.randn(n, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+K = torch.cdist(X, X).pow_(2).mul_(-1 / 32).exp_()
+K.diagonal().add_(1.0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert cholesky_lower_(K, 512) == 0
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the diagonal block and the panel's temporary are 8 (512^2 + 3488 * 512) = 16 MB
+    assert int(proc.stdout.split()[-1]) < 48e6
