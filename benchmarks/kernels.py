@@ -22,7 +22,8 @@ the repository. ``--quick`` runs every row on 2,000 / 500 images with 300 centre
 suite's smoke run).
 
 Run: ``python benchmarks/kernels.py [--quick] [--threads 2] [--centers 10000] [--data ../shared/data]``;
-``--exact`` solves the Gaussian rows exactly on all 60,000 points instead, within
+``--exact [ROW ...]`` solves the Gaussian rows (all, or those named, e.g. ``--exact
+pixels-gaussian``) exactly on all 60,000 points instead, without scikit-learn beside them, within
 ``--exact-memory`` (default 16 GB): the kernel matrix is factorised in its own memory, in float64
 where it fits (28.8 GB for MNIST), else in float32 (14.4 GB) refined to float64 residuals.
 """
@@ -235,10 +236,11 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="precision of our fits (default float64; float32 is faster and half the "
                         "memory, but its rounding moves the scattering rows' solution)")
-    p.add_argument("--exact", action="store_true",
-                   help="Gaussian rows solved exactly on all training points instead of Nystrom "
-                        "(MNIST: the kernel matrix, 28.8 GB in float64, else 14.4 GB in float32, "
-                        "refined; no scikit-learn row)")
+    gaussian_rows = [r for r in ROWS if r.endswith("-gaussian")]
+    p.add_argument("--exact", nargs="*", choices=gaussian_rows, default=None, metavar="ROW",
+                   help="these Gaussian rows (all of them if none is named) solved exactly on all "
+                        "training points instead of Nystrom, without a scikit-learn column (MNIST: "
+                        "the kernel matrix, 28.8 GB in float64, else 14.4 GB in float32, refined)")
     p.add_argument("--exact-memory", type=float, default=16.0,
                    help="GB the exact solve's kernel matrix may take (default 16)")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"feature cache (default {CACHE})")
@@ -275,13 +277,15 @@ def main(argv=None) -> int:
         params, grid = tune(kernel, Xtr, ytr, n_tune, quick=args.quick, gammas=args.gamma_scales,
                             lambdas=args.lambdas)
         tune_s = time.perf_counter() - t0
+        row = f"{name} {kernel}".replace(" ", "-")
+        exact = args.exact is not None and (not args.exact or row in args.exact)
         r = ours(kernel, params, Xtr, ytr, Xte, yte, centers_idx,
-                 exact=args.exact_memory * 1e9 if args.exact else 0.0)
+                 exact=args.exact_memory * 1e9 if exact else 0.0)
         r.update(name=name, kernel=kernel, params=params, tune=tune_s)
         print(f"{name:16s} {kernel:9s} tuned {params} in {tune_s:.0f} s; error {r['error']:.2f} %, "
               f"fit {r['fit']:.1f} s {r['timings']}, predict {r['predict']:.1f} s, "
               f"CPU {r['cpu']:.0f} s, peak +{r['mem']:.2f} GB, CG {r['iters']} it. (residual {r['residual']:.1e})", flush=True)
-        if kernel == "gaussian" and not (args.no_sklearn or args.exact):
+        if kernel == "gaussian" and not (args.no_sklearn or exact):
             s = sklearn_nystroem(r["gamma"], r["alpha"], Xtr, ytr, Xte, yte, M, seed)
             assert np.array_equal(np.sort(s["indices"]), np.sort(centers_idx)), "different centres"
             s["agree"] = 100 * np.mean(s["pred"] == r["pred"])

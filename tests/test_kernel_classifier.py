@@ -46,6 +46,13 @@ def test_passes_sklearn_estimator_checks(params):
     _estimator_checks(KernelClassifier(**params))
 
 
+def test_default_dtype_is_float64(digits):
+    """scikit-learn's default precision: float32 moved an ill-conditioned MNIST solution."""
+    X, y = digits
+    clf = KernelClassifier(n_centers=50, random_state=0).fit(X[:200], y[:200])
+    assert clf.dtype == "float64" and clf.coef_.dtype == torch.float64
+
+
 def test_float32_passes_sklearn_estimator_checks_but_subset_invariance():
     # check_methods_subset_invariance compares decision_function on a batch and on its rows one
     # by one at rtol = atol = 1e-7, below float32's rounding: BLAS blocks a (60, M) and a (1, M)
@@ -337,20 +344,24 @@ def test_benchmark_quick_run(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_benchmark_quick_exact_run(shared_data, tmp_path):
-    """``--exact``: the Gaussian row is solved on all training points, without scikit-learn."""
-    import re
+    """``--exact ROW``: that Gaussian row is solved on all training points, without scikit-learn;
+    the other Gaussian row keeps its Nystrom centres and scikit-learn beside it."""
     import subprocess
     import sys
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, str(root / "benchmarks" / "kernels.py"), "--quick", "--exact",
-                           "--threads", "1", "--rows", "pixels-gaussian", "--data", str(shared_data),
-                           "--cache", str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=600)
+                           "pixels-gaussian", "--threads", "1", "--rows", "pixels-gaussian",
+                           "scattering-J=2-gaussian", "--data", str(shared_data), "--cache", str(tmp_path)],
+                          cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| pixels")]
-    assert len(rows) == 1, proc.stdout
-    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in proc.stdout.splitlines() if line.startswith(("| pixels", "| scattering"))}
+    assert set(rows) == {"pixels", "scattering J=2"}, proc.stdout
+    cells = rows["pixels"]
     assert cells[2] == "all 2000 (exact)" and 0 <= float(cells[4]) < 30 and cells[9] == "-"
+    cells = rows["scattering J=2"]
+    assert cells[2] == "300" and 0 <= float(cells[9]) < 30 and cells[14].endswith("%")
 
 
 def test_benchmark_missing_data(tmp_path):
@@ -382,11 +393,11 @@ def test_float32_nystrom_warns_below_the_ridge_floor(digits):
     X, y = digits
     n = 600
     with pytest.warns(UserWarning, match=r"below 1e-07 n_samples.*dtype='float64' or a larger alpha"):
-        KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0).fit(X[:n], y[:n])
+        KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0, dtype="float32").fit(X[:n], y[:n])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0, dtype="float64").fit(X[:n], y[:n])
-        KernelClassifier(n_centers=100, alpha=1e-7 * n, random_state=0).fit(X[:n], y[:n])
+        KernelClassifier(n_centers=100, alpha=1e-8 * n, random_state=0).fit(X[:n], y[:n])  # float64
+        KernelClassifier(n_centers=100, alpha=1e-7 * n, random_state=0, dtype="float32").fit(X[:n], y[:n])
 
 
 def test_exact_solve_paths_agree(digits, monkeypatch):
