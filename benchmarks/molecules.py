@@ -141,7 +141,7 @@ def fit_kernel(Xtr, ytr, Xte, kernel: str, scale: bool, seed: int, cv_size: int 
     mean = ytr.mean()
     search = GridSearchCV(make_pipeline(step, KernelRidge(kernel=kernel)),
                           {"kernelridge__alpha": [1e-13, 1e-11, 1e-9, 1e-7, 1e-5, 1e-3],
-                           "kernelridge__gamma": list(base * 4.0 ** np.arange(-4, 2))},
+                           "kernelridge__gamma": list(base * 4.0 ** np.arange(-7, 2))},
                           cv=KFold(3, shuffle=True, random_state=seed),
                           scoring="neg_mean_absolute_error", n_jobs=1, refit=False)
     cv_rows = rng.choice(len(Xtr), min(len(Xtr), cv_size), replace=False)
