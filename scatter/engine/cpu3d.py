@@ -42,13 +42,20 @@ class CpuEngine3D:
 
     _TARGET = 1 << 21    # complex values of one product buffer, per worker
 
-    def __init__(self, filters: Filters3D) -> None:
+    def __init__(self, filters: Filters3D, mirror: tuple | None = None) -> None:
         self.powers = filters.powers
         self.max_order = filters.max_order
         shape = filters.psi[0].shape[-3:]
         self.voxels = shape[0] * shape[1] * shape[2]
         self.in_place = _mkl_fft.available()
         self.psi = filters.psi          # shared with the plain cascade (read only here)
+        # per degree: the Nyquist corrections of the orders m < 0 (mirror3d), or None where
+        # every order has its own inverse FFT (odd axes, one order, or no mirror given)
+        self.mirror = tuple(
+            mirror[l] if mirror is not None and l > 0 and p.shape[1] == 2 * l + 1 else None
+            for l, p in enumerate(self.psi))
+        # the filters transformed: orders m >= 0 only where mirrored (a view, no copy)
+        self.used = tuple(p if c is None else p[:, l:] for l, (p, c) in enumerate(zip(self.psi, self.mirror)))
         self._local = threading.local()
 
     def release_workspace(self) -> None:
@@ -64,13 +71,13 @@ class CpuEngine3D:
     def run(self, x: torch.Tensor, check_input: bool, batch_size: int | None = None) -> torch.Tensor:
         """Coefficients ``(B, K, L + 1, P)`` of a batch ``(B, M, N, O)``."""
         workers = chunk_workers(x)
-        widest = max(p.shape[1] for p in self.psi)
+        widest = max(p.shape[1] for p in self.used)
         chunk = max(1, min(x.shape[0], self._TARGET // (widest * self.voxels)))
         if batch_size is not None:
             chunk = min(chunk, batch_size)
         parts = list(x.split(chunk))
         # degrees by decreasing cost, so that the workers finish together
-        degrees = sorted(range(len(self.psi)), key=lambda l: -self.psi[l].shape[1])
+        degrees = sorted(range(len(self.psi)), key=lambda l: -self.used[l].shape[1])
         tasks = [(i, l) for i in range(len(parts)) for l in degrees]
         checked = [not check_input] * len(parts)
 
@@ -102,11 +109,22 @@ class CpuEngine3D:
             return z
         return torch.fft.fftn(u, dim=_DIMS)
 
-    def _modulus(self, spectrum: torch.Tensor, psi_j: torch.Tensor, ws: Workspace) -> torch.Tensor:
-        """``sqrt(sum_m |ifft(spectrum * psi_j[m])|**2)``, the orders ``m`` in groups that fit."""
+    def _modulus(self, spectrum: torch.Tensor, psi_j: torch.Tensor, ws: Workspace,
+                 mirror_j: tuple | None = None) -> torch.Tensor:
+        """``sqrt(sum_m |ifft(spectrum * psi_j[m])|**2)``, the orders ``m`` in groups that fit.
+
+        With ``mirror_j`` (:func:`scatter.engine.mirror3d.mirror_corrections` of this degree and
+        scale), ``psi_j`` holds the orders ``m = 0..l`` only, and each ``m > 0`` also stands for
+        ``-m``: ``|u * psi_{-m}| = |u * psi_m + (-1)**m conj(d_m)|`` with ``d_m`` the inverse FFT
+        of the spectrum times ``D_m`` (zero where ``D_m`` is negligible: weight 2).
+        """
         b, n_m = spectrum.shape[0], psi_j.shape[0]
         group = max(1, min(n_m, self._TARGET // (b * self.voxels)))
-        energy = torch.zeros(spectrum.shape, dtype=spectrum.real.dtype)
+        real = spectrum.real.dtype
+        # re**2 and im**2 summed apart, interleaved as the complex maps are: every update is one
+        # contiguous pass (a real view's stride 2 costs several times that); the pairs are added
+        # once at the end
+        energy = ws.take((b, 2 * self.voxels), real, spectrum.device).zero_()
         unscaled = False
         for start in range(0, n_m, group):
             filt = psi_j[start:start + group]
@@ -116,24 +134,62 @@ class CpuEngine3D:
                 unscaled = True               # n times torch's ifftn
             else:
                 buf = torch.fft.ifftn(buf, dim=_DIMS)
-            pairs = torch.view_as_real(buf)
-            for m in range(filt.shape[0]):
-                re, im = pairs[:, m, ..., 0], pairs[:, m, ..., 1]
-                energy.addcmul_(re, re).addcmul_(im, im)
-        energy.sqrt_()
-        return energy.mul_(1.0 / self.voxels) if unscaled else energy
+            pairs = torch.view_as_real(buf).view(b, filt.shape[0], 2 * self.voxels)
+            for i in range(filt.shape[0]):
+                p, m = pairs[:, i], start + i
+                planes = None if mirror_j is None or m == 0 else mirror_j[m - 1]
+                if planes is None or all(q is None for q in planes):
+                    energy.addcmul_(p, p, value=1 if mirror_j is None or m == 0 else 2)
+                    continue
+                energy.addcmul_(p, p)
+                # buf[:, i] is dead once its |.|**2 is in: it becomes u * psi_m + (-1)**m conj(d_m)
+                _add_mirror_terms(buf[:, i], spectrum, planes, (-1) ** m, unscaled, self.voxels)
+                energy.addcmul_(p, p)
+        halves = energy.view(b, *spectrum.shape[1:], 2)
+        out = torch.add(halves[..., 0], halves[..., 1]).sqrt_()
+        return out.mul_(1.0 / self.voxels) if unscaled else out
 
     def _degree(self, x: torch.Tensor, l: int) -> torch.Tensor:
         """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk ``(b, M, N, O)``."""
-        ws, psi = self._workspace(), self.psi[l]
+        ws, psi, mirror = self._workspace(), self.used[l], self.mirror[l]
         spectrum = self._spectrum(x)
         first, second = [], []
         n_scales = psi.shape[0]
         for j1 in range(n_scales):
-            u1 = self._modulus(spectrum, psi[j1], ws)
+            u1 = self._modulus(spectrum, psi[j1], ws, None if mirror is None else mirror[j1])
             first.append(_integrals(u1, self.powers))
             if self.max_order == 2 and j1 + 1 < n_scales:
                 u1_hat = self._spectrum(u1)
                 for j2 in range(j1 + 1, n_scales):
-                    second.append(_integrals(self._modulus(u1_hat, psi[j2], ws), self.powers))
+                    u2 = self._modulus(u1_hat, psi[j2], ws, None if mirror is None else mirror[j2])
+                    second.append(_integrals(u2, self.powers))
         return torch.stack(first + second, 1)
+
+
+def _add_mirror_terms(c: torch.Tensor, spectrum: torch.Tensor, planes: tuple, sign: int,
+                      unscaled: bool, voxels: int) -> None:
+    """``c += sign * conj(ifft(spectrum * D))`` in place, for ``D`` held by the three disjoint
+    Nyquist planes ``planes`` (see :mod:`scatter.engine.mirror3d`).
+
+    The part on the plane ``k_a = n_a / 2`` is ``(-1)**x_a`` times an unscaled 2D inverse FFT over
+    the two other axes (times ``1 / voxels`` where ``c`` is scaled as ``ifftn``'s).
+    ``c``: complex ``(b, M, N, O)`` (any strides); ``spectrum``: its input's FFT, same shape.
+    """
+    scale = sign if unscaled else sign / voxels
+    b, M, N, O = c.shape
+    parts = [None if plane is None else
+             torch.fft.ifftn(spectrum.select(axis + 1, spectrum.shape[axis + 1] // 2) * plane,
+                             dim=(-2, -1), norm="forward").conj_physical_().mul_(scale)
+             for axis, plane in enumerate(planes)]
+    if parts[0] is not None:                 # (-1)**x_0 g(x_1, x_2): whole planes of x_0
+        halves = c.unflatten(1, (M // 2, 2))
+        halves[:, :, 0].add_(parts[0][:, None])
+        halves[:, :, 1].sub_(parts[0][:, None])
+    if parts[1] is not None:                 # (-1)**x_1 g(x_0, x_2): rows of x_2
+        halves = c.unflatten(2, (N // 2, 2))
+        halves[:, :, :, 0].add_(parts[1][:, :, None])
+        halves[:, :, :, 1].sub_(parts[1][:, :, None])
+    if parts[2] is not None:                 # g(x_0, x_1) (-1)**x_2: a rank-1 update (x_2 innermost)
+        signs = torch.ones(O, dtype=c.dtype, device=c.device)
+        signs[1::2] = -1
+        c.view(b, M * N, O).baddbmm_(parts[2].reshape(b, M * N, 1), signs.expand(b, 1, O))

@@ -1,0 +1,99 @@
+"""Negative orders ``m`` of the solid harmonic moduli from the positive ones, exactly.
+
+The solid harmonics satisfy ``Y_l^{-m} = (-1)**m conj(Y_l^m)`` and ``Y_l^m(-w) = (-1)**l Y_l^m(w)``,
+so the Fourier filters of :func:`scatter.filters.solid_harmonic_3d` satisfy
+``psi_hat_{-m}(k) = (-1)**m conj(psi_hat_m(-k))``; for a real map ``u`` this gives
+``u * psi_{-m} = (-1)**m conj(u * psi_m)``: the ``l`` negative orders of a modulus need no
+inverse FFT of their own (``l + 1`` instead of ``2l + 1``).
+
+On Kymatio's grid the relation is not exact: along an axis of even length ``n`` the index
+``n / 2`` holds the frequency ``-n / 2``, its own mirror, so on those Nyquist planes
+``D_m = psi_hat_{-m}(k) - (-1)**m conj(psi_hat_m(-k))`` is not zero (it is zero everywhere else,
+to the last bit: the bank builds ``psi_{-m}`` from ``psi_m`` by conjugation). Then::
+
+    u * psi_{-m} = (-1)**m conj(u * psi_m) + ifft(u_hat D_m)
+
+and the inverse FFT of a spectrum held by the plane ``k_0 = n_0 / 2`` is
+``(-1)**x_0 ifft2(plane)(x_1, x_2) / n_0``: one 2D inverse FFT. The support of ``D_m`` is cut into
+disjoint parts (the plane ``k_0 = n_0 / 2``; ``k_1 = n_1 / 2`` without it; ``k_2 = n_2 / 2``
+without both), whose three 2D transforms add up to ``ifft(u_hat D_m)`` exactly.
+
+On an axis of odd length Kymatio's grid puts the frequency origin at index ``n - 1``
+(:func:`scatter.filters.kymatio_grid_3d`), the filters are then not mirror-symmetric at all,
+and the moduli keep every order.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..filters import FilterBank
+
+# A plane of D_m is dropped where it stays below this fraction of the rounding (eps of the
+# dtype) of the filter's peak: its part of any convolution value is then bounded by 1e-8 of the
+# bound on the inverse FFT's own rounding error (for sigma_j >= 4 at L <= 3, |D_m| ~ 1e-31 of
+# the peak: the Gaussian's tail on the Nyquist planes).
+DROP = 1e-8
+
+
+def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
+                       device: torch.device | str = "cpu") -> tuple | None:
+    """The Nyquist-plane corrections ``D_m`` of every degree, scale and order ``m > 0``.
+
+    Parameters
+    ----------
+    bank : FilterBank
+        :func:`scatter.filters.solid_harmonic_3d`'s bank (float64), on a grid ``(M, N, O)``.
+    J, L : int
+        Its largest scale and degree.
+    dtype : torch.dtype
+        Real dtype of the network (the planes are complex of that precision).
+    device : torch.device or str
+
+    Returns
+    -------
+    None
+        Where an axis has odd length (no symmetry to use).
+    tuple
+        ``out[l][j][m - 1]`` for ``m = 1..l``: a triple ``(p0, p1, p2)`` of complex tensors of
+        shapes ``(N, O)``, ``(M, O)`` and ``(M, N)``, ``D_m`` on the planes ``k_0 = M / 2``,
+        ``k_1 = N / 2`` (zero on the row ``k_0 = M / 2``) and ``k_2 = O / 2`` (zero on the rows
+        ``k_0 = M / 2``, ``k_1 = N / 2``), each ``None`` where negligible (see ``DROP``).
+        ``out[0] = ()``.
+    """
+    shape = bank.shape
+    if any(n % 2 for n in shape):
+        return None
+    h = [n // 2 for n in shape]
+    ls, js, ms = (np.asarray(bank.meta[k]) for k in ("l", "j", "m"))
+    index = {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
+    complex_dtype = (torch.ones((), dtype=dtype) * 1j).dtype
+    eps = torch.finfo(dtype).eps
+    out = []
+    for l in range(L + 1):
+        per_j = []
+        for j in range(J + 1):
+            per_m = []
+            for m in range(1, l + 1):
+                pos, neg = bank.psi[index[l, j, m]], bank.psi[index[l, j, -m]]
+                sign = (-1) ** m
+                # (-1)**m conj(psi_m(-k)) on each plane: -n/2 is n/2 modulo n, so the plane is
+                # its own mirror and only the two other axes are negated
+                planes = [neg[h[0]] - sign * np.conj(_negate(pos[h[0]])),
+                          neg[:, h[1]] - sign * np.conj(_negate(pos[:, h[1]])),
+                          neg[:, :, h[2]] - sign * np.conj(_negate(pos[:, :, h[2]]))]
+                planes[1][h[0]] = 0              # held by the first plane
+                planes[2][h[0]] = 0
+                planes[2][:, h[1]] = 0           # held by the second
+                floor = DROP * eps * np.abs(neg).max()
+                per_m.append(tuple(None if np.abs(p).max() <= floor
+                                   else torch.from_numpy(np.ascontiguousarray(p)).to(device, complex_dtype)
+                                   for p in planes))
+            per_j.append(tuple(per_m))
+        out.append(tuple(per_j))
+    return tuple(out)
+
+
+def _negate(a: np.ndarray) -> np.ndarray:
+    """``a(-k)`` of a 2D spectrum in DFT order (index ``k`` to ``(n - k) mod n``)."""
+    return np.roll(a[::-1, ::-1], 1, (0, 1))
