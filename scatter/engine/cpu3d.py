@@ -25,10 +25,11 @@ import torch
 
 from .. import _mkl_fft
 from .._parallel import chunk_workers, map_chunks
-from ..core.cascade3d import Filters3D, _integrals
+from ..core.cascade3d import Filters3D
 from .fourier import Workspace
 
 _DIMS = (-3, -2, -1)
+_COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 class CpuEngine3D:
@@ -62,10 +63,13 @@ class CpuEngine3D:
         """Forget the work buffers (each thread's is freed when it next runs or ends)."""
         self._local = threading.local()
 
-    def _workspace(self) -> Workspace:
+    def _workspace(self) -> dict:
+        """This thread's buffers by role: ``'product'`` (the products, then the moduli's sums of
+        squares and the integrals' powers), ``'x'`` and ``'u'`` (the spectra of the input and of
+        an order-1 map), ``'u1'`` and ``'u2'`` (the moduli of orders 1 and 2)."""
         ws = getattr(self._local, "workspace", None)
         if ws is None:
-            ws = self._local.workspace = Workspace()
+            ws = self._local.workspace = {role: Workspace() for role in ("product", "x", "u", "u1", "u2")}
         return ws
 
     def run(self, x: torch.Tensor, check_input: bool, batch_size: int | None = None) -> torch.Tensor:
@@ -102,15 +106,16 @@ class CpuEngine3D:
             out[starts[i]:starts[i + 1], :, l] = coefs
         return out
 
-    def _spectrum(self, u: torch.Tensor) -> torch.Tensor:
-        """The (full, complex) FFT of real maps ``(b, M, N, O)``."""
-        z = torch.complex(u, torch.zeros_like(u)) if self.in_place else u
-        if self.in_place and _mkl_fft.fft_in_place(z, 3):
-            return z
+    def _spectrum(self, u: torch.Tensor, ws: Workspace) -> torch.Tensor:
+        """The (full, complex) FFT of real maps ``(b, M, N, O)``, in ``ws``'s buffer."""
+        if self.in_place:
+            z = ws.take(u.shape, _COMPLEX[u.dtype], u.device)
+            if _mkl_fft.fft_in_place(z.copy_(u), 3):
+                return z
         return torch.fft.fftn(u, dim=_DIMS)
 
     def _modulus(self, spectrum: torch.Tensor, psi_j: torch.Tensor, ws: Workspace,
-                 mirror_j: tuple | None = None) -> torch.Tensor:
+                 mirror_j: tuple | None = None, out_ws: Workspace | None = None) -> torch.Tensor:
         """``sqrt(sum_m |ifft(spectrum * psi_j[m])|**2)``, the orders ``m`` in groups that fit.
 
         With ``mirror_j`` (:func:`scatter.engine.mirror3d.mirror_corrections` of this degree and
@@ -146,24 +151,38 @@ class CpuEngine3D:
                 _add_mirror_terms(buf[:, i], spectrum, planes, (-1) ** m, unscaled, self.voxels)
                 energy.addcmul_(p, p)
         halves = energy.view(b, *spectrum.shape[1:], 2)
-        out = torch.add(halves[..., 0], halves[..., 1]).sqrt_()
+        out = None if out_ws is None else out_ws.take(spectrum.shape, real, spectrum.device)
+        out = torch.add(halves[..., 0], halves[..., 1], out=out).sqrt_()
         return out.mul_(1.0 / self.voxels) if unscaled else out
 
     def _degree(self, x: torch.Tensor, l: int) -> torch.Tensor:
         """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk ``(b, M, N, O)``."""
         ws, psi, mirror = self._workspace(), self.used[l], self.mirror[l]
-        spectrum = self._spectrum(x)
+        prod = ws["product"]
+        spectrum = self._spectrum(x, ws["x"])
         first, second = [], []
         n_scales = psi.shape[0]
         for j1 in range(n_scales):
-            u1 = self._modulus(spectrum, psi[j1], ws, None if mirror is None else mirror[j1])
-            first.append(_integrals(u1, self.powers))
+            u1 = self._modulus(spectrum, psi[j1], prod, None if mirror is None else mirror[j1], ws["u1"])
+            first.append(self._integrals(u1, prod))
             if self.max_order == 2 and j1 + 1 < n_scales:
-                u1_hat = self._spectrum(u1)
+                u1_hat = self._spectrum(u1, ws["u"])
                 for j2 in range(j1 + 1, n_scales):
-                    u2 = self._modulus(u1_hat, psi[j2], ws, None if mirror is None else mirror[j2])
-                    second.append(_integrals(u2, self.powers))
+                    u2 = self._modulus(u1_hat, psi[j2], prod, None if mirror is None else mirror[j2], ws["u2"])
+                    second.append(self._integrals(u2, prod))
         return torch.stack(first + second, 1)
+
+    def _integrals(self, u: torch.Tensor, ws: Workspace) -> torch.Tensor:
+        """:func:`scatter.core.cascade3d._integrals` (the same operations), the powers written
+        into ``ws``'s buffer."""
+        flat = u.reshape(u.shape[0], -1)
+        tmp = ws.take(flat.shape, flat.dtype, flat.device)
+        out = []
+        for q in self.powers:
+            v = (flat if q == 1 else torch.sqrt(flat, out=tmp) if q == 0.5
+                 else torch.mul(flat, flat, out=tmp) if q == 2 else torch.pow(flat, q, out=tmp))
+            out.append(v.sum(1))
+        return torch.stack(out, 1)
 
 
 def _add_mirror_terms(c: torch.Tensor, spectrum: torch.Tensor, planes: tuple, sign: int,

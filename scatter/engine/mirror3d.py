@@ -67,7 +67,7 @@ def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
     h = [n // 2 for n in shape]
     ls, js, ms = (np.asarray(bank.meta[k]) for k in ("l", "j", "m"))
     index = {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
-    complex_dtype = (torch.ones((), dtype=dtype) * 1j).dtype
+    complex_dtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[dtype]
     eps = torch.finfo(dtype).eps
     out = []
     for l in range(L + 1):
