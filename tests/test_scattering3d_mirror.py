@@ -10,7 +10,7 @@ from scatter import HarmonicScattering3D
 from scatter.core import cascade3d
 from scatter.engine.cpu3d import CpuEngine3D
 from scatter.engine.fourier import Workspace
-from scatter.engine.mirror3d import DROP, mirror_corrections
+from scatter.engine.mirror3d import DROP, Mirror, mirror_corrections
 from scatter.filters import solid_harmonic_3d
 
 
@@ -42,20 +42,24 @@ def test_corrections_hold_the_whole_mirror_defect(shape):
                 neg = bank.psi[(ls == l) & (js == j) & (ms == -m)][0]
                 defect = neg - (-1) ** m * np.conj(_negate(pos))
                 rebuilt = np.zeros(shape, complex)
-                p0, p1, p2 = (None if p is None else p.numpy() for p in planes[l][j][m - 1])
-                if p0 is not None:
-                    rebuilt[h[0]] += p0
-                if p1 is not None:
-                    rebuilt[:, h[1]] += p1
-                if p2 is not None:
-                    rebuilt[:, :, h[2]] += p2
-                kept += sum(p is not None for p in (p0, p1, p2))
+                mirror = planes[l][j]
+                if m in mirror.rows:
+                    row = mirror.rows[m]
+                    p0, p1, p2 = (None if p is None else (-1) ** m * p[row].numpy() for p in mirror.planes)
+                    if p0 is not None:
+                        rebuilt[h[0]] += p0
+                    if p1 is not None:
+                        rebuilt[:, h[1]] += p1
+                    if p2 is not None:
+                        rebuilt[:, :, h[2]] += p2
+                    kept += 1
                 floor = DROP * np.finfo(np.float64).eps * np.abs(neg).max()
                 assert np.abs(defect - rebuilt).max() <= 3 * floor
                 off = np.ones(shape, bool)
                 off[h[0]] = off[:, h[1]] = off[:, :, h[2]] = False
                 assert np.abs(defect[off]).max() == 0
     assert kept > 0          # sigma_0 = 1: the finest scales' planes are not negligible
+    assert all(not planes[l][2].rows for l in range(1, L + 1))   # sigma = 4: all negligible
 
 
 def test_no_mirror_on_odd_axes():
@@ -131,7 +135,8 @@ def test_corrections_are_needed():
     S = HarmonicScattering3D(2, (16, 16, 16), L=3)
     x = torch.rand(2, 16, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     mirror = mirror_corrections(S.bank, 2, 3, torch.float64)
-    bare = tuple(tuple(tuple((None, None, None) for _ in per_m) for per_m in per_j) for per_j in mirror)
+    bare = (None,) + tuple(tuple(Mirror(rows={}, planes=(None, None, None)) for _ in per_j)
+                           for per_j in mirror[1:])
     filters = S._plain_filters(torch.float64)
     wrong = CpuEngine3D(filters, bare).run(x, True)
     assert rel_err_per_entry(wrong, CpuEngine3D(filters).run(x, True)) > 1e-4

@@ -27,6 +27,7 @@ from .. import _mkl_fft
 from .._parallel import chunk_workers, map_chunks
 from ..core.cascade3d import Filters3D
 from .fourier import Workspace
+from .mirror3d import Mirror
 
 _DIMS = (-3, -2, -1)
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
@@ -80,30 +81,45 @@ class CpuEngine3D:
         if batch_size is not None:
             chunk = min(chunk, batch_size)
         parts = list(x.split(chunk))
-        # degrees by decreasing cost, so that the workers finish together
-        degrees = sorted(range(len(self.psi)), key=lambda l: -self.used[l].shape[1])
-        tasks = [(i, l) for i in range(len(parts)) for l in degrees]
+        n_scales = self.psi[0].shape[0]
+        n_moduli = n_scales + (n_scales * (n_scales - 1) // 2 if self.max_order == 2 else 0)
+        cost = [p.shape[1] * n_moduli for p in self.used]      # inverse FFTs per density
+        # The degrees of a chunk share the input's spectrum: each task takes a bin of degrees
+        # (one spectrum per task). One bin per chunk where the chunks alone keep the workers
+        # evenly busy; otherwise as many bins as workers, the degrees dealt to the least loaded
+        # bin by decreasing cost, so that the workers finish together.
+        n_bins = 1 if workers <= 1 or len(parts) % workers == 0 else min(workers, len(self.psi))
+        bins, loads = [[] for _ in range(n_bins)], [0] * n_bins
+        for l in sorted(range(len(self.psi)), key=lambda l: -cost[l]):
+            k = loads.index(min(loads))
+            bins[k].append(l)
+            loads[k] += cost[l]
+        order = sorted(range(n_bins), key=lambda k: -loads[k])
+        tasks = [(i, tuple(bins[k])) for i in range(len(parts)) for k in order if bins[k]]
         checked = [not check_input] * len(parts)
 
         def one(task):
-            i, l = task
+            i, ls = task
             part = parts[i]
-            if not checked[i] and l == degrees[0]:
+            if not checked[i] and ls == tasks[0][1]:
                 from .._base import check_finite
 
                 check_finite(part)     # once per chunk, on the worker that runs it
-            return self._degree(part, l)
+            ws = self._workspace()
+            spectrum = self._spectrum(part, ws["x"])
+            return [self._degree(spectrum, l, ws) for l in ls]
 
         done = map_chunks(one, tasks, workers) if workers > 1 and len(tasks) > 1 else None
         if done is None:
             done = [one(t) for t in tasks]
-        n_paths = done[0].shape[1]
+        n_paths = done[0][0].shape[1]
         out = x.new_empty((x.shape[0], n_paths, len(self.psi), len(self.powers)))
         starts = [0]
         for p in parts:
             starts.append(starts[-1] + p.shape[0])
-        for (i, l), coefs in zip(tasks, done):
-            out[starts[i]:starts[i + 1], :, l] = coefs
+        for (i, ls), coefs in zip(tasks, done):
+            for l, c in zip(ls, coefs):
+                out[starts[i]:starts[i + 1], :, l] = c
         return out
 
     def _spectrum(self, u: torch.Tensor, ws: Workspace) -> torch.Tensor:
@@ -115,7 +131,7 @@ class CpuEngine3D:
         return torch.fft.fftn(u, dim=_DIMS)
 
     def _modulus(self, spectrum: torch.Tensor, psi_j: torch.Tensor, ws: Workspace,
-                 mirror_j: tuple | None = None, out_ws: Workspace | None = None) -> torch.Tensor:
+                 mirror_j: Mirror | None = None, out_ws: Workspace | None = None) -> torch.Tensor:
         """``sqrt(sum_m |ifft(spectrum * psi_j[m])|**2)``, the orders ``m`` in groups that fit.
 
         With ``mirror_j`` (:func:`scatter.engine.mirror3d.mirror_corrections` of this degree and
@@ -130,7 +146,7 @@ class CpuEngine3D:
         # contiguous pass (a real view's stride 2 costs several times that); the pairs are added
         # once at the end
         energy = ws.take((b, 2 * self.voxels), real, spectrum.device).zero_()
-        unscaled = False
+        unscaled, parts = False, None
         for start in range(0, n_m, group):
             filt = psi_j[start:start + group]
             buf = ws.take((b, filt.shape[0], *spectrum.shape[1:]), spectrum.dtype, spectrum.device)
@@ -142,24 +158,28 @@ class CpuEngine3D:
             pairs = torch.view_as_real(buf).view(b, filt.shape[0], 2 * self.voxels)
             for i in range(filt.shape[0]):
                 p, m = pairs[:, i], start + i
-                planes = None if mirror_j is None or m == 0 else mirror_j[m - 1]
-                if planes is None or all(q is None for q in planes):
-                    energy.addcmul_(p, p, value=1 if mirror_j is None or m == 0 else 2)
+                if mirror_j is None or m == 0:
+                    energy.addcmul_(p, p)
                     continue
+                row = mirror_j.rows.get(m)
+                if row is None:
+                    energy.addcmul_(p, p, value=2)
+                    continue
+                if parts is None:             # every order's correction in one go
+                    parts = _mirror_parts(spectrum, mirror_j.planes, 1 if unscaled else 1 / self.voxels)
                 energy.addcmul_(p, p)
                 # buf[:, i] is dead once its |.|**2 is in: it becomes u * psi_m + (-1)**m conj(d_m)
-                _add_mirror_terms(buf[:, i], spectrum, planes, (-1) ** m, unscaled, self.voxels)
+                _add_mirror_terms(buf[:, i], [None if q is None else q[:, row] for q in parts])
                 energy.addcmul_(p, p)
         halves = energy.view(b, *spectrum.shape[1:], 2)
         out = None if out_ws is None else out_ws.take(spectrum.shape, real, spectrum.device)
         out = torch.add(halves[..., 0], halves[..., 1], out=out).sqrt_()
         return out.mul_(1.0 / self.voxels) if unscaled else out
 
-    def _degree(self, x: torch.Tensor, l: int) -> torch.Tensor:
-        """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk ``(b, M, N, O)``."""
-        ws, psi, mirror = self._workspace(), self.used[l], self.mirror[l]
+    def _degree(self, spectrum: torch.Tensor, l: int, ws: dict) -> torch.Tensor:
+        """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk, from its spectrum."""
+        psi, mirror = self.used[l], self.mirror[l]
         prod = ws["product"]
-        spectrum = self._spectrum(x, ws["x"])
         first, second = [], []
         n_scales = psi.shape[0]
         for j1 in range(n_scales):
@@ -185,21 +205,33 @@ class CpuEngine3D:
         return torch.stack(out, 1)
 
 
-def _add_mirror_terms(c: torch.Tensor, spectrum: torch.Tensor, planes: tuple, sign: int,
-                      unscaled: bool, voxels: int) -> None:
-    """``c += sign * conj(ifft(spectrum * D))`` in place, for ``D`` held by the three disjoint
-    Nyquist planes ``planes`` (see :mod:`scatter.engine.mirror3d`).
+def _mirror_parts(spectrum: torch.Tensor, planes: tuple, scale: float) -> list:
+    """``conj(ifft(spectrum * P))`` on each of the three planes ``P`` (see
+    :class:`scatter.engine.mirror3d.Mirror`), all orders at once, without the ``(-1)**x_a``.
 
-    The part on the plane ``k_a = n_a / 2`` is ``(-1)**x_a`` times an unscaled 2D inverse FFT over
-    the two other axes (times ``1 / voxels`` where ``c`` is scaled as ``ifftn``'s).
-    ``c``: complex ``(b, M, N, O)`` (any strides); ``spectrum``: its input's FFT, same shape.
+    The inverse FFT of a spectrum held by the plane ``k_a = n_a / 2`` is ``(-1)**x_a`` times a 2D
+    inverse FFT over the two other axes; unscaled here (``n`` times ``ifftn``'s) times ``scale``.
+    ``spectrum``: complex ``(b, M, N, O)``; returns ``(b, rows, ., .)`` per plane, or ``None``.
     """
-    scale = sign if unscaled else sign / voxels
+    parts = []
+    for axis, plane in enumerate(planes):
+        if plane is None:
+            parts.append(None)
+            continue
+        held = spectrum.select(axis + 1, spectrum.shape[axis + 1] // 2)[:, None] * plane
+        part = torch.fft.ifftn(held, dim=(-2, -1), norm="forward").conj_physical_()
+        parts.append(part if scale == 1 else part.mul_(scale))
+    return parts
+
+
+def _add_mirror_terms(c: torch.Tensor, parts: list) -> None:
+    """``c += sum_a (-1)**x_a parts[a]`` in place (the parts broadcast over the axis ``a``).
+
+    ``c``: complex ``(b, M, N, O)`` (any batch stride); ``parts``: ``(b, N, O)``, ``(b, M, O)``,
+    ``(b, M, N)`` or ``None``. (Measured: two strided halves per axis beat a broadcast of both
+    signs; along the innermost axis a rank-1 matrix product beats both.)
+    """
     b, M, N, O = c.shape
-    parts = [None if plane is None else
-             torch.fft.ifftn(spectrum.select(axis + 1, spectrum.shape[axis + 1] // 2) * plane,
-                             dim=(-2, -1), norm="forward").conj_physical_().mul_(scale)
-             for axis, plane in enumerate(planes)]
     if parts[0] is not None:                 # (-1)**x_0 g(x_1, x_2): whole planes of x_0
         halves = c.unflatten(1, (M // 2, 2))
         halves[:, :, 0].add_(parts[0][:, None])
@@ -208,7 +240,7 @@ def _add_mirror_terms(c: torch.Tensor, spectrum: torch.Tensor, planes: tuple, si
         halves = c.unflatten(2, (N // 2, 2))
         halves[:, :, :, 0].add_(parts[1][:, :, None])
         halves[:, :, :, 1].sub_(parts[1][:, :, None])
-    if parts[2] is not None:                 # g(x_0, x_1) (-1)**x_2: a rank-1 update (x_2 innermost)
+    if parts[2] is not None:                 # g(x_0, x_1) (-1)**x_2: a rank-1 matrix product
         signs = torch.ones(O, dtype=c.dtype, device=c.device)
         signs[1::2] = -1
         c.view(b, M * N, O).baddbmm_(parts[2].reshape(b, M * N, 1), signs.expand(b, 1, O))

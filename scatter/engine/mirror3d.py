@@ -24,6 +24,8 @@ and the moduli keep every order.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -34,6 +36,26 @@ from ..filters import FilterBank
 # bound on the inverse FFT's own rounding error (for sigma_j >= 4 at L <= 3, |D_m| ~ 1e-31 of
 # the peak: the Gaussian's tail on the Nyquist planes).
 DROP = 1e-8
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The Nyquist corrections of one degree ``l`` and scale ``j``.
+
+    Attributes
+    ----------
+    rows : dict of int to int
+        ``m -> k`` for the orders ``m > 0`` whose ``D_m`` is not negligible: ``k`` indexes the
+        planes. The other orders ``m > 0`` stand for ``-m`` as they are (weight 2).
+    planes : tuple of (Tensor or None)
+        ``(-1)**m D_m`` of the rows, complex, on the planes ``k_0 = M / 2`` (shape
+        ``(rows, N, O)``), ``k_1 = N / 2`` (``(rows, M, O)``, zero on ``k_0 = M / 2``) and
+        ``k_2 = O / 2`` (``(rows, M, N)``, zero on ``k_0 = M / 2`` and ``k_1 = N / 2``): disjoint
+        parts of the support. ``None`` for a plane negligible in every row.
+    """
+
+    rows: dict
+    planes: tuple
 
 
 def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
@@ -55,11 +77,9 @@ def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
     None
         Where an axis has odd length (no symmetry to use).
     tuple
-        ``out[l][j][m - 1]`` for ``m = 1..l``: a triple ``(p0, p1, p2)`` of complex tensors of
-        shapes ``(N, O)``, ``(M, O)`` and ``(M, N)``, ``D_m`` on the planes ``k_0 = M / 2``,
-        ``k_1 = N / 2`` (zero on the row ``k_0 = M / 2``) and ``k_2 = O / 2`` (zero on the rows
-        ``k_0 = M / 2``, ``k_1 = N / 2``), each ``None`` where negligible (see ``DROP``).
-        ``out[0] = ()``.
+        ``out[l][j]``, a :class:`Mirror`, for ``l = 1..L`` and ``j = 0..J``; ``out[0] = None``.
+        A plane is dropped where ``D_m`` stays below ``DROP`` times the dtype's rounding of the
+        filter's peak there.
     """
     shape = bank.shape
     if any(n % 2 for n in shape):
@@ -69,11 +89,11 @@ def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
     index = {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
     complex_dtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[dtype]
     eps = torch.finfo(dtype).eps
-    out = []
-    for l in range(L + 1):
+    out = [None]
+    for l in range(1, L + 1):
         per_j = []
         for j in range(J + 1):
-            per_m = []
+            kept = {}                              # m -> its three planes (or None)
             for m in range(1, l + 1):
                 pos, neg = bank.psi[index[l, j, m]], bank.psi[index[l, j, -m]]
                 sign = (-1) ** m
@@ -86,10 +106,20 @@ def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
                 planes[2][h[0]] = 0
                 planes[2][:, h[1]] = 0           # held by the second
                 floor = DROP * eps * np.abs(neg).max()
-                per_m.append(tuple(None if np.abs(p).max() <= floor
-                                   else torch.from_numpy(np.ascontiguousarray(p)).to(device, complex_dtype)
-                                   for p in planes))
-            per_j.append(tuple(per_m))
+                planes = [sign * p if np.abs(p).max() > floor else None for p in planes]
+                if any(p is not None for p in planes):
+                    kept[m] = planes
+            rows = {m: k for k, m in enumerate(kept)}
+            stacked = []
+            for axis in range(3):
+                if all(kept[m][axis] is None for m in kept):
+                    stacked.append(None)
+                    continue
+                plane_shape = tuple(n for a, n in enumerate(shape) if a != axis)
+                stack = np.stack([np.zeros(plane_shape, complex) if kept[m][axis] is None
+                                  else kept[m][axis] for m in kept])
+                stacked.append(torch.from_numpy(stack).to(device, complex_dtype))
+            per_j.append(Mirror(rows=rows, planes=tuple(stacked)))
         out.append(tuple(per_j))
     return tuple(out)
 
