@@ -155,26 +155,30 @@ class CpuEngine3D:
                 unscaled = True               # n times torch's ifftn
             else:
                 buf = torch.fft.ifftn(buf, dim=_DIMS)
+            # the inverse FFT's 1 / n, squared, goes into the sums (no pass of its own)
+            unit = 1.0 / self.voxels ** 2 if unscaled else 1.0
             pairs = torch.view_as_real(buf).view(b, filt.shape[0], 2 * self.voxels)
             for i in range(filt.shape[0]):
                 p, m = pairs[:, i], start + i
                 if mirror_j is None or m == 0:
-                    energy.addcmul_(p, p)
+                    energy.addcmul_(p, p, value=unit)
                     continue
                 row = mirror_j.rows.get(m)
                 if row is None:
-                    energy.addcmul_(p, p, value=2)
+                    energy.addcmul_(p, p, value=2 * unit)
                     continue
                 if parts is None:             # every order's correction in one go
                     parts = _mirror_parts(spectrum, mirror_j.planes, 1 if unscaled else 1 / self.voxels)
-                energy.addcmul_(p, p)
+                energy.addcmul_(p, p, value=unit)
                 # buf[:, i] is dead once its |.|**2 is in: it becomes u * psi_m + (-1)**m conj(d_m)
                 _add_mirror_terms(buf[:, i], [None if q is None else q[:, row] for q in parts])
-                energy.addcmul_(p, p)
+                energy.addcmul_(p, p, value=unit)
         halves = energy.view(b, *spectrum.shape[1:], 2)
         out = None if out_ws is None else out_ws.take(spectrum.shape, real, spectrum.device)
-        out = torch.add(halves[..., 0], halves[..., 1], out=out).sqrt_()
-        return out.mul_(1.0 / self.voxels) if unscaled else out
+        out = torch.add(halves[..., 0], halves[..., 1], out=out)
+        # sum of the squared modulus, for the power 2 of the integrals
+        squares = out.view(b, -1).sum(1) if 2 in self.powers else None
+        return out.sqrt_(), squares
 
     def _degree(self, spectrum: torch.Tensor, l: int, ws: dict) -> torch.Tensor:
         """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk, from its spectrum."""
@@ -183,25 +187,26 @@ class CpuEngine3D:
         first, second = [], []
         n_scales = psi.shape[0]
         for j1 in range(n_scales):
-            u1 = self._modulus(spectrum, psi[j1], prod, None if mirror is None else mirror[j1], ws["u1"])
-            first.append(self._integrals(u1, prod))
+            u1, sq = self._modulus(spectrum, psi[j1], prod, None if mirror is None else mirror[j1], ws["u1"])
+            first.append(self._integrals(u1, sq, prod))
             if self.max_order == 2 and j1 + 1 < n_scales:
                 u1_hat = self._spectrum(u1, ws["u"])
                 for j2 in range(j1 + 1, n_scales):
-                    u2 = self._modulus(u1_hat, psi[j2], prod, None if mirror is None else mirror[j2], ws["u2"])
-                    second.append(self._integrals(u2, prod))
+                    u2, sq = self._modulus(u1_hat, psi[j2], prod, None if mirror is None else mirror[j2], ws["u2"])
+                    second.append(self._integrals(u2, sq, prod))
         return torch.stack(first + second, 1)
 
-    def _integrals(self, u: torch.Tensor, ws: Workspace) -> torch.Tensor:
-        """:func:`scatter.core.cascade3d._integrals` (the same operations), the powers written
-        into ``ws``'s buffer."""
+    def _integrals(self, u: torch.Tensor, squares: torch.Tensor | None, ws: Workspace) -> torch.Tensor:
+        """:func:`scatter.core.cascade3d._integrals` (the same operations but for the power 2,
+        ``squares``: the sums of ``u**2`` before its square root), the powers written into
+        ``ws``'s buffer."""
         flat = u.reshape(u.shape[0], -1)
         tmp = ws.take(flat.shape, flat.dtype, flat.device)
         out = []
         for q in self.powers:
             v = (flat if q == 1 else torch.sqrt(flat, out=tmp) if q == 0.5
-                 else torch.mul(flat, flat, out=tmp) if q == 2 else torch.pow(flat, q, out=tmp))
-            out.append(v.sum(1))
+                 else None if q == 2 else torch.pow(flat, q, out=tmp))
+            out.append(squares if v is None else v.sum(1))
         return torch.stack(out, 1)
 
 
