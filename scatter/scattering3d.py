@@ -214,7 +214,7 @@ class HarmonicScattering3D(ScatteringBase):
 
     def _make_engine(self, dtype: torch.dtype):
         from .engine.cpu3d import CpuEngine3D
-        from .engine.mirror3d import mirror_corrections
+        from .engine.mirror3d import hermitian_degrees, mirror_corrections
 
         # called under the engine lock, which _plain_filters takes too: fetch or make them here
         from ._base import _PRECISIONS
@@ -226,7 +226,7 @@ class HarmonicScattering3D(ScatteringBase):
         plan = self._plan
         mirror = (mirror_corrections(plan.bank, plan.J, plan.L, dtype, self._device)
                   if plan.rotation_covariant else None)
-        return CpuEngine3D(filters, mirror)
+        return CpuEngine3D(filters, mirror, hermitian_degrees(plan.bank, plan.J, plan.L))
 
     def release_workspace(self) -> None:
         """Free the work buffers that CPU inference keeps between calls (one product buffer of

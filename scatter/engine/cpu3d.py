@@ -44,7 +44,8 @@ class CpuEngine3D:
 
     _TARGET = 1 << 21    # complex values of one product buffer, per worker
 
-    def __init__(self, filters: Filters3D, mirror: tuple | None = None) -> None:
+    def __init__(self, filters: Filters3D, mirror: tuple | None = None,
+                 hermitian: tuple | None = None) -> None:
         self.powers = filters.powers
         self.max_order = filters.max_order
         shape = filters.psi[0].shape[-3:]
@@ -58,6 +59,12 @@ class CpuEngine3D:
             for l, p in enumerate(self.psi))
         # the filters transformed: orders m >= 0 only where mirrored (a view, no copy)
         self.used = tuple(p if c is None else p[:, l:] for l, (p, c) in enumerate(zip(self.psi, self.mirror)))
+        # degrees whose order 0 (first of `used`) gives real maps (mirror3d.hermitian_degrees):
+        # two scales' share one inverse FFT, as the real and imaginary parts of its output
+        self.real0 = tuple(hermitian is not None and hermitian[l] and (c is not None or l == 0)
+                           for l, c in enumerate(self.mirror))
+        self._pairs: dict = {}          # (l, j, j') -> psi_{j,l,0} + i psi_{j',l,0}
+        self._pairs_lock = threading.Lock()
         self._local = threading.local()
 
     def release_workspace(self) -> None:
@@ -67,10 +74,11 @@ class CpuEngine3D:
     def _workspace(self) -> dict:
         """This thread's buffers by role: ``'product'`` (the products, then the moduli's sums of
         squares and the integrals' powers), ``'x'`` and ``'u'`` (the spectra of the input and of
-        an order-1 map), ``'u1'`` and ``'u2'`` (the moduli of orders 1 and 2)."""
+        an order-1 map), ``'u1'`` and ``'u2'`` (the moduli of orders 1 and 2), ``'real'`` (the
+        real maps of order 0, two scales per complex map)."""
         ws = getattr(self._local, "workspace", None)
         if ws is None:
-            ws = self._local.workspace = {role: Workspace() for role in ("product", "x", "u", "u1", "u2")}
+            ws = self._local.workspace = {role: Workspace() for role in ("product", "x", "u", "u1", "u2", "real")}
         return ws
 
     def run(self, x: torch.Tensor, check_input: bool, batch_size: int | None = None) -> torch.Tensor:
@@ -131,35 +139,44 @@ class CpuEngine3D:
         return torch.fft.fftn(u, dim=_DIMS)
 
     def _modulus(self, spectrum: torch.Tensor, psi_j: torch.Tensor, ws: Workspace,
-                 mirror_j: Mirror | None = None, out_ws: Workspace | None = None) -> torch.Tensor:
-        """``sqrt(sum_m |ifft(spectrum * psi_j[m])|**2)``, the orders ``m`` in groups that fit.
+                 mirror_j: Mirror | None = None, out: torch.Tensor | None = None,
+                 real: tuple | None = None) -> tuple:
+        """``sqrt(sum_m |ifft(spectrum * psi_j[m])|**2)``, the orders ``m`` in groups that fit,
+        and the sums of its squares over the grid (where the power 2 is asked for).
 
         With ``mirror_j`` (:func:`scatter.engine.mirror3d.mirror_corrections` of this degree and
         scale), ``psi_j`` holds the orders ``m = 0..l`` only, and each ``m > 0`` also stands for
         ``-m``: ``|u * psi_{-m}| = |u * psi_m + (-1)**m conj(d_m)|`` with ``d_m`` the inverse FFT
         of the spectrum times ``D_m`` (zero where ``D_m`` is negligible: weight 2).
+        With ``real = (map, unit)``, the order 0 is the real ``map`` (``unit`` its squares'
+        scale) and ``psi_j`` holds the orders ``m = 1..l``.
         """
         b, n_m = spectrum.shape[0], psi_j.shape[0]
+        shift = 0 if real is None else 1              # the order m of psi_j[0]
+        if n_m == 0:                                  # the order 0 alone: |map|
+            r, unit = real
+            out = torch.abs(r, out=out).mul_(unit ** 0.5)
+            squares = None
+            if 2 in self.powers:
+                tmp = ws.take(spectrum.shape, out.dtype, out.device)
+                squares = torch.mul(out, out, out=tmp).view(b, -1).sum(1)
+            return out, squares
         group = max(1, min(n_m, self._TARGET // (b * self.voxels)))
-        real = spectrum.real.dtype
         # re**2 and im**2 summed apart, interleaved as the complex maps are: every update is one
         # contiguous pass (a real view's stride 2 costs several times that); the pairs are added
         # once at the end
-        energy = ws.take((b, 2 * self.voxels), real, spectrum.device).zero_()
+        energy = ws.take((b, 2 * self.voxels), spectrum.real.dtype, spectrum.device).zero_()
         unscaled, parts = False, None
         for start in range(0, n_m, group):
             filt = psi_j[start:start + group]
             buf = ws.take((b, filt.shape[0], *spectrum.shape[1:]), spectrum.dtype, spectrum.device)
             torch.mul(spectrum[:, None], filt, out=buf)
-            if self.in_place and _mkl_fft.ifft_in_place(buf, 3):
-                unscaled = True               # n times torch's ifftn
-            else:
-                buf = torch.fft.ifftn(buf, dim=_DIMS)
+            unscaled = self._ifft(buf)
             # the inverse FFT's 1 / n, squared, goes into the sums (no pass of its own)
             unit = 1.0 / self.voxels ** 2 if unscaled else 1.0
             pairs = torch.view_as_real(buf).view(b, filt.shape[0], 2 * self.voxels)
             for i in range(filt.shape[0]):
-                p, m = pairs[:, i], start + i
+                p, m = pairs[:, i], start + i + shift
                 if mirror_j is None or m == 0:
                     energy.addcmul_(p, p, value=unit)
                     continue
@@ -174,25 +191,75 @@ class CpuEngine3D:
                 _add_mirror_terms(buf[:, i], [None if q is None else q[:, row] for q in parts])
                 energy.addcmul_(p, p, value=unit)
         halves = energy.view(b, *spectrum.shape[1:], 2)
-        out = None if out_ws is None else out_ws.take(spectrum.shape, real, spectrum.device)
         out = torch.add(halves[..., 0], halves[..., 1], out=out)
+        if real is not None:
+            out.addcmul_(real[0], real[0], value=real[1])
         # sum of the squared modulus, for the power 2 of the integrals
         squares = out.view(b, -1).sum(1) if 2 in self.powers else None
         return out.sqrt_(), squares
 
+    def _ifft(self, buf: torch.Tensor) -> bool:
+        """Inverse 3D FFTs of ``buf`` in place; whether they are unscaled (``n`` times
+        ``ifftn``'s: MKL's in place) rather than scaled."""
+        if self.in_place and _mkl_fft.ifft_in_place(buf, 3):
+            return True
+        buf.copy_(torch.fft.ifftn(buf, dim=_DIMS))
+        return False
+
+    def _real_maps(self, spectrum: torch.Tensor, l: int, scales: list, ws: Workspace) -> dict:
+        """``{j: (ifft(spectrum * psi_{j,l,0}), unit)}``, real, for the ``scales`` (of a degree
+        with ``real0``): two scales per inverse FFT, as its real and imaginary parts
+        (``(a + i b) * u`` for real ``a * u``, ``b * u``). Each map is a strided view into ``ws``."""
+        b = spectrum.shape[0]
+        twos = [scales[i:i + 2] for i in range(0, len(scales), 2)]
+        buf = ws.take((len(twos), b, *spectrum.shape[1:]), spectrum.dtype, spectrum.device)
+        for k, two in enumerate(twos):
+            torch.mul(spectrum, self._pair_filter(l, two), out=buf[k])
+        unit = 1.0 / self.voxels ** 2 if self._ifft(buf) else 1.0
+        parts = torch.view_as_real(buf)
+        return {j: (parts[k, ..., i], unit) for k, two in enumerate(twos) for i, j in enumerate(two)}
+
+    def _pair_filter(self, l: int, two: list) -> torch.Tensor:
+        """``psi_{j,l,0} + i psi_{j',l,0}`` for ``two = [j, j']`` (made once), or ``psi_{j,l,0}``."""
+        if len(two) == 1:
+            return self.used[l][two[0], 0]
+        key = (l, *two)
+        filt = self._pairs.get(key)
+        if filt is None:
+            with self._pairs_lock:
+                filt = self._pairs.get(key)
+                if filt is None:
+                    a, c = self.used[l][two[0], 0], self.used[l][two[1], 0]
+                    filt = self._pairs[key] = a + 1j * c
+
+        return filt
+
     def _degree(self, spectrum: torch.Tensor, l: int, ws: dict) -> torch.Tensor:
         """The coefficients ``(b, K, P)`` of degree ``l`` for a chunk, from its spectrum."""
-        psi, mirror = self.used[l], self.mirror[l]
+        psi, mirror, real0 = self.used[l], self.mirror[l], self.real0[l]
         prod = ws["product"]
-        first, second = [], []
         n_scales = psi.shape[0]
+        if real0:
+            psi = psi[:, 1:]                      # the order 0 comes from _real_maps
+        order2 = self.max_order == 2
+        first, second = [], []
+        reals = self._real_maps(spectrum, l, list(range(n_scales)), ws["real"]) if real0 else {}
+        # every order-1 map first (the scales' real maps of order 0 share inverse FFTs), kept
+        # for order 2
+        u1s = ws["u1"].take((n_scales, *spectrum.shape), spectrum.real.dtype, spectrum.device)
         for j1 in range(n_scales):
-            u1, sq = self._modulus(spectrum, psi[j1], prod, None if mirror is None else mirror[j1], ws["u1"])
-            first.append(self._integrals(u1, sq, prod))
-            if self.max_order == 2 and j1 + 1 < n_scales:
-                u1_hat = self._spectrum(u1, ws["u"])
-                for j2 in range(j1 + 1, n_scales):
-                    u2, sq = self._modulus(u1_hat, psi[j2], prod, None if mirror is None else mirror[j2], ws["u2"])
+            _, sq = self._modulus(spectrum, psi[j1], prod, None if mirror is None else mirror[j1],
+                                  u1s[j1], reals.get(j1))
+            first.append(self._integrals(u1s[j1], sq, prod))
+        if order2:
+            u2 = ws["u2"].take(spectrum.shape, spectrum.real.dtype, spectrum.device)
+            for j1 in range(n_scales - 1):
+                u1_hat = self._spectrum(u1s[j1], ws["u"])
+                later = list(range(j1 + 1, n_scales))
+                reals = self._real_maps(u1_hat, l, later, ws["real"]) if real0 else {}
+                for j2 in later:
+                    _, sq = self._modulus(u1_hat, psi[j2], prod, None if mirror is None else mirror[j2],
+                                          u2, reals.get(j2))
                     second.append(self._integrals(u2, sq, prod))
         return torch.stack(first + second, 1)
 

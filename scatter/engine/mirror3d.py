@@ -124,6 +124,30 @@ def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
     return tuple(out)
 
 
+def hermitian_degrees(bank: FilterBank, J: int, L: int) -> tuple:
+    """Whether each degree's order-0 filters are Hermitian to the last bit at every scale:
+    ``psi_hat_{j,l,0}(k) == conj(psi_hat_{j,l,0}(-k))``, so that ``u * psi_{j,l,0}`` is real
+    for a real ``u`` (even degrees on grids of even sizes: their ``Y_l^0`` is even in ``w``
+    and ``(-i)**l`` real; odd degrees break it on the Nyquist planes, odd sizes everywhere).
+
+    Returns
+    -------
+    tuple of bool, one per degree ``l = 0..L``
+    """
+    ls, js, ms = (np.asarray(bank.meta[k]) for k in ("l", "j", "m"))
+    index = {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
+    out = []
+    for l in range(L + 1):
+        filters = (bank.psi[index[l, j, 0]] for j in range(J + 1))
+        out.append(all(np.array_equal(f, np.conj(_negate3(f))) for f in filters))
+    return tuple(out)
+
+
+def _negate3(a: np.ndarray) -> np.ndarray:
+    """``a(-k)`` of a 3D spectrum in DFT order."""
+    return np.roll(a[::-1, ::-1, ::-1], 1, (0, 1, 2))
+
+
 def _negate(a: np.ndarray) -> np.ndarray:
     """``a(-k)`` of a 2D spectrum in DFT order (index ``k`` to ``(n - k) mod n``)."""
     return np.roll(a[::-1, ::-1], 1, (0, 1))
