@@ -10,7 +10,7 @@ from scatter import HarmonicScattering3D
 from scatter.core import cascade3d
 from scatter.engine.cpu3d import CpuEngine3D
 from scatter.engine.fourier import Workspace
-from scatter.engine.mirror3d import DROP, Mirror, mirror_corrections
+from scatter.engine.mirror3d import DROP, Mirror, hermitian_degrees, mirror_corrections
 from scatter.filters import solid_harmonic_3d
 
 
@@ -151,3 +151,26 @@ def test_two_threads_and_tiny_chunks(two_threads, monkeypatch):
     monkeypatch.setattr(CpuEngine3D, "_TARGET", 12 * 12 * 8)
     S._engines.clear()
     torch.testing.assert_close(S(x), ref, rtol=1e-12, atol=0)
+
+
+def test_real_order_zero_on_even_grids():
+    """The order 0 of the even degrees is real on even grids only; the engine pairs its scales
+    where the degree is mirrored (rotation covariant), or is the degree 0."""
+    assert hermitian_degrees(solid_harmonic_3d((16, 12, 8), 1, 4), 1, 4) == (True, False, True, False, True)
+    assert hermitian_degrees(solid_harmonic_3d((16, 12, 9), 1, 4), 1, 4) == (False,) * 5
+    x = torch.rand(1, 16, 12, 8)
+    S = HarmonicScattering3D(1, (16, 12, 8), L=3)
+    S(x)
+    assert S._engine(torch.float32).real0 == (True, False, True, False)
+    S.rotation_covariant = False
+    S(x)
+    assert S._engine(torch.float32).real0 == (True, False, False, False)
+
+
+def test_torch_ffts_instead_of_mkl():
+    """Without MKL's in-place FFTs (torch's scaled ones): the same coefficients."""
+    S = HarmonicScattering3D(3, (16, 12, 8), L=2)
+    x = torch.rand(2, 16, 12, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    mirrored, direct = _engines(S, torch.float64, in_place=False)
+    assert not mirrored.in_place and any(mirrored.real0)
+    torch.testing.assert_close(S(x), cascade3d(x, S._plain_filters(torch.float64)), rtol=1e-12, atol=0)

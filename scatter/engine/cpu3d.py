@@ -2,20 +2,33 @@
 
 It computes :func:`scatter.core.cascade3d` for CPU inference (no autograd), faster:
 
-- the work is cut into tasks, one per chunk of the batch and degree ``l``, that run side by side
-  on worker threads of one intra-op thread each (:mod:`scatter._parallel`); the degrees cost
-  ``2l + 1`` inverse FFTs per scale, so the largest go first and the workers end together (for
-  ``L = 3``: ``7 + 1`` and ``5 + 3``), which also spreads a single large density over the cores;
+- fewer inverse FFTs, from the symmetries of the solid harmonics for real inputs (the density,
+  and the moduli at order 2) on grids of even sizes (:mod:`scatter.engine.mirror3d`): with
+  rotation covariance the orders ``m < 0`` come from ``m > 0``
+  (``u * psi_{-m} = (-1)**m conj(u * psi_m)``), exactly, with a correction on the Nyquist
+  planes made of 2D inverse FFTs; and the order ``m = 0`` of the even degrees gives real maps,
+  two scales per inverse FFT (real and imaginary parts). For ``L = 3`` and ``J = 2``: 56 full
+  inverse FFTs per density instead of 96 (plus Nyquist corrections at the two finest scales);
+- the work is cut into tasks that run side by side on worker threads of one intra-op thread
+  each (:mod:`scatter._parallel`): one per chunk of the batch where the chunks share the workers
+  evenly, otherwise one per chunk and bin of degrees, the degrees dealt by decreasing cost to the
+  least loaded bin so that the workers end together (which also spreads a single large density
+  over the cores); each task takes its chunk's spectrum once for all its degrees;
 - FFTs run in place (MKL's through torch's library where available, :mod:`scatter._mkl_fft`),
-  unscaled: the inverse transform's ``1 / n`` is applied once to each modulus map; the products
-  are written into a work buffer kept per thread between calls; the filters are the plain
-  cascade's own tensors (no second copy: at 128^3 one copy of the bank is 800 MB in float32);
-- the sum over ``m`` of ``|x * psi_m|**2`` accumulates in one real map (``addcmul``) instead of
-  Kymatio's repeated square roots and squares;
+  unscaled: the inverse transform's ``1 / n`` goes into the sums of squares; the products,
+  spectra and maps are written into work buffers kept per thread between calls (fresh large
+  tensors page-fault on every call); the filters are the plain cascade's own tensors (no
+  second copy: at 128^3 one copy of the bank is 800 MB in float32), plus, per even degree, the
+  sums ``psi_{j,l,0} + i psi_{j',l,0}`` of the paired scales (64 MB at 128^3 in float32 for
+  ``J = 2``, ``L = 3``);
+- the sum over ``m`` of ``|x * psi_m|**2`` accumulates in one map (``addcmul``, real and
+  imaginary squares interleaved as the complex maps are, so that every pass is contiguous)
+  instead of Kymatio's repeated square roots and squares;
 - chunks hold at most ``2**21`` complex values per product (16 MiB in float32) per worker: the
   batch is cut, and a single density too large for it has its orders ``m`` taken a few at a time.
 
-The coefficients equal the plain cascade's to float rounding (tests/test_scattering3d.py).
+The coefficients equal the plain cascade's to float rounding (tests/test_scattering3d.py,
+tests/test_scattering3d_mirror.py).
 """
 from __future__ import annotations
 
@@ -89,9 +102,7 @@ class CpuEngine3D:
         if batch_size is not None:
             chunk = min(chunk, batch_size)
         parts = list(x.split(chunk))
-        n_scales = self.psi[0].shape[0]
-        n_moduli = n_scales + (n_scales * (n_scales - 1) // 2 if self.max_order == 2 else 0)
-        cost = [p.shape[1] * n_moduli for p in self.used]      # inverse FFTs per density
+        cost = [self._cost(l) for l in range(len(self.psi))]
         # The degrees of a chunk share the input's spectrum: each task takes a bin of degrees
         # (one spectrum per task). One bin per chunk where the chunks alone keep the workers
         # evenly busy; otherwise as many bins as workers, the degrees dealt to the least loaded
@@ -129,6 +140,19 @@ class CpuEngine3D:
             for l, c in zip(ls, coefs):
                 out[starts[i]:starts[i + 1], :, l] = c
         return out
+
+    def _cost(self, l: int) -> float:
+        """Full-grid FFTs of degree ``l`` per density (a Nyquist correction counts 0.4)."""
+        n = self.psi[0].shape[0]
+        sets = [list(range(n))] + ([list(range(j1 + 1, n)) for j1 in range(n - 1)]
+                                   if self.max_order == 2 else [])
+        complex_orders = self.used[l].shape[1] - self.real0[l]
+        fft = sum(complex_orders * len(js) + (len(js) + 1) // 2 * self.real0[l] for js in sets)
+        fft += len(sets) - 1                    # the forward FFTs of the order-1 maps
+        mirror = self.mirror[l]
+        if mirror is not None:
+            fft += 0.4 * sum(len(mirror[j].rows) for js in sets for j in js)
+        return fft
 
     def _spectrum(self, u: torch.Tensor, ws: Workspace) -> torch.Tensor:
         """The (full, complex) FFT of real maps ``(b, M, N, O)``, in ``ws``'s buffer."""
