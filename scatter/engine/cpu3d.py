@@ -53,6 +53,12 @@ class CpuEngine3D:
     ----------
     filters : Filters3D
         The network's filters in that dtype, on the CPU.
+    mirror : tuple, optional
+        :func:`scatter.engine.mirror3d.mirror_corrections` of the bank in that dtype: the
+        degrees with every order ``m`` (rotation covariance) then transform ``m >= 0`` only.
+    hermitian : tuple of bool, optional
+        :func:`scatter.engine.mirror3d.hermitian_degrees` of the bank: the order 0 of those
+        degrees (mirrored, or the degree 0) is then computed as real maps, two scales at a time.
     """
 
     _TARGET = 1 << 21    # complex values of one product buffer, per worker
@@ -73,7 +79,7 @@ class CpuEngine3D:
         # the filters transformed: orders m >= 0 only where mirrored (a view, no copy)
         self.used = tuple(p if c is None else p[:, l:] for l, (p, c) in enumerate(zip(self.psi, self.mirror)))
         # degrees whose order 0 (first of `used`) gives real maps (mirror3d.hermitian_degrees):
-        # two scales' share one inverse FFT, as the real and imaginary parts of its output
+        # two scales share one inverse FFT, as the real and imaginary parts of its output
         self.real0 = tuple(hermitian is not None and hermitian[l] and (c is not None or l == 0)
                            for l, c in enumerate(self.mirror))
         self._pairs: dict = {}          # (l, j, j') -> psi_{j,l,0} + i psi_{j',l,0}
@@ -255,7 +261,6 @@ class CpuEngine3D:
                 if filt is None:
                     a, c = self.used[l][two[0], 0], self.used[l][two[1], 0]
                     filt = self._pairs[key] = a + 1j * c
-
         return filt
 
     def _degree(self, spectrum: torch.Tensor, l: int, ws: dict) -> torch.Tensor:
