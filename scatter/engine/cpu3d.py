@@ -62,6 +62,7 @@ class CpuEngine3D:
     """
 
     _TARGET = 1 << 21    # complex values of one product buffer, per worker
+    _PAIR_RATIO = 4.0    # largest ratio of the peaks of two order-0 filters that share an iFFT
 
     def __init__(self, filters: Filters3D, mirror: tuple | None = None,
                  hermitian: tuple | None = None) -> None:
@@ -82,6 +83,11 @@ class CpuEngine3D:
         # two scales share one inverse FFT, as the real and imaginary parts of its output
         self.real0 = tuple(hermitian is not None and hermitian[l] and (c is not None or l == 0)
                            for l, c in enumerate(self.mirror))
+        # peaks of those order-0 filters: two scales share a transform only where their peaks are
+        # within _PAIR_RATIO, as the rounding of the larger map's transform then stays at the
+        # smaller map's own (not so for a wavelet too wide for the grid, nearly zero once sampled)
+        self._peaks = tuple(p[:, 0].abs().amax((-3, -2, -1)).tolist() if real else None
+                            for p, real in zip(self.used, self.real0))
         self._pairs: dict = {}          # (l, j, j') -> psi_{j,l,0} + i psi_{j',l,0}
         self._pairs_lock = threading.Lock()
         self._local = threading.local()
@@ -239,9 +245,16 @@ class CpuEngine3D:
     def _real_maps(self, spectrum: torch.Tensor, l: int, scales: list, ws: Workspace) -> dict:
         """``{j: (ifft(spectrum * psi_{j,l,0}), unit)}``, real, for the ``scales`` (of a degree
         with ``real0``): two scales per inverse FFT, as its real and imaginary parts
-        (``(a + i b) * u`` for real ``a * u``, ``b * u``). Each map is a strided view into ``ws``."""
-        b = spectrum.shape[0]
-        twos = [scales[i:i + 2] for i in range(0, len(scales), 2)]
+        (``(a + i b) * u`` for real ``a * u``, ``b * u``), where their filters' peaks are within
+        ``_PAIR_RATIO``. Each map is a strided view into ``ws``."""
+        b, peaks = spectrum.shape[0], self._peaks[l]
+        twos, rest = [], list(scales)
+        while rest:
+            j = rest.pop(0)
+            if rest and max(peaks[j], peaks[rest[0]]) <= self._PAIR_RATIO * min(peaks[j], peaks[rest[0]]):
+                twos.append([j, rest.pop(0)])
+            else:
+                twos.append([j])
         buf = ws.take((len(twos), b, *spectrum.shape[1:]), spectrum.dtype, spectrum.device)
         for k, two in enumerate(twos):
             torch.mul(spectrum, self._pair_filter(l, two), out=buf[k])
