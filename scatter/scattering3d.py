@@ -214,6 +214,7 @@ class HarmonicScattering3D(ScatteringBase):
 
     def _make_engine(self, dtype: torch.dtype):
         from .engine.cpu3d import CpuEngine3D
+        from .engine.mirror3d import hermitian_degrees, mirror_corrections
 
         # called under the engine lock, which _plain_filters takes too: fetch or make them here
         from ._base import _PRECISIONS
@@ -222,11 +223,15 @@ class HarmonicScattering3D(ScatteringBase):
         filters = self._filters.get(key)
         if filters is None:
             filters = self._filters[key] = self._prepare(self._plan, dtype, self._device)
-        return CpuEngine3D(filters)
+        plan = self._plan
+        mirror = (mirror_corrections(plan.bank, plan.J, plan.L, dtype, self._device)
+                  if plan.rotation_covariant else None)
+        return CpuEngine3D(filters, mirror, hermitian_degrees(plan.bank, plan.J, plan.L))
 
     def release_workspace(self) -> None:
-        """Free the work buffers that CPU inference keeps between calls (one product buffer of
-        at most ``2**21`` complex values per worker thread)."""
+        """Free the work buffers that CPU inference keeps between calls, per worker thread: one
+        product buffer of at most ``2**21`` complex values, and the spectra and maps of a chunk
+        (at 128^3 in float32, 128 MB per worker thread for ``J = 2``)."""
         for engine in self._engines.values():
             engine.release_workspace()
 
