@@ -3,10 +3,14 @@
 Runs ``scatter features`` (through :func:`scatter.cli.main`) on MNIST-sized images (28 x 28,
 from ``../shared/data/mnist`` when present, else synthetic IDX files) and on 256 x 256 images
 (a synthetic image folder), once in one process and once on a Dask ``LocalCluster`` of 1 and of
-2 worker processes (``--workers``), into HDF5 (parts gathered by the command) and Zarr (chunks
-written by the workers); checks that every output equals the single-process one bit
-for bit, and prints images per second and the ratio to the single-process run. The cluster's
-start-up is timed separately from the extraction.
+2 worker processes, into HDF5 (parts gathered by the command) and Zarr (chunks written by the
+workers); checks that every output equals the single-process one bit for bit, and prints images
+per second and the ratio to the single-process run. Each cluster size runs two ways:
+``--workers N``, where the command starts and stops its own cluster (its start-up, worker
+processes importing torch, is part of the time), and ``--scheduler ADDRESS`` against a cluster
+started beforehand with the same threads per worker and torch and scatter imported in each (as on
+a real cluster, whose scheduler and workers outlive one command), alive only for its own rows:
+the difference is the start-up, the rest is Dask's per-task cost.
 
 Usage::
 
@@ -71,14 +75,29 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def cluster_startup(workers: int) -> float:
+def start_cluster(workers: int):
+    """A LocalCluster of ``workers`` processes whose torch has ``cpu_count // workers`` threads
+    (what ``--workers`` gives its own), torch and scatter already imported in each, as on a
+    cluster that outlives one command; its start-up time and its workers' torch threads."""
     from distributed import Client, LocalCluster
 
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
     start = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None,
+                           env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    with Client(cluster) as client:
         client.wait_for_workers(workers)
-        return time.perf_counter() - start
+        seen = sorted(set(client.run(_import_scatter).values()))
+    return cluster, time.perf_counter() - start, seen
+
+
+def _import_scatter() -> int:
+    import torch
+
+    import scatter  # noqa: F401
+
+    return torch.get_num_threads()
 
 
 def main_benchmark() -> None:
@@ -96,11 +115,9 @@ def main_benchmark() -> None:
         cases = [("MNIST 28x28", mnist_folder(tmp), "mnist", args.n, ["--J", "2", "--L", "8"]),
                  ("256x256", large_folder(tmp, args.n_large), "folder", args.n_large,
                   ["--J", "3", "--L", "8", "--batch-size", "16"])]
-        for workers in args.workers:
-            print(f"LocalCluster of {workers} worker(s): start-up {cluster_startup(workers):.1f} s "
-                  f"(not counted below)")
         print("| images | n | path | s | images/s | vs single process | same output |")
         print("|---|---|---|---|---|---|---|")
+        startups = []
         for label, path, dataset, n, extra in cases:
             base = ["features", "--dataset", dataset, "--path", str(path), "--transform",
                     "scattering", "--no-progress", "--limit", str(n), *extra]
@@ -108,15 +125,36 @@ def main_benchmark() -> None:
             t_single = timed(base + ["--out", str(ref_out)])
             ref = read_features(ref_out)[0]
             print(f"| {label} | {n} | one process, .h5 | {t_single:.1f} | {n / t_single:.0f} | 1.00 | - |")
-            for workers, suffix in [(None, ".zarr")] + [(w, s) for w in args.workers
-                                                          for s in (".h5", ".zarr")]:
-                out = tmp / f"{dataset}-{workers}{suffix}"
-                flags = [] if workers is None else ["--workers", str(workers)]
-                t = timed(base + ["--out", str(out), *flags])
-                same = np.array_equal(read_features(out)[0], ref)
-                where = "one process" if workers is None else f"{workers} Dask worker(s)"
-                print(f"| {label} | {n} | {where}, {suffix} | {t:.1f} | {n / t:.0f} | "
-                      f"{t_single / t:.2f} | {'yes' if same else 'NO'} |")
+            runs = [(None, None, ".zarr")] + [(w, how, s) for w in args.workers
+                                              for how in ("--workers", "--scheduler")
+                                              for s in (".h5", ".zarr")]
+            cluster = None
+            try:
+                for workers, how, suffix in runs:
+                    flags = [] if workers is None else ["--workers", str(workers)]
+                    if how == "--scheduler":
+                        # a running cluster, started (and warmed) outside the timing, alive only
+                        # for its own rows: idle Dask processes slow the other rows down
+                        if cluster is None:
+                            cluster, seconds, seen = start_cluster(workers)
+                            startups.append(f"{label}, {workers} worker(s): {seconds:.1f} s "
+                                            f"(torch threads per worker {seen})")
+                        flags = ["--scheduler", cluster.scheduler_address]
+                    out = tmp / f"{dataset}-{workers}-{how}{suffix}"
+                    t = timed(base + ["--out", str(out), *flags])
+                    same = np.array_equal(read_features(out)[0], ref)
+                    where = ("one process" if workers is None else f"{workers} Dask worker(s), "
+                             + ("own cluster" if how == "--workers" else "running cluster"))
+                    print(f"| {label} | {n} | {where}, {suffix} | {t:.1f} | {n / t:.0f} | "
+                          f"{t_single / t:.2f} | {'yes' if same else 'NO'} |")
+                    if how == "--scheduler" and suffix == ".zarr":
+                        cluster.close()
+                        cluster = None
+            finally:
+                if cluster is not None:
+                    cluster.close()
+        print("cluster start-up with torch and scatter imported (counted in the own-cluster rows, "
+              "not in the running-cluster rows): " + "; ".join(startups))
 
 
 if __name__ == "__main__":
