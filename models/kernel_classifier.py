@@ -116,11 +116,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         Where everything is computed, e.g. ``'cuda'``.
     dtype : {'float64', 'float32'}
         Precision of the data and of the kernel evaluations (default float64, as scikit-learn;
-        float32: faster, half the memory;
-        Nystrom's preconditioner and CG vectors are float64 either way, and the exact solver
-        factorises in float64 wherever ``8 n^2`` fits ``max_memory``). With float32 and the
-        Nystrom solver keep ``alpha >= 1e-7 n`` (a ``UserWarning`` says so otherwise): a smaller ridge
-        amplifies the float32 rounding of the kernel values (on MNIST scattering,
+        float32: faster, half the memory; Nystrom's preconditioner and CG vectors are float64
+        either way, and the exact solver factorises in float64 wherever ``8 n^2`` fits
+        ``max_memory``). With float32 and the Nystrom solver keep ``alpha >= 1e-7 n`` (a
+        ``UserWarning`` says so otherwise): a smaller ridge amplifies the float32 rounding of the kernel values (on MNIST scattering,
         ``alpha = 1e-8 n`` gave garbage in float32 and is fine in float64). Even above that
         floor float32 can move the solution of an ill-conditioned problem: MNIST log-scattering
         (J=3, 10,000 centres, ``alpha = 1e-7 n``) gave 0.87 % test error in float32 whatever
@@ -325,9 +324,10 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
         it converges while ``cond(K + alpha I)`` is well below ``1 / eps_float32 ~ 1.7e7``."""
         n = Xt.shape[0]
         K = torch.empty((n, n), dtype=precision, device=Xt.device)
-        for rows, block in kernel_blocks(Xt.to(precision), Xt.to(precision), self.kernel, self.gamma_,
-                                         self.block_size):
+        Xp = Xt.to(precision)  # Xt itself where the precisions agree
+        for rows, block in kernel_blocks(Xp, Xp, self.kernel, self.gamma_, self.block_size):
             K[rows] = block
+        del Xp
         K.diagonal().add_(self.alpha_)
         if precision == torch.float64:
             return _spd_solve(K, Yt.to(precision), "K + alpha I").to(Xt.dtype)
