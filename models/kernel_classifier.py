@@ -365,7 +365,8 @@ class KernelClassifier(ClassifierMixin, BaseEstimator):
                             "K_MM (the centres' kernel matrix)", eps=torch.finfo(Xt.dtype).eps)
         W = T @ T.T
         W.mul_(n / M).diagonal().add_(self.alpha_)
-        A = _cholesky_upper(W, "(n/M) T T^T + alpha I", jitter=False)  # in W's memory
+        # in W's own memory (the lower factor's transpose; the triangle below is not read)
+        A = _cholesky_in_place(W, "(n/M) T T^T + alpha I").T
         del W
         t1 = time.perf_counter()
 
@@ -461,36 +462,26 @@ def kernel_matmul_full(X: torch.Tensor, Z: torch.Tensor, kernel: str, gamma: flo
     return K
 
 
-def _cholesky_upper(K: torch.Tensor, what: str, jitter: bool = True,
-                    eps: float | None = None) -> torch.Tensor:
-    """Upper Cholesky factor ``T`` of ``K``: ``K + shift I = T^T T`` (``K`` is shifted in place;
-    without ``jitter`` it is overwritten by ``T``).
+def _cholesky_upper(K: torch.Tensor, what: str, eps: float | None = None) -> torch.Tensor:
+    """Upper Cholesky factor ``T`` of ``K``: ``K + shift I = T^T T`` (``K`` is shifted in place).
 
-    With ``jitter``, a diagonal shift starting at ``M eps mean(diag)`` (as FALKON; ``eps``: that of
-    the precision ``K`` was computed in, default ``K``'s) and growing
-    tenfold until the factorisation succeeds absorbs rounding and rank deficiency (duplicate
-    centres); it acts as an extra ridge ``alpha * shift`` on the coefficients."""
+    A diagonal shift starting at ``M eps mean(diag)`` (as FALKON; ``eps``: that of the precision
+    ``K`` was computed in, default ``K``'s) and growing tenfold until the factorisation succeeds
+    absorbs rounding and rank deficiency (duplicate centres); it acts as an extra ridge
+    ``alpha * shift`` on the coefficients."""
     M = K.shape[0]
     eps = torch.finfo(K.dtype).eps if eps is None else eps
-    step = M * eps * (float(K.diagonal().mean().abs()) or 1.0)
-    shift = step if jitter else 0.0
+    shift = M * eps * (float(K.diagonal().mean().abs()) or 1.0)
     K.diagonal().add_(shift)
-    if not jitter:  # one attempt: factorise in place
-        out = (K, torch.empty((), dtype=torch.int32, device=K.device))
-        T, info = torch.linalg.cholesky_ex(K, upper=True, out=out)
-        if int(info) == 0:
-            return T
-    for _ in range(8 if jitter else 0):
+    for _ in range(8):
         T, info = torch.linalg.cholesky_ex(K, upper=True)
         if int(info) == 0:
             return T
         del T
         K.diagonal().add_(9 * shift)
         shift *= 10
-    raise ValueError(f"{what} is not positive definite in {K.dtype}"
-                     + (f" even with a diagonal jitter of {shift / 10:.3g}; the centres may be "
-                        f"duplicates or gamma degenerate" if jitter else
-                        "; increase alpha or use dtype='float64'"))
+    raise ValueError(f"{what} is not positive definite in {K.dtype} even with a diagonal jitter "
+                     f"of {shift / 10:.3g}; the centres may be duplicates or gamma degenerate")
 
 
 def _spd_solve(K: torch.Tensor, R: torch.Tensor, what: str) -> torch.Tensor:

@@ -192,6 +192,7 @@ def test_exact_factorises_in_float32_when_float64_does_not_fit(digits):
                                max_memory=6.0 * n * n).fit(Xtr, ytr)
         ref = KernelRidge(alpha=0.3, kernel="rbf", gamma=0.04).fit(Xtr, _pm1(ytr, clf.classes_)).predict(Xte)
         assert clf.solver_ == "exact" and 2 <= clf.n_iter_ <= 6 and clf.residual_ <= tol
+        assert clf.coef_.dtype == getattr(torch, dtype)
         np.testing.assert_allclose(clf.decision_function(Xte), ref, atol=atol * np.abs(ref).max(), rtol=0)
         # with room for float64 the scores change by rounding only: the float32 path was the one taken
         f64 = clone(clf).set_params(max_memory=8.0 * n * n).fit(Xtr, ytr)
