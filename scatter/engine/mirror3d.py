@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..filters import FilterBank
+from ..filters.bank import _flip as _negate  # a(-k) on the DFT grid, every axis
 
 # A plane of D_m is dropped where it stays below this fraction of the rounding (eps of the
 # dtype) of the filter's peak: its part of any convolution value is then bounded by 1e-8 of the
@@ -85,8 +86,7 @@ def mirror_corrections(bank: FilterBank, J: int, L: int, dtype: torch.dtype,
     if any(n % 2 for n in shape):
         return None
     h = [n // 2 for n in shape]
-    ls, js, ms = (np.asarray(bank.meta[k]) for k in ("l", "j", "m"))
-    index = {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
+    index = _filter_index(bank)
     complex_dtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[dtype]
     eps = torch.finfo(dtype).eps
     out = [None]
@@ -134,20 +134,15 @@ def hermitian_degrees(bank: FilterBank, J: int, L: int) -> tuple:
     -------
     tuple of bool, one per degree ``l = 0..L``
     """
-    ls, js, ms = (np.asarray(bank.meta[k]) for k in ("l", "j", "m"))
-    index = {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
+    index = _filter_index(bank)
     out = []
     for l in range(L + 1):
         filters = (bank.psi[index[l, j, 0]] for j in range(J + 1))
-        out.append(all(np.array_equal(f, np.conj(_negate3(f))) for f in filters))
+        out.append(all(np.array_equal(f, np.conj(_negate(f))) for f in filters))
     return tuple(out)
 
 
-def _negate3(a: np.ndarray) -> np.ndarray:
-    """``a(-k)`` of a 3D spectrum in DFT order."""
-    return np.roll(a[::-1, ::-1, ::-1], 1, (0, 1, 2))
-
-
-def _negate(a: np.ndarray) -> np.ndarray:
-    """``a(-k)`` of a 2D spectrum in DFT order (index ``k`` to ``(n - k) mod n``)."""
-    return np.roll(a[::-1, ::-1], 1, (0, 1))
+def _filter_index(bank: FilterBank) -> dict:
+    """Map ``(l, j, m)`` to the index of that filter in the bank."""
+    ls, js, ms = (np.asarray(bank.meta[k]) for k in ("l", "j", "m"))
+    return {(int(l), int(j), int(m)): i for i, (l, j, m) in enumerate(zip(ls, js, ms))}
