@@ -12,8 +12,7 @@ import numpy as np
 import torch
 
 from ._angular import angular_morlet, circulant, max_angular_scales
-from ._design import crop_fourier, lowpass_matrix, separable_factors
-from ._parallel import chunk_count, chunk_workers, map_chunks
+from ._roto_design import circle, crop_symmetric, lowpass_matrices
 from ._base import ScatteringBase, ScatteringError, ScatteringShapeError, as_tensor, check_backend, to_output
 from ._validation import check_choice, check_int, check_shape
 from .core import RotoFilters2D, RotoScale2D, roto_cascade2d
@@ -23,57 +22,6 @@ from .scattering2d import _default_bank
 # Complex values of the largest intermediate per pass through the cascade (the automatic chunking
 # of a batch on every device): about 64 MB in complex128.
 _WORKING_SET = 2 ** 22
-
-
-def crop_symmetric(filters: np.ndarray, factor: int) -> np.ndarray:
-    """The low-frequency block of Fourier filters for a grid ``factor`` times coarser, with the
-    Nyquist bins symmetrised.
-
-    As :func:`scatter._design.crop_fourier` (Kymatio's periodisation of Morlet filters), except
-    that the Nyquist bin of each axis of the coarse grid, which stands for both frequencies
-    ``-n / 2`` and ``+n / 2``, gets the mean of the filter at those two: a filter bank closed
-    under rotations by ``pi / 2`` on the fine grid stays closed on the coarse one (a plain crop
-    keeps ``-n / 2`` only, which breaks that symmetry).
-
-    Parameters
-    ----------
-    filters : ndarray, shape (..., M, N)
-    factor : int, a power of two dividing M and N
-
-    Returns
-    -------
-    ndarray, shape (..., M // factor, N // factor)
-    """
-    if factor == 1:
-        return filters
-    out = filters
-    for axis in (-2, -1):
-        n = out.shape[axis]
-        half = n // (2 * factor)
-        nyquist = 0.5 * (np.take(out, [n - half], axis=axis) + np.take(out, [half], axis=axis))
-        out = crop_fourier(out, factor, axes=(axis,))
-        index = [slice(None)] * out.ndim
-        index[axis] = slice(half, half + 1)
-        out[tuple(index)] = nyquist
-    return out
-
-
-def _mirror(psi: np.ndarray) -> np.ndarray:
-    """Fourier filters of ``psi(-u)``: ``psi_hat(-w)`` on the unshifted DFT grid (for a Morlet
-    wavelet, the wavelet of the opposite direction, ``theta + pi``)."""
-    return np.roll(psi[..., ::-1, ::-1], 1, axis=(-2, -1))
-
-
-def _lowpass_matrices(phi: np.ndarray, J: int, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(P, Q)`` with ``P u Q`` the low-pass ``phi`` of a real map ``u`` at resolution ``2**r``
-    subsampled to ``2**J``: the separable Gaussian's two factors as matrices
-    (:func:`scatter._design.lowpass_matrix`), on the symmetrically cropped spectrum."""
-    factors = separable_factors(crop_symmetric(phi, 2 ** r))
-    if factors is None:
-        raise ScatteringError("the Morlet bank's low-pass is expected to be separable")
-    a, b = factors
-    step = 2 ** (J - r)
-    return (lowpass_matrix(a, step, 0, a.size // step).T.copy(), lowpass_matrix(b, step, 0, b.size // step))
 
 
 @dataclass(frozen=True)
@@ -94,6 +42,10 @@ class RotoPlan2D:
         (``None`` where a path has no such index).
     blocks : tuple of int
         Lengths of the runs of rows that differ only by ``theta1`` (averaged into one channel).
+    lowpass : tuple of (ndarray, ndarray)
+        ``lowpass[r]``: the low-pass of a map at resolution ``2**r`` subsampled to ``2**J``, as
+        two matrices (:func:`scatter._roto_design.lowpass_matrices`); empty with a global
+        average.
     """
 
     J: int
@@ -108,6 +60,7 @@ class RotoPlan2D:
     res: tuple
     rows: tuple
     blocks: tuple
+    lowpass: tuple
 
 
 def _rows(J: int, L: int, K: int, max_order: int, joint: bool) -> list:
@@ -196,9 +149,16 @@ class RotoTranslationScattering2D(ScatteringBase):
     check_input : bool
         Raise on NaN/inf (one device-to-host sync).
     batch_size : int, optional
-        Images per pass; default: as many as keep the largest intermediate near 2**22 complex
-        values. For CPU inference with ``torch.get_num_threads() = n > 1`` the batch runs in
-        chunks, ``n`` at a time on worker threads of one intra-op thread each.
+        Images per pass. By default, CPU inference runs chunks sized for the caches (a few MB per
+        intermediate), ``n = torch.get_num_threads()`` at a time on worker threads of one
+        intra-op thread each; autograd and other devices take as many images as keep the largest
+        intermediate near 2**22 complex values.
+
+    Computation: CPU inference (no autograd through the input) runs
+    :class:`scatter.engine.roto2d.CpuRotoEngine2D` (fused filtering and subsampling, in-place
+    FFTs, work buffers kept per thread between calls: :meth:`release_workspace` frees them);
+    autograd, CUDA and ``torch.compile`` run the plain cascade :func:`scatter.core.roto_cascade2d`.
+    Both give the same coefficients (tested).
 
     What holds exactly (``L`` even, square images)
     ---------------------------------------------
@@ -277,12 +237,16 @@ class RotoTranslationScattering2D(ScatteringBase):
             if i == len(rows) or rows[i][:5] != rows[start][:5]:
                 blocks.append(i - start)
                 start = i
+        bank = _default_bank(shape, J, L)
+        lowpass = () if global_average else tuple(lowpass_matrices(bank.phi, J, r) for r in range(J))
+        if None in lowpass:
+            raise ScatteringError("the Morlet bank's low-pass is expected to be separable")
         plan = RotoPlan2D(J=J, L=L, K=K, max_order=params["max_order"], joint=joint,
                           global_average=global_average, shape=shape,
                           output_shape=() if global_average else (shape[0] // 2 ** J, shape[1] // 2 ** J),
-                          bank=_default_bank(shape, J, L),
+                          bank=bank,
                           res=tuple(0 if global_average else j for j in range(J)),
-                          rows=tuple(rows), blocks=tuple(blocks))
+                          rows=tuple(rows), blocks=tuple(blocks), lowpass=lowpass)
         return {"_plan": plan}
 
     @staticmethod
@@ -294,15 +258,12 @@ class RotoTranslationScattering2D(ScatteringBase):
             later = []
             if plan.max_order == 2:
                 for j2 in range(j1 + 1, plan.J):
-                    psi2 = crop_symmetric(bank.psi[group[j2]], 2 ** res[j1])
-                    circle = np.concatenate([psi2, _mirror(psi2)])                  # (2L, m, n)
+                    angles = circle(bank.psi[group[j2]], 2 ** res[j1])               # (2L, m, n)
                     turns = (np.arange(L)[:, None] + np.arange(2 * L)[None, :]) % (2 * L)
-                    later.append((res[j2], as_tensor(circle[turns], dtype, device)))
+                    later.append((res[j2], as_tensor(angles[turns], dtype, device)))
             scales.append(RotoScale2D(res=res[j1], psi=as_tensor(bank.psi[group[j1]], dtype, device),
                                       later=tuple(later)))
-        phi = () if plan.global_average else tuple(
-            tuple(as_tensor(m, dtype, device) for m in _lowpass_matrices(bank.phi, plan.J, r))
-            for r in range(plan.J))
+        phi = tuple(tuple(as_tensor(m, dtype, device) for m in pair) for pair in plan.lowpass)
         angular = as_tensor(circulant(angular_morlet(L, plan.K)).reshape(plan.K, L, L), dtype, device)
         return RotoFilters2D(J=plan.J, L=L, max_order=plan.max_order, joint=plan.joint,
                              global_average=plan.global_average, scales=tuple(scales), phi=phi,
@@ -375,24 +336,25 @@ class RotoTranslationScattering2D(ScatteringBase):
 
     def _cascade(self, x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
         chunk = self.batch_size or self._chunk()
-        coefs = None
-        if (x.device.type == "cpu" and x.shape[0] > 1 and not torch.compiler.is_compiling()
-                and not (torch.is_grad_enabled() and x.requires_grad)):
-            # CPU inference with n > 1 threads: n chunks at a time on workers of one intra-op
-            # thread each (many small operations: splitting each across threads costs more)
-            workers = chunk_workers(x)
-            if workers > 1:
-                n = chunk_count(x.shape[0], min(chunk, -(-x.shape[0] // workers)), workers)
-                parts = map_chunks(lambda part: roto_cascade2d(part, filters), list(x.tensor_split(n)), workers)
-                coefs = None if parts is None else torch.cat(parts)
-        if coefs is None:
-            coefs = torch.cat([roto_cascade2d(part, filters) for part in x.split(chunk)]) \
-                if x.shape[0] > chunk else roto_cascade2d(x, filters)
-        if self.average_angles:
-            coefs = torch.stack([part.mean(1) for part in coefs.split(list(self._plan.blocks), dim=1)], dim=1)
-        return coefs
+        if x.shape[0] > chunk:
+            return torch.cat([roto_cascade2d(part, filters) for part in x.split(chunk)])
+        return roto_cascade2d(x, filters)
+
+    def _make_engine(self, dtype: torch.dtype):
+        from .engine.roto2d import CpuRotoEngine2D
+
+        return CpuRotoEngine2D(self._plan, dtype)
+
+    def release_workspace(self) -> None:
+        """Free the work buffers that CPU inference keeps between calls (per worker thread, each
+        about as large as the biggest intermediate of a chunk: a few MB with the automatic
+        chunking)."""
+        for engine in self._engines.values():
+            engine.release_workspace()
 
     def _format(self, coefs: torch.Tensor, lead: tuple, from_numpy: bool):
+        if self.average_angles:
+            coefs = torch.stack([part.mean(1) for part in coefs.split(list(self._plan.blocks), dim=1)], dim=1)
         if self.out_type == "list":
             meta = self.meta()
             fields = ("order", "theta2", "k", "theta1")

@@ -203,6 +203,54 @@ def test_batch_chunks_give_the_same_output():
     assert rel(c, a) <= 1e-12
 
 
+# ------------------------------------------------------------------------ the CPU engine
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("average", ("local", "global"))
+@pytest.mark.parametrize("J, shape, L, K", [(3, (32, 48), 8, None), (2, (16, 16), 6, 0), (3, (64, 64), 4, 1),
+                                            (1, (8, 8), 8, 2)])
+def test_cpu_engine_equals_the_plain_cascade(variant, average, J, shape, L, K):
+    """CPU inference runs scatter.engine.roto2d; autograd, CUDA and torch.compile the plain
+    cascade: both give the same coefficients, every row (angles not averaged)."""
+    S = RotoTranslationScattering2D(J, shape, L=L, K=K, variant=variant, average=average, average_angles=False)
+    gen = torch.Generator().manual_seed(1)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 2e-6)):
+        x = torch.randn(5, *shape, dtype=dtype, generator=gen)
+        fast = S(x)
+        assert S._engines, "CPU inference should run the engine"
+        plain = S._cascade(x, S._plain_filters(dtype))
+        assert fast.shape == plain.shape == (5, S.output_size(), *S.output_shape)
+        assert fast.dtype == dtype
+        assert rel(fast, plain) <= tol
+        S.batch_size = 2                  # chunks of 2, 2, 1: the same rows
+        assert rel(S(x), plain) <= tol
+        S.batch_size = None
+
+
+def test_cpu_engine_is_not_used_under_autograd_and_frees_its_buffers(monkeypatch):
+    import scatter.engine.roto2d as engine
+
+    S = RotoTranslationScattering2D(2, (16, 16), L=4)
+    x = torch.randn(2, 16, 16, requires_grad=True)
+    monkeypatch.setattr(engine.CpuRotoEngine2D, "run", lambda *a, **k: pytest.fail("engine under autograd"))
+    S(x).sum().backward()
+    assert torch.isfinite(x.grad).all()
+    monkeypatch.undo()
+    before = S(x.detach())
+    S.release_workspace()
+    assert torch.equal(S(x.detach()), before)
+
+
+def test_joint_variant_without_angular_wavelets():
+    """K=0: the joint variant keeps the angular mean and identity paths (the plain cascade used
+    to run an FFT over an empty batch of angular maps)."""
+    S = RotoTranslationScattering2D(2, (16, 16), L=4, K=0, average_angles=False)
+    assert S.output_size() == 1 + 2 * 4 + (4 + 4 * 4)
+    x = torch.randn(2, 16, 16, dtype=torch.float64, requires_grad=True)
+    out = S(x)
+    assert out.shape == (2, S.output_size(), 4, 4)
+    assert rel(out.detach(), S(x.detach())) <= 1e-12
+
+
 # ----------------------------------------------------------------------- out_type and meta
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("average_angles", (True, False))

@@ -193,8 +193,9 @@ def roto_cascade2d(x: torch.Tensor, filters: RotoFilters2D) -> torch.Tensor:
                 for t2 in range(L):
                     v = modulus(ifft(fold(product(u1_hat, psi2[t2, :L]), step), 2))   # no angular filter
                     second.append(_average(v, filters, res2))                  # (B, L[, h, w])
-                    w = modulus(ifft(fold(product(a_hat, psi2[t2]), step), 2))
-                    second.append(_average(w, filters, res2).flatten(1, 2))  # (B, K*2L[, h, w])
+                    if filters.angular.shape[0]:
+                        w = modulus(ifft(fold(product(a_hat, psi2[t2]), step), 2))
+                        second.append(_average(w, filters, res2).flatten(1, 2))  # (B, K*2L[, h, w])
             else:
                 for t2 in range(L):
                     v = modulus(ifft(fold(product(u1_hat, psi2[t2, :L]), step), 2))
