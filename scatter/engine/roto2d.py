@@ -8,9 +8,10 @@ blocks of :mod:`scatter.engine.fourier`, as :mod:`scatter.engine.cpu2d` does for
   where the filter is not negligible, with the real Morlet filters multiplied as real pairs;
 - inverse FFTs run in place without their ``1 / n``, which the filters carry; the modulus goes
   through NumPy;
-- the second-layer wavelets of every relative angle ``t2`` are views of one stack of ``4 L``
-  filters (the circle's ``2 L`` angles twice): ``psi_{j2, t + t2}`` for ``t`` in ``[0, 2 L)`` is
-  rows ``t2 .. t2 + 2 L`` of it, so no ``(L, 2L)`` table of filters is stored;
+- the second-layer wavelets ``psi_{j2, t + t2}`` of every relative angle ``t2`` and angle ``t``
+  are one strided (Hankel) view of a stack of ``4 L`` filters (the circle's ``2 L`` angles
+  twice): no ``(L, 2L)`` table of filters is stored, and one product covers a group of
+  ``t2``, each first-layer map read once for all of them;
 - large intermediates live in work buffers kept per thread between calls;
 - the batch runs in chunks sized for the caches, side by side on worker threads of one intra-op
   thread each (:mod:`scatter._parallel`).
@@ -47,6 +48,39 @@ class _Filtering:
         return filter_subsample(u_hat, self.filt, self.factor, None, workspace, self.products)
 
 
+class _Circle:
+    """The wavelets of scale ``j2`` on the circle, for the maps of one first-layer scale.
+
+    ``stack`` holds the ``2 L`` angles twice (``4 L`` filters, real pairs), so that the filters
+    ``psi_{t + t2}`` of relative angles ``t2`` in ``[t0, t0 + g)`` are a strided view of it
+    (rows and columns advancing by one filter): :meth:`identity` ``(g, L)`` for ``t < L``,
+    :meth:`whole` ``(g, 2, L)`` for ``t = h L + t'`` over the full circle.
+    """
+
+    def __init__(self, stack: torch.Tensor, L: int, factor: int) -> None:
+        self.stack, self.L, self.factor = stack, L, factor
+        self.mean = _Filtering(stack[:L], factor, [(a, b, None) for a in range(factor) for b in range(factor)])
+        self._views: dict = {}
+
+    def _view(self, t0: int, g: int, whole: bool) -> _Filtering:
+        key = (t0, g, whole)
+        view = self._views.get(key)
+        if view is None:            # built once per group (a benign race between threads)
+            L, (m, n) = self.L, self.stack.shape[1:3]
+            s = m * n * 2
+            size, stride = ((g, 2, L), (s, L * s, s)) if whole else ((g, L), (s, s))
+            filt = self.stack.as_strided((*size, m, n, 2), (*stride, 2 * n, 2, 1), t0 * s)
+            f = self.factor
+            view = self._views[key] = _Filtering(filt, f, [(a, b, None) for a in range(f) for b in range(f)])
+        return view
+
+    def identity(self, t0: int, g: int) -> _Filtering:
+        return self._view(t0, g, False)
+
+    def whole(self, t0: int, g: int) -> _Filtering:
+        return self._view(t0, g, True)
+
+
 class CpuRotoEngine2D:
     """:func:`scatter.core.roto_cascade2d` for CPU inference, on a network's plan, in one dtype.
 
@@ -61,7 +95,10 @@ class CpuRotoEngine2D:
     # Working-set target, in complex values per intermediate, shared by the chunks in flight
     # (as scatter.engine.cpu2d.CpuEngine2D's).
     _CPU_TARGET = 3 << 18
-    _SLOTS = ("input_spectrum", "product", "modulus", "spectrum", "angular")
+    # The second layer's products of a group of relative angles (see _groups): larger groups
+    # read each first-layer map fewer times
+    _OUTPUT_TARGET = 3 << 20
+    _SLOTS = ("input_spectrum", "product", "modulus", "spectrum")
 
     def __init__(self, plan, dtype: torch.dtype) -> None:
         self.plan = plan
@@ -87,14 +124,7 @@ class CpuRotoEngine2D:
             for j2 in range(j1 + 1, plan.J) if plan.max_order == 2 else ():
                 angles = circle(bank.psi[group[j2]], 2 ** res[j1])                 # (2L, m, n)
                 angles = np.concatenate([angles, angles]) / (angles.shape[-2] * angles.shape[-1])
-                stack, step = _pairs(angles, dtype), 2 ** (res[j2] - res[j1])
-                whole, first_half = [], []      # per t2: psi_{t + t2} for t < 2L, and for t < L
-                for t2 in range(L):
-                    blocks = significant_blocks(angles[t2:t2 + 2 * L], step) if step > 1 else None
-                    whole.append(_Filtering(stack[t2:t2 + 2 * L], step, blocks))
-                    first_half.append(_Filtering(stack[t2:t2 + L], step,
-                                                 None if blocks is None else restrict_blocks(blocks, 0, L)))
-                later.append((res[j2], whole, first_half))
+                later.append((res[j2], _Circle(_pairs(angles, dtype), L, 2 ** (res[j2] - res[j1]))))
             self._later.append(later)
         self._phi = [tuple(torch.from_numpy(m).to(dtype) for m in pair) for pair in plan.lowpass]
         self._angular = torch.from_numpy(circulant(angular_morlet(L, plan.K)).reshape(plan.K, L, L)
@@ -130,11 +160,13 @@ class CpuRotoEngine2D:
         return out
 
     def _auto_batch_size(self, workers: int) -> int:
-        """Images per chunk: the largest intermediate of one image (the angular maps of the
-        finest scale, or its first-layer maps) within the working-set target of one worker."""
+        """Images per chunk: the largest intermediate of one image before the second layer (the
+        finest scale's first-layer maps, or their angular convolutions ``(K, L, m, n)``) within
+        the working-set target of one worker (the second layer splits its products by
+        :meth:`_groups`)."""
         plan = self.plan
         M, N = plan.shape
-        per_image = plan.L * M * N // 4 ** plan.res[0] * (max(2 * plan.K, 1) if plan.joint else 1)
+        per_image = plan.L * M * N // 4 ** plan.res[0] * (max(plan.K, 1) if plan.joint else 1)
         return max(1, self._CPU_TARGET // workers // per_image)
 
     def _average(self, u: torch.Tensor, res: int) -> torch.Tensor:
@@ -179,32 +211,34 @@ class CpuRotoEngine2D:
             del u1                        # its buffer holds the second layer's moduli next
             if plan.joint:
                 if plan.K:
-                    a_hat = self._doubled_angular(u1_hat, ws)                         # (B, K, 2L, m, n)
+                    a_hat = self._angular_conv(u1_hat)                                # (B, K, L, m, n)
                 mean_hat = torch.view_as_complex(torch.view_as_real(u1_hat).mean(1, keepdim=True))
-            for res2, whole, first_half in self._later[j1]:
+            for res2, wavelets in self._later[j1]:
                 if plan.joint:             # the angular mean path, by the absolute angle p
-                    w = self._modulus_of_inverse(first_half[0](mean_hat, ws["product"]), ws)
+                    w = self._modulus_of_inverse(wavelets.mean(mean_hat, ws["product"]), ws)
                     second.append(self._average(w, res2))
-                for t2 in range(L):
-                    v = self._modulus_of_inverse(first_half[t2](u1_hat, ws["product"]), ws)
-                    p = self._average(v, res2)                                          # (B, L[, h, w])
-                    second.append(p)
+                for t0, g in self._groups(B, u1_hat.shape[-2:], wavelets.factor):
+                    v = self._modulus_of_inverse(wavelets.identity(t0, g)(u1_hat[:, None], ws["product"]), ws)
+                    p = self._average(v, res2)                                      # (B, g, L[, h, w])
                     if plan.joint and plan.K:
-                        w = self._modulus_of_inverse(whole[t2](a_hat, ws["product"]), ws)
-                        second.append(self._average(w, res2).flatten(1, 2))            # (B, K 2L[, h, w])
+                        w = self._modulus_of_inverse(wavelets.whole(t0, g)(a_hat[:, :, None, None], ws["product"]),
+                                                     ws)                            # (B, K, g, 2, L, ...)
+                        q = self._average(w, res2).flatten(3, 4).transpose(1, 2)    # (B, g, K, 2L[, h, w])
                     elif plan.K:
-                        second.append(modulus(self._angular_conv(p)).flatten(1, 2))
+                        q = modulus(self._angular_conv(p.flatten(0, 1))).unflatten(0, (B, g))  # (B, g, K, L...)
+                    for i in range(g):     # rows by t2, each: no angular filter, then (k, t)
+                        second.append(p[:, i])
+                        if plan.K:
+                            second.append(q[:, i].flatten(1, 2))
         return torch.cat(zeroth + first + angular + second, dim=1, out=dest)
 
-    def _doubled_angular(self, u1_hat: torch.Tensor, ws: dict) -> torch.Tensor:
-        """``U1 ~*~ pbar_k`` in Fourier, over the ``2 L`` angles of the circle (it is
-        ``pi``-periodic: the ``L`` angles twice), in a work buffer: (B, K, 2L, m, n)."""
-        B, L = u1_hat.shape[:2]
-        a = self._angular_conv(u1_hat)                                                # (B, K, L, m, n)
-        out = take(ws["angular"], (B, a.shape[1], 2, L, *a.shape[3:]), a.dtype, a.device)
-        out[:, :, 0] = a
-        out[:, :, 1] = a
-        return out.flatten(2, 3)
+    def _groups(self, batch: int, grid: tuple, factor: int) -> list[tuple[int, int]]:
+        """The relative angles ``t2`` in groups ``(t0, g)`` whose second-layer products for
+        ``batch`` images stay within ``_OUTPUT_TARGET`` complex values."""
+        L, K = self.plan.L, self.plan.K
+        per_t2 = batch * (2 * K if self.plan.joint and K else 1) * L * grid[0] * grid[1] // factor ** 2
+        g = max(1, min(L, self._OUTPUT_TARGET // max(1, per_t2)))
+        return [(t0, min(g, L - t0)) for t0 in range(0, L, g)]
 
     def _workspaces(self) -> dict[str, Workspace]:
         """This thread's buffers for the large intermediates (threads never share one)."""
