@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from scatter import Scattering1D, Scattering2D, ScatteringShapeError, padded_shape_2d
+from scatter import (RotoTranslationScattering2D, Scattering1D, Scattering2D, ScatteringShapeError,
+                     padded_shape_2d)
 from scatter.filters import FilterBank, curvelet_2d, kymatio_padding_1d, morlet_1d, morlet_2d
 
 
 def _networks():
-    return [Scattering2D(2, (16, 16), L=4), Scattering1D(3, 128, Q=2)]
+    return [Scattering2D(2, (16, 16), L=4), Scattering1D(3, 128, Q=2), RotoTranslationScattering2D(2, (16, 16), L=4)]
 
 
 def _input(S, batch=(2,), dtype=torch.float32):
@@ -34,7 +35,7 @@ def _plain(S, x):
 
 
 # ------------------------------------------------------------------------------ dtypes and NaN
-@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d"])
+@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d", "roto"])
 def test_output_follows_the_input_dtype_for_tensors_and_arrays(S):
     x64 = _input(S, dtype=torch.float64)
     out64 = S(x64)
@@ -51,7 +52,7 @@ def test_output_follows_the_input_dtype_for_tensors_and_arrays(S):
     assert float((out64 - out32.double()).abs().max()) > 0
 
 
-@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d"])
+@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d", "roto"])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int64, torch.complex64])
 def test_other_dtypes_raise_type_error(S, dtype):
     x = _input(S).to(dtype)
@@ -59,7 +60,7 @@ def test_other_dtypes_raise_type_error(S, dtype):
         S(x)
 
 
-@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d"])
+@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d", "roto"])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_nan_and_inf_raise_unless_unchecked(S, bad):
     x = _input(S)
@@ -91,7 +92,7 @@ def test_empty_batch_gives_an_empty_output(out_type):
 
 
 # ---------------------------------------------------------------------------- module conversions
-@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d"])
+@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d", "roto"])
 @pytest.mark.parametrize("convert", [lambda S: S.half(), lambda S: S.bfloat16(),
                                      lambda S: S.to(torch.float16)], ids=["half", "bfloat16", "to"])
 def test_half_precision_is_refused_at_conversion(S, convert):
@@ -102,7 +103,7 @@ def test_half_precision_is_refused_at_conversion(S, convert):
     torch.testing.assert_close(S(x), ref)         # the network is unchanged
 
 
-@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d"])
+@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d", "roto"])
 def test_share_memory_shares_the_filters(S):
     S.share_memory()
     tensors = []
@@ -114,7 +115,7 @@ def test_share_memory_shares_the_filters(S):
     torch.testing.assert_close(S(x), _plain(S, x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d"])
+@pytest.mark.parametrize("S", _networks(), ids=["2d", "1d", "roto"])
 def test_pickled_network_computes_the_same(S):
     x = _input(S)
     ref = S(x)
@@ -145,8 +146,9 @@ def _compiled_runs_silently(S, x):
 @pytest.mark.parametrize("make", [lambda: Scattering2D(2, (16, 16), L=4),
                                   lambda: Scattering2D(2, (16, 16), L=2, out_type="list"),
                                   lambda: Scattering1D(3, 128, Q=2),
-                                  lambda: Scattering1D(3, 128, Q=2, T=0, out_type="list")],
-                         ids=["2d", "2d-list", "1d", "1d-unaveraged"])
+                                  lambda: Scattering1D(3, 128, Q=2, T=0, out_type="list"),
+                                  lambda: RotoTranslationScattering2D(2, (16, 16), L=4)],
+                         ids=["2d", "2d-list", "1d", "1d-unaveraged", "roto"])
 def test_compiles_with_fullgraph_silently(make):
     S = make()
     x = _input(S)
