@@ -17,7 +17,6 @@ memory:
 """
 from __future__ import annotations
 
-import threading
 from typing import Callable
 
 import numpy as np
@@ -25,8 +24,8 @@ import torch
 
 from .._design import crop_fourier, lowpass_matrix, separable_factors
 from .._parallel import chunk_count, chunk_workers, map_chunks
-from .fourier import (Workspace, block_products, fft2_of_real, filter_subsample, full_spectrum,
-                      ifft_in_place, lowpass_half_spectrum, modulus, restrict_blocks,
+from .fourier import (ThreadWorkspaces, Workspace, block_products, fft2_of_real, filter_subsample,
+                      full_spectrum, ifft_in_place, lowpass_half_spectrum, modulus, restrict_blocks,
                       significant_blocks, take)
 
 
@@ -79,7 +78,7 @@ class CpuEngine2D:
         self._complex: set[str] = set()
         self._blocks: dict[str, tuple] = {}
         self._products: dict = {}        # filters' alias-block views, see _filtered
-        self._local = threading.local()  # work buffers of each calling thread
+        self._buffers = ThreadWorkspaces(self._SLOTS)  # work buffers of each calling thread
         self._build_filters()
 
     # ------------------------------------------------------------------------ construction
@@ -353,11 +352,8 @@ class CpuEngine2D:
 
     def _workspaces(self) -> dict[str, Workspace]:
         """This thread's buffers for the large intermediates (threads never share one)."""
-        slots = getattr(self._local, "slots", None)
-        if slots is None:
-            slots = self._local.slots = {name: Workspace() for name in self._SLOTS}
-        return slots
+        return self._buffers.get()
 
     def release_workspace(self) -> None:
         """Free the work buffers kept between calls."""
-        self._local = threading.local()
+        self._buffers.release()

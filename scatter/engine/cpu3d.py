@@ -39,7 +39,7 @@ import torch
 from .. import _mkl_fft
 from .._parallel import chunk_workers, map_chunks
 from ..core.cascade3d import Filters3D
-from .fourier import Workspace
+from .fourier import ThreadWorkspaces, Workspace
 from .mirror3d import Mirror
 
 _DIMS = (-3, -2, -1)
@@ -90,21 +90,18 @@ class CpuEngine3D:
                             for p, real in zip(self.used, self.real0))
         self._pairs: dict = {}          # (l, j, j') -> psi_{j,l,0} + i psi_{j',l,0}
         self._pairs_lock = threading.Lock()
-        self._local = threading.local()
+        self._buffers = ThreadWorkspaces(("product", "x", "u", "u1", "u2", "real"))
 
     def release_workspace(self) -> None:
         """Forget the work buffers (each thread's is freed when it next runs or ends)."""
-        self._local = threading.local()
+        self._buffers.release()
 
     def _workspace(self) -> dict:
         """This thread's buffers by role: ``'product'`` (the products, then the moduli's sums of
         squares and the integrals' powers), ``'x'`` and ``'u'`` (the spectra of the input and of
         an order-1 map), ``'u1'`` and ``'u2'`` (the moduli of orders 1 and 2), ``'real'`` (the
         real maps of order 0, two scales per complex map)."""
-        ws = getattr(self._local, "workspace", None)
-        if ws is None:
-            ws = self._local.workspace = {role: Workspace() for role in ("product", "x", "u", "u1", "u2", "real")}
-        return ws
+        return self._buffers.get()
 
     def run(self, x: torch.Tensor, check_input: bool, batch_size: int | None = None) -> torch.Tensor:
         """Coefficients ``(B, K, L + 1, P)`` of a batch ``(B, M, N, O)``."""

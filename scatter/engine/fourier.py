@@ -7,6 +7,7 @@ operations of :mod:`scatter.core.ops` compute, with fewer passes over memory.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import torch
@@ -34,6 +35,26 @@ class Workspace:
         if buf is None or buf.numel() < size or buf.device != torch.device(device):
             buf = self._buffers[dtype] = torch.empty(size, dtype=dtype, device=device)
         return buf[:size].view(shape)
+
+
+class ThreadWorkspaces:
+    """Named :class:`Workspace` slots for each calling thread (threads never share a buffer: an
+    engine's chunks run side by side on worker threads)."""
+
+    def __init__(self, names) -> None:
+        self._names = tuple(names)
+        self._local = threading.local()
+
+    def get(self) -> dict[str, Workspace]:
+        """This thread's slots, made at its first call."""
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = self._local.slots = {name: Workspace() for name in self._names}
+        return slots
+
+    def release(self) -> None:
+        """Forget every thread's buffers (each is freed once its thread no longer holds a view)."""
+        self._local = threading.local()
 
 
 def take(workspace: Workspace | None, shape, dtype: torch.dtype, device: torch.device):

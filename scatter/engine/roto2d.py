@@ -18,16 +18,14 @@ blocks of :mod:`scatter.engine.fourier`, as :mod:`scatter.engine.cpu2d` does for
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import torch
 
 from .._angular import angular_morlet, circulant
 from .._parallel import chunk_count, chunk_workers, map_chunks
 from .._roto_design import circle
-from .fourier import (Workspace, block_products, fft2_of_real, filter_subsample, ifft_in_place,
-                      modulus, restrict_blocks, significant_blocks, take)
+from .fourier import (ThreadWorkspaces, Workspace, block_products, fft2_of_real, filter_subsample,
+                      ifft_in_place, modulus, significant_blocks, take)
 
 
 def _pairs(design: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
@@ -103,7 +101,7 @@ class CpuRotoEngine2D:
     def __init__(self, plan, dtype: torch.dtype) -> None:
         self.plan = plan
         self.dtype = dtype
-        self._local = threading.local()
+        self._buffers = ThreadWorkspaces(self._SLOTS)  # work buffers of each calling thread
         self._build_filters()
 
     # ------------------------------------------------------------------------ construction
@@ -192,7 +190,7 @@ class CpuRotoEngine2D:
     def _cascade(self, x: torch.Tensor, ws: dict, dest: torch.Tensor) -> torch.Tensor:
         """A chunk ``(B, M, N)`` to its coefficients, written into ``dest`` (B, C[, h, w])."""
         plan = self.plan
-        B, L = x.shape[0], plan.L
+        B = x.shape[0]
         x_hat = fft2_of_real(x, ws["input_spectrum"])
         zeroth, first, angular, second = [self._average(x, 0)[:, None]], [], [], []
         for j1, filtering in enumerate(self._first):
@@ -242,11 +240,8 @@ class CpuRotoEngine2D:
 
     def _workspaces(self) -> dict[str, Workspace]:
         """This thread's buffers for the large intermediates (threads never share one)."""
-        slots = getattr(self._local, "slots", None)
-        if slots is None:
-            slots = self._local.slots = {name: Workspace() for name in self._SLOTS}
-        return slots
+        return self._buffers.get()
 
     def release_workspace(self) -> None:
         """Free the work buffers kept between calls."""
-        self._local = threading.local()
+        self._buffers.release()
