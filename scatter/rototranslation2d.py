@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from ._angular import angular_morlet, circulant, max_angular_scales
-from ._roto_design import circle, crop_symmetric, lowpass_matrices
 from ._base import ScatteringBase, ScatteringError, ScatteringShapeError, as_tensor, check_backend, to_output
+from ._roto_design import circle, crop_symmetric, lowpass_matrices
 from ._validation import check_choice, check_int, check_shape
 from .core import RotoFilters2D, RotoScale2D, roto_cascade2d
 from .filters import FilterBank
@@ -346,9 +346,9 @@ class RotoTranslationScattering2D(ScatteringBase):
         return CpuRotoEngine2D(self._plan, dtype)
 
     def release_workspace(self) -> None:
-        """Free the work buffers that CPU inference keeps between calls (per worker thread, each
-        about as large as the biggest intermediate of a chunk: a few MB with the automatic
-        chunking)."""
+        """Free the work buffers that CPU inference keeps between calls: per worker thread, the
+        second layer's products of a chunk (up to about ``3 * 2**20`` complex values, 25 MB in
+        float32, with the automatic chunking), their moduli and a few spectra."""
         for engine in self._engines.values():
             engine.release_workspace()
 
