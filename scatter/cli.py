@@ -721,12 +721,47 @@ def _local_cluster(workers: int):
                             dashboard_address=None)
 
 
+def _compute_parts(args, source: Source, batches: list[int], batch_size: int,
+                   targets: list[Path]) -> list[int]:
+    """Batches ``batches`` (consecutive) by :func:`_compute_part`, one Dask task: those whose
+    part or marker ``targets[i]`` exists are skipped (finished by an earlier try of this task,
+    on a worker that was lost)."""
+    for b, target in zip(batches, targets):
+        if not target.exists():
+            _compute_part(args, source, b, batch_size, target)
+    return batches
+
+
+# Pixels of the images of one Dask task: about 0.2 s of the scattering transform on one core
+# (J=2, L=8), so that Dask's own cost per task (milliseconds of its scheduler's, client's and
+# worker's event loops, which share the cores with the transform) stays a few per cent.
+TASK_PIXELS = 1 << 20
+
+
+def _task_groups(todo: list[int], batch_size: int, image_shape: tuple, threads: int,
+                 pixels: int = TASK_PIXELS) -> list[list[int]]:
+    """``todo`` cut into runs of consecutive batches, one Dask task each: as many batches as
+    make ``pixels`` (at least one), but at least 4 tasks per worker thread where there are
+    batches enough, for balance among the workers and a progress bar that moves."""
+    per_batch = batch_size * int(np.prod(image_shape))
+    size = max(1, min(-(-pixels // per_batch), len(todo) // (4 * max(1, threads))))
+    groups: list[list[int]] = []
+    for b in todo:
+        if groups and len(groups[-1]) < size and groups[-1][-1] == b - 1:
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    return groups
+
+
 def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: int,
                            targets: list[Path], progress) -> None:
     """The missing batches as Dask tasks: on a ``LocalCluster`` of ``--workers`` processes, or
-    on the cluster at ``--scheduler``. Each task reads its batch's images from the dataset's
-    files (the client ships file names and labels once per worker, no pixels) and writes its
-    own part or chunk: a task lost with its worker is rerun by Dask and rewrites the same bytes."""
+    on the cluster at ``--scheduler``. Each task computes a run of consecutive batches
+    (:func:`_task_groups`), reading their images from the dataset's files (the client ships
+    file names and labels once per worker, no pixels) and writing each batch's own part or
+    chunk: a task lost with its worker is rerun by Dask, skips the batches it had finished and
+    rewrites the same bytes for the others."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -744,13 +779,15 @@ def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: in
                                      "worker_threads": max(1, (os.cpu_count() or 1) // args.workers)})
     try:
         shared = client.scatter(source, broadcast=True, hash=False)
-        futures = [client.submit(_compute_part, args, shared, b, batch_size, targets[b], pure=False)
-                   for b in todo]
+        threads = sum(client.nthreads().values())
+        futures = [client.submit(_compute_parts, args, shared, group, batch_size,
+                                 [targets[b] for b in group], pure=False)
+                   for group in _task_groups(todo, batch_size, source.image_shape, threads)]
         bar = progress if hasattr(progress, "update") else None
         for future in as_completed(futures):
-            future.result()                 # a failed batch raises here, with its error
+            done = future.result()          # a failed batch raises here, with its error
             if bar is not None:
-                bar.update(1)
+                bar.update(len(done))
         if bar is not None:
             bar.close()
     finally:

@@ -662,6 +662,41 @@ def test_the_commands_own_dask_workers_keep_the_default_allocator(monkeypatch):
     assert faults < 2000, faults
 
 
+def test_dask_tasks_are_runs_of_consecutive_batches():
+    """Each Dask task computes consecutive batches holding about TASK_PIXELS pixels (Dask's
+    cost per task, milliseconds, stays small beside 40 ms MNIST batches), but there are at
+    least 4 tasks per worker thread where the batches allow it; no batch is left out or
+    repeated, and a gap in the missing batches (a resumed run) starts a new task."""
+    mnist = cli._task_groups(list(range(235)), 256, (28, 28), 1)
+    assert [b for g in mnist for b in g] == list(range(235))
+    assert {len(g) for g in mnist[:-1]} == {-(-cli.TASK_PIXELS // (256 * 28 * 28))}
+    assert [len(g) for g in cli._task_groups(list(range(16)), 16, (256, 256), 1)] == [1] * 16
+    assert cli._task_groups(list(range(24)), 1, (28, 28), 2) == [[3 * i, 3 * i + 1, 3 * i + 2]
+                                                                  for i in range(8)]
+    assert cli._task_groups([0, 1, 2, 5, 6, 7, 8, 9], 1, (28, 28), 1) == [[0, 1], [2], [5, 6],
+                                                                          [7, 8], [9]]
+    assert cli._task_groups([], 256, (28, 28), 4) == []
+
+
+def test_a_rerun_dask_task_skips_the_batches_it_finished(mnist, tmp_path, capsys):
+    """A task rerun by Dask after its worker was lost recomputes only its batches that have no
+    part yet: a part already there is kept as it is (parts are written atomically)."""
+    root, _, _ = mnist
+    args = parsed(features_args(root, tmp_path / "f.h5", "mnist", "scattering", "--batch-size", "4"))
+    source, _, _ = cli._load_inputs(args)
+    targets = [tmp_path / f"batch_{b:06d}.npz" for b in range(3)]
+    targets[1].write_bytes(b"finished by the lost worker")
+    try:
+        assert cli._compute_parts(args, source, [0, 1, 2], 4, targets) == [0, 1, 2]
+    finally:
+        cli._PROCESS_CACHE.clear()          # the transform it built, as a run leaves none
+    assert targets[1].read_bytes() == b"finished by the lost worker"
+    for b in (0, 2):
+        part = cli._read_part(targets[b])
+        np.testing.assert_array_equal(part["labels"], source.labels[4 * b:4 * b + 4])
+        assert part["features"].shape[0] == 4
+
+
 def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys):
     """--scheduler ADDRESS: the batches run on the cluster at that address (here a LocalCluster
     this test starts on the loopback); the output equals the single-process one bit for bit."""
