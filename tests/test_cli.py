@@ -598,6 +598,27 @@ def test_help_does_not_import_torch(argv):
     assert "usage: scatter" in run_.stdout and run_.stdout.strip().endswith("False")
 
 
+def test_reading_a_dataset_does_not_import_scikit_learn(mnist, tmp_path):
+    """What ``scatter features`` and each of its Dask workers import to read a dataset and run a
+    transform (the command line, the dataset readers of scatter.models, the transform) leaves
+    scikit-learn out: it took about a second of every command and every worker's start-up; the
+    models that use it are imported at their first use, by name as before."""
+    root, _, _ = mnist
+    code = ("import sys\nimport numpy as np\nfrom scatter import cli\n"
+            f"args = cli.build_parser().parse_args(['features', '--dataset', 'mnist', '--path', "
+            f"{str(root)!r}, '--transform', 'scattering', '--out', 'x.h5', '--J', '2'])\n"
+            "source = cli.load_dataset(args)\n"
+            "print(cli._features(source.read(0, 2), cli._transform(args, source.image_shape)[0], "
+            "args).shape)\nprint('sklearn' in sys.modules)\n"
+            "from scatter.models import SparseCoding, natural_images\n"
+            "import scatter.models.natural_images\nfrom scatter import models\n"
+            "print('sklearn' in sys.modules, models.natural_images is natural_images)\n")
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert run_.returncode == 0, run_.stderr
+    assert run_.stdout.split("\n")[1:3] == ["False", "True True"], run_.stdout
+
+
 def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp_path, capsys,
                                                                       monkeypatch):
     """--workers 2: the batches run on a LocalCluster of two processes (loopback), each reading
