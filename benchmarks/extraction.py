@@ -111,8 +111,7 @@ def _forget_transforms() -> None:
 def _import_scatter() -> tuple:
     import torch
 
-    # what a task imports: the command's module, the dataset readers (scatter.models, whose
-    # package imports scikit-learn: about a second) and the transform
+    # what a task imports: the command's module, the dataset readers and the transform
     import scatter.cli  # noqa: F401
     import scatter.models.datasets  # noqa: F401
     from scatter import Scattering2D  # noqa: F401
