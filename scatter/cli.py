@@ -704,8 +704,8 @@ def _compute_part(args, source: Source, b: int, batch_size: int, target: Path) -
 # Dask's nannies start their workers with MALLOC_TRIM_THRESHOLD_=65536 (its config
 # distributed.nanny.pre-spawn-environ), which turns off glibc's adaptive mmap threshold: every
 # block over 128 KiB is then a fresh mmap, so each of the transform's intermediate tensors is
-# page-faulted and zeroed again in every batch (6,600 page faults per 256-image MNIST batch) and
-# the transform runs about 25 % slower than in one process. The command's own workers keep
+# page-faulted and zeroed again in every batch (about 6,700 page faults per 256-image MNIST
+# batch) and the transform runs 20-25 % slower than in one process. The command's own workers keep
 # glibc's default (None removes the variable; one already in this process's environment stays).
 DASK_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
@@ -732,8 +732,8 @@ def _compute_parts(args, source: Source, batches: list[int], batch_size: int,
     return batches
 
 
-# Pixels of the images of one Dask task: about 0.2 s of the scattering transform on one core
-# (J=2, L=8), so that Dask's own cost per task (milliseconds of its scheduler's, client's and
+# Pixels of the images of one Dask task: about 0.2 s of the scattering transform (J=2, L=8) on
+# two cores, so that Dask's own cost per task (milliseconds of its scheduler's, client's and
 # worker's event loops, which share the cores with the transform) stays a few per cent.
 TASK_PIXELS = 1 << 20
 
@@ -754,6 +754,19 @@ def _task_groups(todo: list[int], batch_size: int, image_shape: tuple, threads: 
     return groups
 
 
+def _note_worker_allocator(client, address: str) -> None:
+    """Say so on stderr when workers of the cluster at ``address`` run with
+    ``MALLOC_TRIM_THRESHOLD_`` set (Dask's default for the workers its nannies start): the
+    features are the same, the transform slower (see :data:`DASK_WORKER_CONFIG`)."""
+    values = sorted({v for v in client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()
+                     if v is not None})
+    if values:
+        print(f"note: the workers at {address} run with MALLOC_TRIM_THRESHOLD_={','.join(values)} "
+              f"(Dask's default), which slows the transform by about 20 %; start them with "
+              f"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null in the Dask "
+              f"config (see the README)", file=sys.stderr)
+
+
 def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: int,
                            targets: list[Path], progress) -> None:
     """The missing batches as Dask tasks: on a ``LocalCluster`` of ``--workers`` processes, or
@@ -770,6 +783,7 @@ def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: in
         raise CLIError("give --workers N (a cluster on this machine) or --scheduler ADDRESS, not both")
     if args.scheduler is not None:
         cluster, client = None, Client(args.scheduler)
+        _note_worker_allocator(client, args.scheduler)
     else:
         _positive("--workers", args.workers)
         cluster = _local_cluster(args.workers)

@@ -3,6 +3,7 @@ to overwrite, filter drawings, and bad input (clear messages, non-zero exit code
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -677,10 +678,14 @@ def test_the_commands_own_dask_workers_keep_the_default_allocator(monkeypatch):
         with distributed.Client(cluster) as client:
             env = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
             faults = client.submit(page_faults_per_batch, pure=False).result()
+            with contextlib.redirect_stderr(io.StringIO()) as note:
+                cli._note_worker_allocator(client, "tcp://127.0.0.1")
+            note = note.getvalue()
     finally:
         cluster.close()
     assert list(env.values()) == [None]
     assert faults < 2000, faults
+    assert note == ""                       # nothing to say about these workers
 
 
 def test_dask_tasks_are_runs_of_consecutive_batches():
@@ -718,7 +723,7 @@ def test_a_rerun_dask_task_skips_the_batches_it_finished(mnist, tmp_path, capsys
         assert part["features"].shape[0] == 4
 
 
-def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys):
+def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys, monkeypatch):
     """--scheduler ADDRESS: the batches run on the cluster at that address (here a LocalCluster
     this test starts on the loopback); the output equals the single-process one bit for bit."""
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
@@ -727,11 +732,20 @@ def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys):
     args = ("mnist", "morlet", "--batch-size", "7")
     pytest.importorskip("zarr", reason="zarr is not installed (the dask extra)")
     assert run(features_args(root, single, *args), capsys)[0] == 0
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    import dask
+
+    # Dask's default worker environment, as `dask worker` starts them (a value in this
+    # process's environment would win; the nanny leaves its own there: restored afterwards)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 65536}):
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+    with cluster:
         code, _, err = run(features_args(root, multi, *args, "--scheduler",
                                          cluster.scheduler_address), capsys)
         assert code == 0, err
+        # the user is told that it slows the transform, and how to start workers without it
+        assert "MALLOC_TRIM_THRESHOLD_=65536" in err and "README" in err
     np.testing.assert_array_equal(read_features(single)[0], read_features(multi)[0])
     np.testing.assert_array_equal(read_features(single)[1], read_features(multi)[1])
 
