@@ -1,20 +1,52 @@
 """What scattering is compared with and completed by: CNNs, sparse coding, hybrids, datasets
 (images, and QM9 molecules)."""
-from .cnn import CifarNet, LeNet, evaluate, fit
-from .datasets import (ImageArrayDataset, load_cifar10, load_cifar10_meta, load_fashion_mnist,
-                       list_image_folder, load_idx, load_image_folder, load_mnist,
-                       read_image)
-from .filter_compare import FilterComparison, compare_filters, first_layer_filters, plot_comparison
-from .natural_images import extract_patches, load_images, natural_images, natural_patches, whiten_images
-from .sparse_coding import SparseCoding
-from .sparse_summary import dictionary_summary, plot_dictionary
-from .csc import ConvSparseCoding, CSCResult, csc_objective, csc_reconstruct
-from .csc_preprocess import tikhonov_split
-from .ml_csc import MultiLayerCSC
-from .csc_dictionary import ConvDictionaryLearning
-from .hybrid import Hybrid
-from .qm9 import QM9, load_qm9, qm9_folder
-from .kernel_classifier import KernelClassifier, select_kernel_params
+
+# The public names are imported at their first use (PEP 562), as in ``scatter``: the dataset
+# readers (what ``scatter features`` and each of its Dask workers import) do not pay for
+# scikit-learn, which the sparse-coding modules import (about a second).
+_EXPORTS = {
+    "CifarNet": ".cnn", "LeNet": ".cnn", "evaluate": ".cnn", "fit": ".cnn",
+    "ImageArrayDataset": ".datasets", "load_cifar10": ".datasets",
+    "load_cifar10_meta": ".datasets", "load_fashion_mnist": ".datasets",
+    "list_image_folder": ".datasets", "load_idx": ".datasets", "load_image_folder": ".datasets",
+    "load_mnist": ".datasets", "read_image": ".datasets", "FilterComparison": ".filter_compare",
+    "compare_filters": ".filter_compare", "first_layer_filters": ".filter_compare",
+    "plot_comparison": ".filter_compare", "extract_patches": ".natural_images",
+    "load_images": ".natural_images", "natural_images": ".natural_images",
+    "natural_patches": ".natural_images", "whiten_images": ".natural_images",
+    "SparseCoding": ".sparse_coding", "dictionary_summary": ".sparse_summary",
+    "plot_dictionary": ".sparse_summary", "ConvSparseCoding": ".csc", "CSCResult": ".csc",
+    "csc_objective": ".csc", "csc_reconstruct": ".csc", "tikhonov_split": ".csc_preprocess",
+    "MultiLayerCSC": ".ml_csc", "ConvDictionaryLearning": ".csc_dictionary", "Hybrid": ".hybrid",
+    "QM9": ".qm9", "load_qm9": ".qm9", "qm9_folder": ".qm9",
+    "KernelClassifier": ".kernel_classifier", "select_kernel_params": ".kernel_classifier",
+}
+
+# natural_images is a submodule and its function: imported now, as the eager imports did, the
+# package's attribute stays the function whatever is imported later (a light module)
+from .natural_images import natural_images  # noqa: E402
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:                                    # a submodule, as the eager imports made them
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "CifarNet",

@@ -701,37 +701,107 @@ def _compute_part(args, source: Source, b: int, batch_size: int, target: Path) -
     return b
 
 
+# Dask's nannies start their workers with MALLOC_TRIM_THRESHOLD_=65536 (its config
+# distributed.nanny.pre-spawn-environ), which turns off glibc's adaptive mmap threshold: every
+# block over 128 KiB is then a fresh mmap, so each of the transform's intermediate tensors is
+# page-faulted and zeroed again in every batch (about 6,700 page faults per 256-image MNIST
+# batch) and the transform runs 20-25 % slower than in one process. The command's own workers keep
+# glibc's default (None removes the variable; one already in this process's environment stays).
+DASK_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def _local_cluster(workers: int):
+    """A ``LocalCluster`` of ``workers`` single-threaded worker processes started with
+    :data:`DASK_WORKER_CONFIG` (the allocator of a plain process), no dashboard."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(DASK_WORKER_CONFIG):   # read when the nannies start their workers
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            dashboard_address=None)
+
+
+def _compute_parts(args, source: Source, batches: list[int], batch_size: int,
+                   targets: list[Path]) -> list[int]:
+    """Batches ``batches`` (consecutive) by :func:`_compute_part`, one Dask task: those whose
+    part or marker ``targets[i]`` exists are skipped (finished by an earlier try of this task,
+    on a worker that was lost)."""
+    for b, target in zip(batches, targets):
+        if not target.exists():
+            _compute_part(args, source, b, batch_size, target)
+    return batches
+
+
+# Pixels of the images of one Dask task: about 0.2 s of the scattering transform (J=2, L=8) on
+# two cores, so that Dask's own cost per task (milliseconds of its scheduler's, client's and
+# worker's event loops, which share the cores with the transform) stays a few per cent.
+TASK_PIXELS = 1 << 20
+
+
+def _task_groups(todo: list[int], batch_size: int, image_shape: tuple, threads: int,
+                 pixels: int = TASK_PIXELS) -> list[list[int]]:
+    """``todo`` cut into runs of consecutive batches, one Dask task each: as many batches as
+    make ``pixels`` (at least one), but at least 4 tasks per worker thread where there are
+    batches enough, for balance among the workers and a progress bar that moves."""
+    per_batch = batch_size * int(np.prod(image_shape))
+    size = max(1, min(-(-pixels // per_batch), len(todo) // (4 * max(1, threads))))
+    groups: list[list[int]] = []
+    for b in todo:
+        if groups and len(groups[-1]) < size and groups[-1][-1] == b - 1:
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    return groups
+
+
+def _note_worker_allocator(client, address: str) -> None:
+    """Say so on stderr when workers of the cluster at ``address`` run with
+    ``MALLOC_TRIM_THRESHOLD_`` set (Dask's default for the workers its nannies start): the
+    features are the same, the transform slower (see :data:`DASK_WORKER_CONFIG`)."""
+    values = sorted({v for v in client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()
+                     if v is not None})
+    if values:
+        print(f"note: the workers at {address} run with MALLOC_TRIM_THRESHOLD_={','.join(values)} "
+              f"(Dask's default), which slows the transform by about 20 %; start them with "
+              f"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null in the Dask "
+              f"config (see the README)", file=sys.stderr)
+
+
 def _compute_parts_on_dask(args, source: Source, todo: list[int], batch_size: int,
                            targets: list[Path], progress) -> None:
     """The missing batches as Dask tasks: on a ``LocalCluster`` of ``--workers`` processes, or
-    on the cluster at ``--scheduler``. Each task reads its batch's images from the dataset's
-    files (the client ships file names and labels once per worker, no pixels) and writes its
-    own part or chunk: a task lost with its worker is rerun by Dask and rewrites the same bytes."""
+    on the cluster at ``--scheduler``. Each task computes a run of consecutive batches
+    (:func:`_task_groups`), reading their images from the dataset's files (the client ships
+    file names and labels once per worker, no pixels) and writing each batch's own part or
+    chunk: a task lost with its worker is rerun by Dask, skips the batches it had finished and
+    rewrites the same bytes for the others."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError:
         raise CLIError("--workers and --scheduler need dask.distributed: pip install scatter[dask]") from None
     if args.workers is not None and args.scheduler is not None:
         raise CLIError("give --workers N (a cluster on this machine) or --scheduler ADDRESS, not both")
     if args.scheduler is not None:
         cluster, client = None, Client(args.scheduler)
+        _note_worker_allocator(client, args.scheduler)
     else:
         _positive("--workers", args.workers)
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = _local_cluster(args.workers)
         client = Client(cluster)
         # Dask starts workers with one OpenMP thread; torch in each gets its share of the cores
         args = argparse.Namespace(**{**vars(args), "run": None,
                                      "worker_threads": max(1, (os.cpu_count() or 1) // args.workers)})
     try:
         shared = client.scatter(source, broadcast=True, hash=False)
-        futures = [client.submit(_compute_part, args, shared, b, batch_size, targets[b], pure=False)
-                   for b in todo]
+        threads = sum(client.nthreads().values())
+        futures = [client.submit(_compute_parts, args, shared, group, batch_size,
+                                 [targets[b] for b in group], pure=False)
+                   for group in _task_groups(todo, batch_size, source.image_shape, threads)]
         bar = progress if hasattr(progress, "update") else None
         for future in as_completed(futures):
-            future.result()                 # a failed batch raises here, with its error
+            done = future.result()          # a failed batch raises here, with its error
             if bar is not None:
-                bar.update(1)
+                bar.update(len(done))
         if bar is not None:
             bar.close()
     finally:

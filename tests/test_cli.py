@@ -3,6 +3,7 @@ to overwrite, filter drawings, and bad input (clear messages, non-zero exit code
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -598,6 +599,27 @@ def test_help_does_not_import_torch(argv):
     assert "usage: scatter" in run_.stdout and run_.stdout.strip().endswith("False")
 
 
+def test_reading_a_dataset_does_not_import_scikit_learn(mnist, tmp_path):
+    """What ``scatter features`` and each of its Dask workers import to read a dataset and run a
+    transform (the command line, the dataset readers of scatter.models, the transform) leaves
+    scikit-learn out: it took about a second of every command and every worker's start-up; the
+    models that use it are imported at their first use, by name as before."""
+    root, _, _ = mnist
+    code = ("import sys\nimport numpy as np\nfrom scatter import cli\n"
+            f"args = cli.build_parser().parse_args(['features', '--dataset', 'mnist', '--path', "
+            f"{str(root)!r}, '--transform', 'scattering', '--out', 'x.h5', '--J', '2'])\n"
+            "source = cli.load_dataset(args)\n"
+            "print(cli._features(source.read(0, 2), cli._transform(args, source.image_shape)[0], "
+            "args).shape)\nprint('sklearn' in sys.modules)\n"
+            "from scatter.models import SparseCoding, natural_images\n"
+            "import scatter.models.natural_images\nfrom scatter import models\n"
+            "print('sklearn' in sys.modules, models.natural_images is natural_images)\n")
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert run_.returncode == 0, run_.stderr
+    assert run_.stdout.split("\n")[1:3] == ["False", "True True"], run_.stdout
+
+
 def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp_path, capsys,
                                                                       monkeypatch):
     """--workers 2: the batches run on a LocalCluster of two processes (loopback), each reading
@@ -622,7 +644,86 @@ def test_workers_on_a_local_dask_cluster_give_the_single_process_file(mnist, tmp
     assert code == 1 and "not both" in err
 
 
-def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys):
+def test_the_commands_own_dask_workers_keep_the_default_allocator(monkeypatch):
+    """--workers N starts workers without Dask's MALLOC_TRIM_THRESHOLD_=65536, which makes every
+    large tensor a fresh mmap, faulted in page by page in every batch (the transform ~25 % slower
+    than in one process): a batch of 256 MNIST images through the scattering transform faults in
+    about 600 pages in a worker task's thread (0 in a main thread), about 6,300 with Dask's
+    default."""
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+
+    def page_faults_per_batch() -> float:      # (local: shipped to the worker by value)
+        """Minor page faults of this process per batch of 256 MNIST-sized images through the
+        scattering transform, once warm."""
+        import resource
+
+        import torch
+
+        from scatter import Scattering2D
+
+        transform, x = Scattering2D(2, (28, 28), L=8), torch.rand(256, 1, 28, 28)
+        with torch.no_grad():
+            for _ in range(5):
+                transform(x)
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            for _ in range(5):
+                transform(x)
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
+
+    # a LocalCluster started earlier in this process (Dask's default) leaves the variable in
+    # os.environ, which the workers would inherit: the command keeps a variable the user set
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    cluster = cli._local_cluster(1)
+    try:
+        with distributed.Client(cluster) as client:
+            env = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+            faults = client.submit(page_faults_per_batch, pure=False).result()
+            with contextlib.redirect_stderr(io.StringIO()) as note:
+                cli._note_worker_allocator(client, "tcp://127.0.0.1")
+            note = note.getvalue()
+    finally:
+        cluster.close()
+    assert list(env.values()) == [None]
+    assert faults < 2000, faults
+    assert note == ""                       # nothing to say about these workers
+
+
+def test_dask_tasks_are_runs_of_consecutive_batches():
+    """Each Dask task computes consecutive batches holding about TASK_PIXELS pixels (Dask's
+    cost per task, milliseconds, stays small beside 40 ms MNIST batches), but there are at
+    least 4 tasks per worker thread where the batches allow it; no batch is left out or
+    repeated, and a gap in the missing batches (a resumed run) starts a new task."""
+    mnist = cli._task_groups(list(range(235)), 256, (28, 28), 1)
+    assert [b for g in mnist for b in g] == list(range(235))
+    assert {len(g) for g in mnist[:-1]} == {-(-cli.TASK_PIXELS // (256 * 28 * 28))}
+    assert [len(g) for g in cli._task_groups(list(range(16)), 16, (256, 256), 1)] == [1] * 16
+    assert cli._task_groups(list(range(24)), 1, (28, 28), 2) == [[3 * i, 3 * i + 1, 3 * i + 2]
+                                                                  for i in range(8)]
+    assert cli._task_groups([0, 1, 2, 5, 6, 7, 8, 9], 1, (28, 28), 1) == [[0, 1], [2], [5, 6],
+                                                                          [7, 8], [9]]
+    assert cli._task_groups([], 256, (28, 28), 4) == []
+
+
+def test_a_rerun_dask_task_skips_the_batches_it_finished(mnist, tmp_path, capsys):
+    """A task rerun by Dask after its worker was lost recomputes only its batches that have no
+    part yet: a part already there is kept as it is (parts are written atomically)."""
+    root, _, _ = mnist
+    args = parsed(features_args(root, tmp_path / "f.h5", "mnist", "scattering", "--batch-size", "4"))
+    source, _, _ = cli._load_inputs(args)
+    targets = [tmp_path / f"batch_{b:06d}.npz" for b in range(3)]
+    targets[1].write_bytes(b"finished by the lost worker")
+    try:
+        assert cli._compute_parts(args, source, [0, 1, 2], 4, targets) == [0, 1, 2]
+    finally:
+        cli._PROCESS_CACHE.clear()          # the transform it built, as a run leaves none
+    assert targets[1].read_bytes() == b"finished by the lost worker"
+    for b in (0, 2):
+        part = cli._read_part(targets[b])
+        np.testing.assert_array_equal(part["labels"], source.labels[4 * b:4 * b + 4])
+        assert part["features"].shape[0] == 4
+
+
+def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys, monkeypatch):
     """--scheduler ADDRESS: the batches run on the cluster at that address (here a LocalCluster
     this test starts on the loopback); the output equals the single-process one bit for bit."""
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
@@ -631,11 +732,20 @@ def test_scheduler_address_runs_on_an_existing_cluster(mnist, tmp_path, capsys):
     args = ("mnist", "morlet", "--batch-size", "7")
     pytest.importorskip("zarr", reason="zarr is not installed (the dask extra)")
     assert run(features_args(root, single, *args), capsys)[0] == 0
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    import dask
+
+    # Dask's default worker environment, as `dask worker` starts them (a value in this
+    # process's environment would win; the nanny leaves its own there: restored afterwards)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 65536}):
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+    with cluster:
         code, _, err = run(features_args(root, multi, *args, "--scheduler",
                                          cluster.scheduler_address), capsys)
         assert code == 0, err
+        # the user is told that it slows the transform, and how to start workers without it
+        assert "MALLOC_TRIM_THRESHOLD_=65536" in err and "README" in err
     np.testing.assert_array_equal(read_features(single)[0], read_features(multi)[0])
     np.testing.assert_array_equal(read_features(single)[1], read_features(multi)[1])
 
