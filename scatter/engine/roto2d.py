@@ -4,8 +4,10 @@ It computes :func:`scatter.core.roto_cascade2d` for CPU inference (no autograd) 
 blocks of :mod:`scatter.engine.fourier`, as :mod:`scatter.engine.cpu2d` does for
 :class:`scatter.Scattering2D`:
 
-- each wavelet product is fused with the subsampling that follows it, over only the alias blocks
-  where the filter is not negligible, with the real Morlet filters multiplied as real pairs;
+- each wavelet product is fused with the subsampling that follows it, over alias blocks (in
+  the first layer only those where a filter is not negligible; a group of second-layer
+  wavelets spans every orientation, hence every block), with the real Morlet filters
+  multiplied as real pairs;
 - inverse FFTs run in place without their ``1 / n``, which the filters carry; the modulus goes
   through NumPy;
 - the second-layer wavelets ``psi_{j2, t + t2}`` of every relative angle ``t2`` and angle ``t``
@@ -34,6 +36,12 @@ def _pairs(design: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.stack([design, design], axis=-1))).to(dtype)
 
 
+def _every_block(factor: int) -> list:
+    """Every alias block of a ``factor x factor`` split, for every filter (see
+    :func:`scatter.engine.fourier.significant_blocks`)."""
+    return [(a, b, None) for a in range(factor) for b in range(factor)]
+
+
 class _Filtering:
     """One stack of real Fourier filters followed by a subsampling by ``factor``, with the alias
     blocks each of its filters needs (:func:`scatter.engine.fourier.significant_blocks`)."""
@@ -57,7 +65,7 @@ class _Circle:
 
     def __init__(self, stack: torch.Tensor, L: int, factor: int) -> None:
         self.stack, self.L, self.factor = stack, L, factor
-        self.mean = _Filtering(stack[:L], factor, [(a, b, None) for a in range(factor) for b in range(factor)])
+        self.mean = _Filtering(stack[:L], factor, _every_block(factor))
         self._views: dict = {}
 
     def _view(self, t0: int, g: int, whole: bool) -> _Filtering:
@@ -68,8 +76,7 @@ class _Circle:
             s = m * n * 2
             size, stride = ((g, 2, L), (s, L * s, s)) if whole else ((g, L), (s, s))
             filt = self.stack.as_strided((*size, m, n, 2), (*stride, 2 * n, 2, 1), t0 * s)
-            f = self.factor
-            view = self._views[key] = _Filtering(filt, f, [(a, b, None) for a in range(f) for b in range(f)])
+            view = self._views[key] = _Filtering(filt, self.factor, _every_block(self.factor))
         return view
 
     def identity(self, t0: int, g: int) -> _Filtering:
