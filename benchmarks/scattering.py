@@ -6,7 +6,10 @@ transforms, checks that their outputs agree (relative max-abs error <= 1e-5 in f
 30 ms pause, see ``SETTLE_S``) and prints the median time per batch, images per second, peak
 memory, the ratio Kymatio / ours (of the medians, and the median of
 the ratios of each Kymatio call to our call right after it, steadier when the machine's speed
-drifts), and ours against the "FFT floor":
+drifts), the same ratio back to back (each implementation called ``BLOCK`` times in a row
+after one untimed call, the blocks alternating; the median of each block: the steady state of a
+loop over batches, where the pause before every call above makes a short call pay for the
+machine waking up), and ours against the "FFT floor":
 the bare batched real FFTs an optimal cascade needs (one forward FFT of the input; per order-1
 path one inverse and one forward at its subsampled size; per order-2 path one inverse and one
 forward; the final inverse FFTs of the low-passed maps).
@@ -122,6 +125,25 @@ def median_time(fn, device: str, repeat: int) -> float:
         synchronize(device)
         if not device.startswith("cuda"):
             time.sleep(SETTLE_S)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# Calls per back-to-back block (see block_time)
+BLOCK = 5
+
+
+def block_time(fn, device: str, calls: int = BLOCK) -> float:
+    """Median time of ``calls`` consecutive calls, after one untimed call (no pauses: what a loop
+    over batches sees; OpenMP threads left spinning by the other implementation's block only
+    slow the untimed call)."""
+    fn()
+    synchronize(device)
+    times = []
+    for _ in range(calls):
         start = time.perf_counter()
         fn()
         synchronize(device)
@@ -268,6 +290,10 @@ def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool
         for _ in range(repeat):  # alternate so that both see the same machine state
             times_k.append(median_time(lambda: theirs(x), device, 1))
             times_o.append(median_time(lambda: ours(x), device, 1))
+        blocks_k, blocks_o = [], []
+        for _ in range(repeat):  # back to back, blocks alternating
+            blocks_k.append(block_time(lambda: theirs(x), device))
+            blocks_o.append(block_time(lambda: ours(x), device))
         floor = fft_floor(case, ours, device, repeat)
         if memory and device.startswith("cuda"):
             mem_k, mem_o = ((peak_memory_mb(lambda: f(x), device), peak_memory_mb(lambda: f(x), device))
@@ -281,7 +307,9 @@ def run_case(case: Case, device: str, repeat: int, gpu_sizes: bool, memory: bool
     # each Kymatio call and the ours right after it see nearly the same machine speed: the median
     # of these pair ratios is steadier than the ratio of medians when the machine's speed drifts
     pair_ratio = statistics.median(k / o for k, o in zip(times_k, times_o))
-    return dict(case=case.label(), error=error, kymatio=tk, ours=to, ratio=tk / to, pair_ratio=pair_ratio,
+    steady = dict(kymatio_b2b=statistics.median(blocks_k), ours_b2b=statistics.median(blocks_o),
+                  ratio_b2b=statistics.median(k / o for k, o in zip(blocks_k, blocks_o)))
+    return dict(case=case.label(), error=error, kymatio=tk, ours=to, ratio=tk / to, pair_ratio=pair_ratio, **steady,
                 ips_kymatio=images / tk, ips_ours=images / to, floor=floor, over_floor=to / floor,
                 mem_kymatio=mem_k, mem_ours=mem_o)
 
@@ -304,7 +332,8 @@ def main(argv=None) -> None:
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
     print(f"# device={args.device} ({device_name}), threads={args.threads}, torch {torch.__version__}, "
           f"repeat={args.repeat}, float32")
-    header = ("| case | rel. error | Kymatio ms | ours ms | Kymatio/ours | pair ratio | ours img/s | FFT floor ms | "
+    header = ("| case | rel. error | Kymatio ms | ours ms | Kymatio/ours | pair ratio | back to back: Kymatio ms "
+              "| ours ms | Kymatio/ours | ours img/s | FFT floor ms | "
               "ours/floor | peak MB Kymatio first/steady | peak MB ours first/steady |")
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -315,7 +344,8 @@ def main(argv=None) -> None:
             print(f"| {case.label()} | skipped: {exc} |")
             continue
         print(f"| {r['case']} | {r['error']:.1e} | {1e3 * r['kymatio']:.1f} | {1e3 * r['ours']:.1f} | "
-              f"{r['ratio']:.2f} | {r['pair_ratio']:.2f} | {r['ips_ours']:.0f} | {1e3 * r['floor']:.1f} | {r['over_floor']:.2f} | "
+              f"{r['ratio']:.2f} | {r['pair_ratio']:.2f} | {1e3 * r['kymatio_b2b']:.1f} | {1e3 * r['ours_b2b']:.1f} | "
+              f"{r['ratio_b2b']:.2f} | {r['ips_ours']:.0f} | {1e3 * r['floor']:.1f} | {r['over_floor']:.2f} | "
               f"{r['mem_kymatio'][0]:.0f} / {r['mem_kymatio'][1]:.0f} | "
               f"{r['mem_ours'][0]:.0f} / {r['mem_ours'][1]:.0f} |", flush=True)
 
