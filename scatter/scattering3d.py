@@ -6,7 +6,6 @@ to bounded memory); :class:`scatter._base.ScatteringBase` holds the shared polic
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 from dataclasses import dataclass
 
