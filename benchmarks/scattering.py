@@ -157,16 +157,18 @@ def fft_floor_ops(case: Case, ours) -> list:
     if case.dim == 1:
         return ours.fft_floor_shapes(B)
     if case.dim == 3:
-        # one forward FFT of the input; per degree l and scale j1, 2l + 1 complex inverse FFTs
-        # (the wavelets are complex in frequency); per order-1 map followed by order 2, one
-        # forward FFT and 2l + 1 inverse FFTs per later scale j2
+        # one forward FFT of the input; per degree l and scale j1, l + 1 complex inverse FFTs
+        # (the wavelets are complex in frequency; the l negative orders m follow from the
+        # positive ones for a real map, scatter.engine.mirror3d, up to 2D transforms of the
+        # Nyquist planes, not counted); per order-1 map followed by order 2, one forward FFT and
+        # l + 1 inverse FFTs per later scale j2
         ops = [((B, *case.size), "rfft")]
         for l in range(case.L + 1):
             for j1 in range(case.J + 1):
-                ops.append(((B * (2 * l + 1), *case.size), "ifft"))
+                ops.append(((B * (l + 1), *case.size), "ifft"))
                 if j1 < case.J:
                     ops.append(((B, *case.size), "rfft"))
-                    ops += [((B * (2 * l + 1), *case.size), "ifft")] * (case.J - j1)
+                    ops += [((B * (l + 1), *case.size), "ifft")] * (case.J - j1)
         return ops
     Mp, Np = ours.padded_shape
     J, L = case.J, case.L
